@@ -77,3 +77,44 @@ def test_tests_copied_alone_skip_those_that_read_the_repository_and_say_why(tmp_
     assert " skipped" in summary and not any(word in summary for word in ("passed", "failed", "error")), summary
     assert (f"reads the repository beside tests/, and {tmp_path.resolve()} lacks pyproject.toml, README.md"
             in " ".join(ran.stdout.split()))
+
+
+def test_the_sample_clip_the_tests_look_for_is_the_one_fervid_ships():
+    """conftest names the carphone clip by its path in the package (it does not import fervid.samples): that path is
+    fervid.samples.carphone()'s, whether the clip is installed or not."""
+    from conftest import SAMPLE_CLIP
+    from fervid.samples import carphone
+
+    assert SAMPLE_CLIP == carphone().resolve()
+
+
+def test_without_the_sample_clip_the_tests_that_read_it_skip_saying_so_and_a_made_clip_stands_in(tmp_path):
+    """A distribution may leave the carphone clip out (its terms are not stated) and run these tests against its
+    package: about 300 tests read the clip and failed there. Those that need carphone itself skip, naming the file
+    missing; a video with a face is made by the tests (`face_clip`), clip or no clip."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(Path(fervid.__file__).parent, site / "fervid", ignore=shutil.ignore_patterns(
+        "__pycache__", "carphone_pristine.mp4"))
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shutil.copy(CONFTEST, tests / "conftest.py")
+    (tests / "test_clips.py").write_text(
+        "import cv2\n"
+        "from conftest import needs_sample_clip\n"
+        "from fervid import Analyzer\n\n\n"
+        "@needs_sample_clip\n"
+        "def test_reads_carphone():\n"
+        "    assert False, 'ran without the clip'\n\n\n"
+        "def test_reads_its_frame_88(uncertain_face_png):\n"
+        "    assert False, 'ran without the clip'\n\n\n"
+        "def test_a_made_clip(face_clip):\n"
+        "    capture = cv2.VideoCapture(str(face_clip))\n"
+        "    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 60\n"
+        "    faces = Analyzer().analyze_video(face_clip, method='frame', annotate=False).frame_table()\n"
+        "    assert faces.frame.tolist() == list(range(60)) and set(faces.track) == {1}\n",
+        encoding="utf-8")
+    ran = _pytest("tests", cwd=tmp_path, pythonpath=site, installed=True)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert "1 passed, 2 skipped" in ran.stdout, ran.stdout[-3000:]
+    missing = (site / "fervid" / "samples" / "carphone_pristine.mp4").resolve()
+    assert " ".join(ran.stdout.split()).count(f"reads the carphone sample clip, and {missing} is not installed") == 2

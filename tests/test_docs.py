@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PACKAGE, REPO as ROOT, needs_repository
+from conftest import PACKAGE, REPO as ROOT, needs_repository, needs_sample_clip
 
 # every test here reads the docs beside the package's files: the shipped weights' records of the fervid under test
 pytestmark = needs_repository
@@ -119,6 +119,7 @@ def _readme_section(title: str) -> str:
     return re.split(r"\n#{2,} ", (ROOT / "README.md").read_text(encoding="utf-8").split(f"\n### {title}\n", 1)[1], 1)[0]
 
 
+@needs_sample_clip
 def test_the_section_for_scripts_from_other_tools_runs_and_its_numbers_are_measured():
     """The README section for fer/deepface/py-feat/hsemotion users: its example runs and gives what its comments
     say, and the effect it quotes of swapped channels is the carphone clip's."""
@@ -384,6 +385,7 @@ def test_section_4s_measured_cells_are_the_runs_its_folder_keeps():
             assert cells[0] == f"{name} ({samples})" and cells[3] == f"{pooled:.3f}", (table, cells)
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("stretch, seconds, rows_zero, lengths",
                          [([], [0, 1, 2, 3, 4], [4], [1, 1, 1, 1, 0.004]),
                           (["--start", "1", "--end", "3"], [1, 2], [], [1, 1]),
@@ -526,6 +528,7 @@ def test_the_boris_recipe_pairs_start_and_stop_into_segments_fervid_reads_and_re
         _elan_and_boris_recipe(1, files)
 
 
+@needs_sample_clip
 def test_the_elan_recipe_writes_each_episode_as_a_tier_row_in_milliseconds(tmp_path, carphone_results):
     import pandas as pd
 
@@ -540,6 +543,7 @@ def test_the_elan_recipe_writes_each_episode_as_a_tier_row_in_milliseconds(tmp_p
                         f"{round(episode['end'] * 1000)}\t{episode['emotion']}")
 
 
+@needs_sample_clip
 def test_the_agreement_per_second_recipe_labels_a_second_as_dominant_emotion_does(tmp_path, carphone_results):
     """The recipe's rule for a second's label (the label held longest in it) is `dominant_emotion`'s: fervid's
     per-second labels are those of `--segment-every 1`'s segments; and its kappa is sklearn's of them."""

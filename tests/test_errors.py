@@ -7,6 +7,7 @@ import pytest
 
 import fervid
 from fervid.samples import ASTRONAUT_FILE, carphone
+from conftest import needs_sample_clip
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,7 @@ def test_every_exported_error_is_a_fervid_error_and_keeps_its_built_in_base():
         assert issubclass(cls, fervid.FervidError) and issubclass(cls, builtin), name
 
 
+@needs_sample_clip
 def test_a_callers_mistakes_raise_fervids_classes_under_their_old_bases(analyzer, tmp_path):
     in_the_way = tmp_path / "results"
     in_the_way.write_text("notes")

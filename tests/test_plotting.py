@@ -7,8 +7,10 @@ import sys
 import pytest
 
 from fervid.samples import carphone
+from conftest import needs_sample_clip
 
 
+@needs_sample_clip
 @pytest.mark.skipif(os.name == "nt", reason="Windows keeps matplotlib's folders its own way")
 def test_an_unwritable_home_prints_nothing_of_matplotlibs(tmp_path):
     """With HOME read-only or unset (a cluster node, a container), `fervid video -q` printed matplotlib's "mkdir -p

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import cnn_runs_out_of_memory, write_participant_behind_small_face
+from conftest import cnn_runs_out_of_memory, needs_sample_clip, write_participant_behind_small_face
 
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.emotions import EMOTIONS
@@ -46,6 +46,7 @@ def make_corpus(root: Path, astronaut_rgb, n_images=8) -> Path:
     return root
 
 
+@needs_sample_clip
 def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 3)
     manifest = tmp_path / "manifest.csv"
@@ -103,6 +104,7 @@ def test_a_folder_named_as_the_model_is_said_to_be_unused_once_not_by_each_worke
             "./ferplus_vgg to use it)"][:len(model)], done.stderr
 
 
+@needs_sample_clip
 def test_summary_md_says_n_a_for_a_kind_the_run_has_none_of_and_tracks_csv_is_the_track_table(tmp_path,
                                                                                                 astronaut_rgb):
     """A run of videos only said 0.0% of image faces for every emotion (and of images only, of video frames)."""
@@ -131,12 +133,14 @@ def test_summary_md_says_n_a_for_a_kind_the_run_has_none_of_and_tracks_csv_is_th
     assert cells["happy"][:2] == ["100.0%", "100.0%"] and cells["sad"][:2] == ["0.0%", "0.0%"]
 
 
+@needs_sample_clip
 def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
     files, problems = collect_inputs([str(corpus), str(corpus / "img000.jpg"), str(tmp_path / "nope")])
     assert len(files) == 6 and problems == [(str(tmp_path / "nope"), "no such file or folder")]
 
 
+@needs_sample_clip
 def test_manifests_from_spreadsheets(tmp_path, astronaut_rgb):
     """A manifest saved as "CSV UTF-8" (byte-order mark, path not the first column, non-ASCII names) is read, and so
     are Excel's CSV in a German or French locale (semicolon-separated) and its older "CSV" (Windows' encoding), as
@@ -180,6 +184,7 @@ def test_a_japanese_excel_manifest_names_its_files(tmp_path):
                        "> CSV UTF-8; LibreOffice: File > Save As > Text CSV)"]
 
 
+@needs_sample_clip
 def test_a_manifest_naming_files_composed_finds_them_named_decomposed_on_disk(tmp_path, astronaut_rgb):
     """A manifest typed on Windows names "coração.jpg" composed; the photo copied from macOS is named decomposed:
     it was "no such file or folder"."""
@@ -195,6 +200,7 @@ def test_a_manifest_naming_files_composed_finds_them_named_decomposed_on_disk(tm
     assert collect_inputs([str(manifest)]) == ([on_disk], [])
 
 
+@needs_sample_clip
 def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_as_formulas(tmp_path,
                                                                                             astronaut_rgb):
     """fervid's CSVs write a name starting as a formula (`=x.jpg`) with a ' before it, which a spreadsheet shows as
@@ -209,6 +215,7 @@ def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_
     assert (files, problems) == ([corpus / "=x.jpg", corpus / "'=quoted.jpg"], [])
 
 
+@needs_sample_clip
 def test_a_folder_of_videos_whose_names_have_colons_is_analysed(tmp_path, monkeypatch):
     """`fervid batch .` over `take:1.mp4` (or a macOS `3:4:2024 interview.mp4`) failed them as "not a video": FFmpeg
     read the names as protocols' URLs. files.csv names them as they are."""
@@ -222,6 +229,7 @@ def test_a_folder_of_videos_whose_names_have_colons_is_analysed(tmp_path, monkey
     assert files["file"].tolist() == ["take:1.mp4"] and files["rows"].tolist() == [30]
 
 
+@needs_sample_clip
 def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 30)
     out = tmp_path / "out"
@@ -257,6 +265,7 @@ def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb
     assert not list((out / "files").glob(".*.tmp"))  # no half-written results left in place
 
 
+@needs_sample_clip
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"), reason="ray not installed")
 @pytest.mark.slow  # starts a two-node Ray cluster
 def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
@@ -309,6 +318,7 @@ def test_identical_files_are_analysed_once_and_every_path_is_done(tmp_path, astr
     assert summary["done"] == 13 and summary["this_run"]["files_analysed"] == 0
 
 
+@needs_sample_clip
 def test_one_run_per_output_folder(tmp_path, astronaut_rgb):
     """5: two runs on one --out interfered (no lock; the second deleted the first's temporary folders)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
@@ -435,6 +445,7 @@ def test_a_colleagues_folder_that_may_not_be_written_is_said_whose_and_left_as_i
         f"0644; {advice})\n")
 
 
+@needs_sample_clip
 def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astronaut_rgb):
     """A second run into the same folder with another model skipped every finished file and reported the first
     model's results as its own."""
@@ -481,6 +492,7 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
         first["settings"]
 
 
+@needs_sample_clip
 def test_a_frame_method_folder_that_recorded_a_window_goes_on(tmp_path, astronaut_rgb):
     """A folder an earlier fervid made with --method frame --window 2 could not be resumed: without --window the run
     asked for window=1.0, and --window 2 is refused with --method frame. Method frame runs no window: batch records
@@ -499,6 +511,7 @@ def test_a_frame_method_folder_that_recorded_a_window_goes_on(tmp_path, astronau
     assert summary["settings"]["method"] == "frame" and summary["settings"]["window"] is None
 
 
+@needs_sample_clip
 def test_key_frames_caps_each_videos_key_frames_and_may_change_when_a_run_goes_on(tmp_path):
     """batch could not cap key frames (a corpus of 20 classes of 26 filmed for 90 minutes: about 600,000 PNGs). The
     cap changes no number in the tables, so a run that filled the disk goes on under a cap, as it may without
@@ -536,6 +549,7 @@ def test_key_frames_caps_each_videos_key_frames_and_may_change_when_a_run_goes_o
     assert len(list(capped.parent.glob("mirrored_track*_0*.png"))) <= len(doc["tracks"])
 
 
+@needs_sample_clip
 def test_an_output_folder_among_the_inputs_is_not_analysed(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=2)
     out = corpus / "results"  # inside the folder being analysed: its annotated copies must not become inputs
@@ -560,6 +574,7 @@ def test_a_table_with_no_rows_keeps_its_column_types(tmp_path):
         assert schema.field("emotion").type == pa.string() and schema.field("happy").type == pa.float64()
 
 
+@needs_sample_clip
 def test_the_datasets_columns_are_described_for_a_photos_rows_and_a_videos_alike(tmp_path, astronaut_rgb):
     """dataset.parquet's column descriptions chose the video wording only where a `detected` column was there, which
     the dataset leaves out: its video rows' 7 probabilities and `confidence` were described as the model's for a
@@ -649,6 +664,7 @@ def test_a_video_that_breaks_mid_way_is_reported_as_partial(tmp_path, astronaut_
     assert "## Partial results" in (tmp_path / "o" / "summary.md").read_text()
 
 
+@needs_sample_clip
 def test_the_same_file_named_another_way_is_one_file(tmp_path, astronaut_rgb, monkeypatch):
     """A second run naming the corpus by its absolute path (or through a manifest) added every file again."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
@@ -661,6 +677,7 @@ def test_the_same_file_named_another_way_is_one_file(tmp_path, astronaut_rgb, mo
     assert set(again["outputs"]) == set(first["outputs"]) and "c/img000.jpg" in again["outputs"]
 
 
+@needs_sample_clip
 def test_a_deleted_results_folder_is_made_again(tmp_path, astronaut_rgb):
     """Every later run failed with "error: <out>/files/<key>/rows.parquet" and the file was never redone."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
@@ -675,6 +692,7 @@ class _Killed(BaseException):
     """A kill (SIGKILL, the power) at one step of a worker's: nothing after it runs."""
 
 
+@needs_sample_clip
 def test_a_file_whose_analysis_was_killed_replacing_its_results_keeps_them(tmp_path, astronaut_rgb, monkeypatch):
     """A worker killed between moving a file's earlier results aside and moving the new ones in lost them: the next
     run deleted the hidden folder with the half-written ones, and analysed the file again (a 45-minute video's
@@ -707,6 +725,7 @@ def test_a_file_whose_analysis_was_killed_replacing_its_results_keeps_them(tmp_p
     assert sorted(p.name for p in results.parent.iterdir()) == [results.name]  # nothing hidden left beside it
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("refusals", [2, None], ids=["for-a-moment", "for-good"])
 def test_results_windows_will_not_move_for_a_moment_go_in_and_for_good_fail_that_file_alone(
         tmp_path, astronaut_rgb, monkeypatch, refusals):
@@ -751,6 +770,7 @@ def test_results_windows_will_not_move_for_a_moment_go_in_and_for_good_fail_that
     assert len(refused) == (refusals or len(set_aside.REPLACE_RETRY_WAITS_S) + 1)
 
 
+@needs_sample_clip
 def test_failures_whose_cause_is_gone_are_forgotten(tmp_path, astronaut_rgb):
     """A mistyped argument or a bad file since deleted stayed a failure of the folder for good (exit 1 ever after)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
@@ -763,6 +783,7 @@ def test_failures_whose_cause_is_gone_are_forgotten(tmp_path, astronaut_rgb):
     assert [f["file"] for f in again["failures"]] == [str(corpus / "empty.mp4")]
 
 
+@needs_sample_clip
 def test_patterns_search_the_folders_they_match_and_skip_the_batchs_own_files(tmp_path, astronaut_rgb):
     """`batch "coll/*"` (folders) said "pattern matches no file"; `batch "nest/**/*" --out nest/results`
     analysed the run's own state.sqlite, summary.json and dataset.parquet as images, failures kept for good."""
@@ -777,6 +798,7 @@ def test_patterns_search_the_folders_they_match_and_skip_the_batchs_own_files(tm
     assert not [f for f in again["failures"] if Path(f["file"]).parent == out]
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("header", ["Path", "filename", "FILE"])
 def test_a_manifests_path_column_is_found_by_its_usual_names(tmp_path, astronaut_rgb, header):
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
@@ -785,6 +807,7 @@ def test_a_manifests_path_column_is_found_by_its_usual_names(tmp_path, astronaut
     assert collect_inputs([str(manifest)]) == ([corpus / "img000.jpg"], [])
 
 
+@needs_sample_clip
 def test_a_file_name_that_is_not_utf8_fails_alone(tmp_path, astronaut_rgb):
     """It crashed the whole run with a UnicodeEncodeError traceback."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
@@ -819,6 +842,7 @@ def test_naming_the_shipped_lstm_is_the_same_setting_as_not_naming_it(tmp_path):
         result_settings(PipelineOptions())["temporal_model_sha256"]
 
 
+@needs_sample_clip
 def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_each_file(tmp_path, astronaut_rgb):
     """summary.json's model digest was of the float model.onnx although the int8 graph ran, the shipped LSTM's was
     null (a later fervid's retrained LSTM under its name was the same setting), no version was recorded, and
@@ -865,6 +889,7 @@ def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_e
     assert "fervid 0.0.9, ONNX Runtime 1.0.0: 1 file(s)" in (out / "summary.md").read_text(encoding="utf-8")
 
 
+@needs_sample_clip
 def test_a_folder_recorded_before_the_weights_files_that_ran_goes_on_if_its_model_is_the_same(tmp_path,
                                                                                               astronaut_rgb):
     """A folder made before fervid recorded the digest of the weights file that ran holds the float model's digest
@@ -901,6 +926,7 @@ def test_a_folder_recorded_before_the_weights_files_that_ran_goes_on_if_its_mode
         run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
 
 
+@needs_sample_clip
 def test_the_same_bytes_named_as_a_video_and_an_image_are_each_tried_as_named(tmp_path):
     """clip.mp4 and a copy named a_copy.jpg made one task, run as the image it sorted as: the video failed."""
     corpus = tmp_path / "t"
@@ -914,6 +940,7 @@ def test_the_same_bytes_named_as_a_video_and_an_image_are_each_tried_as_named(tm
     assert set(table["file"]) == {str(corpus / "clip.mp4")} and set(table["kind"]) == {"video"}
 
 
+@needs_sample_clip
 def test_a_renamed_file_counts_once_and_a_deleted_one_is_named(tmp_path, astronaut_rgb):
     corpus = tmp_path / "d"
     corpus.mkdir()
@@ -948,6 +975,7 @@ def test_failures_of_files_not_given_this_time_are_not_this_runs(tmp_path, astro
     assert summary["failed"] == 1 and summary["this_run"]["failures"] == []  # the folder's, listed; not this run's
 
 
+@needs_sample_clip
 def test_manifests_with_other_headers_and_data_tables(tmp_path):
     shutil.copy(CARPHONE, tmp_path / "w1.mp4")
     (tmp_path / "manifest.csv").write_text("recording,participant\nw1.mp4,p01\n", encoding="utf-8")
@@ -957,6 +985,7 @@ def test_manifests_with_other_headers_and_data_tables(tmp_path):
     assert problems == [(str(tmp_path / "ratings.csv"), problems[0][1])] and "not a manifest" in problems[0][1]
 
 
+@needs_sample_clip
 def test_folders_are_searched_as_a_person_sees_them(tmp_path, astronaut_rgb):
     """Linked folders were not searched, hidden junk (macOS ._ twins, .thumbnails) failed or counted, and a
     batch results folder or fervid outputs inside the corpus were analysed as new recordings."""
@@ -978,6 +1007,7 @@ def test_folders_are_searched_as_a_person_sees_them(tmp_path, astronaut_rgb):
     assert collect_inputs([str(corpus / "cam_annotated.mp4")])[0] == [corpus / "cam_annotated.mp4"]  # named: taken
 
 
+@needs_sample_clip
 def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronaut_rgb, monkeypatch):
     import fervid.apps.batch as batch
 
@@ -1077,6 +1107,7 @@ def test_a_twin_registered_after_the_other_kind_shares_its_twins_results(tmp_pat
                                                                                   str(corpus / "b.jpg")}
 
 
+@needs_sample_clip
 def test_a_manifest_row_taken_for_a_header_is_said(tmp_path):
     shutil.copy(CARPHONE, tmp_path / "w1.mp4")
     (tmp_path / "m.csv").write_text("gone_session_folder\nw1.mp4\n", encoding="utf-8")
@@ -1108,6 +1139,7 @@ def _state(out: Path) -> dict:
         return dict(db.execute("SELECT path, status FROM files"))
 
 
+@needs_sample_clip
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 @pytest.mark.parametrize("stop,status", [("SIGINT to the driver", 130), ("SIGTERM to the job", 143)])
 def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finished(tmp_path, astronaut_rgb, stop,
@@ -1280,6 +1312,7 @@ def _looped_clip(path: Path, times: int) -> Path:
     return path
 
 
+@needs_sample_clip
 def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
     """The bar counted files: frozen for a whole video (no refresh, its clock stuck at the last file's end). (It
     was checked on the 4 s clip, analysed in well under a second: a slow start of the driver's polls missed it.)"""
@@ -1468,6 +1501,7 @@ def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):
     assert run_batch([str(empty)], options, progress=False)["settings"]["temperature"] == 1.25
 
 
+@needs_sample_clip
 def test_a_batch_says_when_the_memory_capped_the_rate_and_advises_no_sample_fps_that_cannot_help(tmp_path):
     """With --frames-memory-mb 0.5 a video was analysed at 2 fps, and batch said only the window notice, which
     advised --sample-fps 4 or more: it cannot raise a rate the memory capped. Batch says the cap (once a run) and
@@ -1648,6 +1682,7 @@ assert summary["rows"] == 1600000 and summary["video_tracks"] == 48, summary
     assert set(pd.read_parquet(out / "dataset.parquet", columns=["file"])["file"]) == {f"v{i}.mp4" for i in range(8)}
 
 
+@needs_sample_clip
 def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astronaut_rgb):
     """Only corpus-wide numbers were written: no per-video or per-track summary, and a video in which no face was
     found was done with no row and no word."""
@@ -1732,6 +1767,7 @@ def test_unchanged_files_are_not_read_again(tmp_path, astronaut_rgb, monkeypatch
     assert [name for name in hashed if name.endswith(".jpg")] == []  # the touched file's new time was recorded
 
 
+@needs_sample_clip
 def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_heic_is_said(tmp_path, astronaut_rgb,
                                                                                          without_heif_decoder):
     """A folder's .ts transport stream and .avif photo were dropped without a word (decoded fine when named), and so
@@ -1779,6 +1815,7 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
                         files.loc[str(corpus / "mixed.ts"), "note"])
 
 
+@needs_sample_clip
 def test_an_hdr_phone_video_is_noted_in_files_csv(tmp_path):
     """HDR video (here HLG, as iPhones record) is analysed tone-mapped to SDR: files.csv's note says so, as the
     tracks JSON and `fervid video`'s notice do."""
@@ -1826,6 +1863,7 @@ def test_a_rerun_says_how_many_files_are_already_done_before_it_starts(tmp_path,
     assert "already done" not in quiet.output
 
 
+@needs_sample_clip
 def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, astronaut_rgb):
     """An overnight corpus was timed only once it ran (the README said: time a minute of one recording first).
     `--estimate` analyses samples in a temporary folder, reads the videos' lengths from their files, and says how
@@ -1863,6 +1901,7 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
     assert found["estimated_seconds"] == pytest.approx(expected, rel=0.02, abs=0.1)
 
 
+@needs_sample_clip
 def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp_path):
     """An hour's interview wrote about 3,300 key frames beside its annotated MP4, and nothing said so before the
     disk filled. `--estimate` sizes the videos' outputs from what its samples wrote per second of video: where the
@@ -1900,6 +1939,7 @@ def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp
     assert "annotated" not in said.split("disk:")[1].split("(the samples'")[0]  # --no-annotate: none written
 
 
+@needs_sample_clip
 def test_audio_files_are_said_to_have_no_picture_in_a_folder_and_named(tmp_path):
     """A participant's voice memo beside their videos: a folder run left it out without a word (18 of 18 files for
     19 uploads), and named on its own it was taken for an image that was 'a video (MP4/MOV), not an image (use
@@ -1920,6 +1960,7 @@ def test_audio_files_are_said_to_have_no_picture_in_a_folder_and_named(tmp_path)
     assert "voice_memo.m4a: audio only, no picture" in failure["error"] and "use `fervid video`" not in failure["error"]
 
 
+@needs_sample_clip
 def test_videos_of_every_extension_ffmpeg_reads_and_an_ogg_with_pictures_are_analysed_as_videos(tmp_path):
     """`fervid batch` told a video by its extension alone: a raw .dv, a .y4m, .asf, .nut, .mod or .h264 failed as "not
     an image", a .3g2, .f4v, .qt or .divx as "a video (MP4/MOV), not an image (use `fervid video`)" (it knew), and a
@@ -1958,6 +1999,7 @@ def test_videos_of_every_extension_ffmpeg_reads_and_an_ogg_with_pictures_are_ana
     assert "voice.ogg: audio only, no picture" in failure["error"]
 
 
+@needs_sample_clip
 def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
     """The second camera's stream of a two-stream recording was left out with an empty note."""
     import imageio_ffmpeg
@@ -2099,6 +2141,7 @@ def test_a_full_disk_ends_the_run_keeping_what_finished_and_says_where(tmp_path,
     assert not list(out.glob(".*.tmp")) and not list((out / "files").glob(".*"))
 
 
+@needs_sample_clip
 def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_images_warm_up(tmp_path, astronaut_rgb,
                                                                                                monkeypatch):
     """A 20 s sample's time held the models' first run and the writing at the end (timelines, key frames: 1.3-2 s),
@@ -2137,6 +2180,7 @@ def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_im
     assert len(images_timed) == 5 and found["seconds_per_image"] < 0.3, found  # the 2 s first one left out
 
 
+@needs_sample_clip
 def test_the_bar_weighs_a_video_by_its_length_against_the_images(tmp_path, capfd, monkeypatch, astronaut_rgb):
     """The bar counted files: with a 12-minute video after 500 images it stood at 99 % (00:00 remaining) for the
     80 s the video took, and with the videos first it said 34 min for a 35 s run. A video now weighs its length
@@ -2197,6 +2241,7 @@ def test_a_file_that_runs_out_of_memory_says_so(tmp_path, astronaut_rgb, monkeyp
                              "decoded, before any copy the analysis makes)")
 
 
+@needs_sample_clip
 def test_a_video_that_runs_out_of_memory_in_onnx_runtime_fails_saying_so_and_leaves_no_results(tmp_path,
                                                                                                   monkeypatch):
     """ONNX Runtime's std::bad_alloc at a video's frame was a broken video's error: the video was "partial" (its
@@ -2216,6 +2261,7 @@ def test_a_video_that_runs_out_of_memory_in_onnx_runtime_fails_saying_so_and_lea
     assert list((tmp_path / "out" / "files").iterdir()) == []
 
 
+@needs_sample_clip
 def test_a_batch_analyses_each_videos_region_and_stretch_and_a_run_with_others_is_refused(tmp_path):
     """--region, --start and --end apply to every video of a corpus, are recorded in each one's tracks JSON, and
     change its numbers: a run going on with other ones is refused, as one with another model is."""
@@ -2246,6 +2292,7 @@ def test_a_batch_analyses_each_videos_region_and_stretch_and_a_run_with_others_i
     assert ran.exit_code == 0, ran.output  # the same region and stretch: it goes on
 
 
+@needs_sample_clip
 def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refused(tmp_path):
     """--segments (a usability study's tasks, one recording per participant) applies to every video of a corpus:
     each gets its <name>_segments.csv as `fervid video --segments` writes it; the table is among the run's settings,
@@ -2274,6 +2321,7 @@ def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refus
     assert other.exit_code == 2 and "made with segments=[[0.0, 2.0, 'first'], [2.0, 4.0, 'second']]" in other.output
 
 
+@needs_sample_clip
 def test_a_batch_summarises_every_videos_windows_as_fervid_video_does(tmp_path):
     """--segment-every applies to every video of a corpus, as --segments does: each gets its <name>_segments.csv
     of windows, the last ending with its video; the length is among the run's settings."""
@@ -2296,6 +2344,7 @@ def test_a_batch_summarises_every_videos_windows_as_fervid_video_does(tmp_path):
     assert other.exit_code == 2 and "made with segment_every=60.0" in other.output
 
 
+@needs_sample_clip
 def test_a_batch_says_once_a_run_that_its_window_holds_too_few_frames_for_the_method(tmp_path):
     """`fervid video --sample-fps 1 --method mean` says that a 1 s window then holds the frame alone (nothing to
     smooth); `fervid batch` recorded frames_per_window 1 in every video's JSON and said nothing. It says it once a
@@ -2326,6 +2375,7 @@ def test_a_batch_says_once_a_run_that_its_window_holds_too_few_frames_for_the_me
     assert full_rate.exit_code == 0 and "nothing to smooth" not in full_rate.output, full_rate.output
 
 
+@needs_sample_clip
 def test_frames_memory_mb_is_among_a_batchs_settings_as_it_changes_the_frames_analysed(tmp_path):
     """--frames-memory-mb was not among the settings a run going on is compared with, though a video whose frames do
     not fit in it is analysed at fewer frames a second (unlike --max-video-megapixels, which refuses a video, tried
@@ -2373,6 +2423,7 @@ def _windows_without_long_paths(monkeypatch):
     monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
 
 
+@needs_sample_clip
 def test_where_windows_limits_paths_a_long_named_videos_results_are_named_to_fit(tmp_path, monkeypatch):
     """Windows (without long paths) opens no path of more than 259 characters: a video of a long name had its
     results' key frames and tables named after it in files/<key>/, and failed mid-way with its analysis lost. Its
@@ -2408,6 +2459,7 @@ def test_where_windows_limits_paths_a_long_named_videos_results_are_named_to_fit
     assert (folder / "source.txt").read_text(encoding="utf-8") == str(video)
 
 
+@needs_sample_clip
 def test_where_windows_limits_paths_a_batch_into_a_folder_too_deep_for_its_results_is_refused_first(tmp_path,
                                                                                                    monkeypatch):
     """An --out so long that no video's results fit under it, however short their names, is refused before any file
@@ -2428,6 +2480,7 @@ def test_where_windows_limits_paths_a_batch_into_a_folder_too_deep_for_its_resul
     assert len(list((tmp_path / "short" / "files").iterdir())) == 1
 
 
+@needs_sample_clip
 def test_where_windows_limits_paths_an_estimate_times_a_long_named_video(tmp_path, monkeypatch):
     """`--estimate` analyses a sample of each video in a temporary folder, its outputs named short there: named after
     a long-named video, in a deep TEMP, they would pass the 259 characters Windows (without long paths) opens."""

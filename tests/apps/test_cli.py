@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import (REPO, cnn_runs_out_of_memory, needs_repository, wait_until_listening,
-                      write_participant_behind_small_face)
+from conftest import (FACE_CLIP_FRAMES, REPO, cnn_runs_out_of_memory, needs_repository,
+                      needs_sample_clip, wait_until_listening, write_participant_behind_small_face)
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -170,7 +170,7 @@ def test_the_image_csv_read_as_readme_says_is_its_parquet_whether_or_not_a_file_
 
 
 @needs_repository
-def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_has_no_rows(tmp_path):
+def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_has_no_rows(tmp_path, face_clip):
     """README said a frames CSV read with pandas' defaults "is its Parquet"; a video in which no face was seen has a
     CSV of its header alone, which pandas reads as text columns: README says so now."""
     import pandas as pd
@@ -181,11 +181,11 @@ def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_h
     for _ in range(5):
         writer.write(np.full((48, 64, 3), 120, np.uint8))
     writer.close()
-    for video in (carphone(), tmp_path / "wall.mp4"):
+    for video in (face_clip, tmp_path / "wall.mp4"):
         result = runner.invoke(app, ["video", str(video), "--out", str(tmp_path / "out"), "--method", "frame",
                                      "--no-annotate", "--key-frames", "0", "-q"])
         assert result.exit_code == 0, result.output
-    faces = tmp_path / "out" / f"{carphone().stem}_frames"
+    faces = tmp_path / "out" / f"{face_clip.stem}_frames"
     pd.testing.assert_frame_equal(pd.read_csv(f"{faces}.csv"), pd.read_parquet(f"{faces}.parquet"))
     wall_csv, wall = pd.read_csv(tmp_path / "out" / "wall_frames.csv"), pd.read_parquet(tmp_path / "out" /
                                                                                          "wall_frames.parquet")
@@ -196,6 +196,7 @@ def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_h
             "which no face was seen is its header alone, which pandas reads as columns of text (`object`)") in readme
 
 
+@needs_sample_clip
 @pytest.mark.skipif(not shutil.which("Rscript"), reason="R is not installed")
 def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronaut_png):
     """R's read.csv read True/False as text: sum(d$detected == TRUE) was 0."""
@@ -362,6 +363,7 @@ def test_no_color_and_a_dumb_terminal_get_no_colour(astronaut_png):
         assert "\x1b[" not in result.output, env
 
 
+@needs_sample_clip
 def test_demo_writes_annotated_image_and_json(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -458,12 +460,12 @@ def test_an_unknown_option_or_command_is_one_error_line_with_its_suggestion(astr
     assert runner.invoke(app, [], prog_name="fervid").output.startswith("Usage: fervid [OPTIONS] COMMAND")  # help
 
 
-def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, astronaut_png, monkeypatch):
+def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, astronaut_png, monkeypatch, face_clip):
     """`fervid "Interviews/Interview 2.MP4"` said "no such command 'Interviews/Interview 2.MP4'", and nothing of the
     command that would read it."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "Interviews").mkdir()
-    shutil.copy(carphone(), tmp_path / "Interviews" / "Interview 2.MP4")
+    shutil.copy(face_clip, tmp_path / "Interviews" / "Interview 2.MP4")
     shutil.copy(astronaut_png, tmp_path / "Interviews" / "cat.png")
     (tmp_path / "Interviews" / "notes.txt").write_text("smiled at 0:41")
     video = 'it is a video: analyse it with `fervid video "Interviews/Interview 2.MP4"`'
@@ -501,7 +503,7 @@ def test_a_file_named_composed_is_the_one_named_decomposed_on_disk(tmp_path, ast
     assert hint.exit_code == 2 and f'it is an image: analyse it with `fervid image "{on_disk}"`' in hint.output
 
 
-def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_files(tmp_path, monkeypatch):
+def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_files(tmp_path, monkeypatch, face_clip):
     """`fervid docs`, a folder of notes, a PDF and a zip, was told "analyse its videos with `fervid video docs`, its
     images with `fervid image docs`", and both failed ("folder holds no video/image files"); `fervid docs/report.pdf`
     was told "it is a file, not a command"."""
@@ -514,7 +516,7 @@ def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_
     with zipfile.ZipFile(tmp_path / "docs" / "photos.zip", "w") as archive:
         archive.writestr("p0.jpg", b"\xff\xd8\xff")
     (tmp_path / "clips").mkdir()
-    shutil.copy(carphone(), tmp_path / "clips" / "a.mp4")
+    shutil.copy(face_clip, tmp_path / "clips" / "a.mp4")
     (tmp_path / "empty").mkdir()
     for args, message in (
             (["docs"], "it is a folder that holds no image or video files; it holds 3 file(s) that are neither images "
@@ -529,17 +531,17 @@ def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_
                                                           "fervid -h)\n", (args, result.output)
 
 
-def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch):
+def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch, face_clip):
     """A path with a space, not quoted, and a folder holding only an archive and a Word document: each error says
     what was meant or what to do, and the run exits 1 as before."""
     import zipfile
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "Interviews").mkdir()
-    shutil.copy(carphone(), tmp_path / "Interviews" / "Interview 1.MOV")
+    shutil.copy(face_clip, tmp_path / "Interviews" / "Interview 1.MOV")
     (tmp_path / "Z").mkdir()
     with zipfile.ZipFile(tmp_path / "Z" / "videos.zip", "w") as archive:
-        archive.write(carphone(), "Interview 3.mp4")
+        archive.write(face_clip, "Interview 3.mp4")
     result = runner.invoke(app, ["video", "Interviews/Interview", "1.MOV", "Z", "Z/videos.zip"])
     assert result.exit_code == 1, result.output
     assert result.output.splitlines() == [
@@ -631,9 +633,9 @@ def test_stdin_paths_may_be_nul_separated_as_find_print0_writes_them(tmp_path, a
 
 
 @pytest.mark.parametrize("command, piped", [("image", "astronaut"), ("video", "carphone")])
-def test_an_image_piped_to_stdin_is_said_not_to_be_paths(astronaut_png, command, piped):
+def test_an_image_piped_to_stdin_is_said_not_to_be_paths(astronaut_png, command, piped, face_clip):
     """`cat a.jpg | fervid image -` read the JPEG's bytes as lines of paths: garbled names, or a traceback."""
-    data = (astronaut_png if piped == "astronaut" else carphone()).read_bytes()
+    data = (astronaut_png if piped == "astronaut" else face_clip).read_bytes()
     result = runner.invoke(app, [command, "-"], input=data)
     assert result.exit_code == 2, result.output
     kind = "PNG image" if piped == "astronaut" else "MP4/MOV video"
@@ -657,12 +659,12 @@ def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):
         assert doc["model"] == model and doc["files"][0]["faces"][0]["emotion"] == "happy"
 
 
-def test_unknown_model_fails_with_its_name_on_every_command(astronaut_png, tmp_path):
+def test_unknown_model_fails_with_its_name_on_every_command(astronaut_png, tmp_path, face_clip):
     import threading
 
     before = set(threading.enumerate())
     for command in (["image", str(astronaut_png)], ["video", str(astronaut_png), "--out", str(tmp_path / "v")],
-                    ["live", "--source", str(carphone()), "--out", str(tmp_path / "l")]):
+                    ["live", "--source", str(face_clip), "--out", str(tmp_path / "l")]):
         result = runner.invoke(app, [*command, "--model", "no_such_model"])
         assert result.exit_code != 0
         assert "model 'no_such_model' not found" in result.output, (command, result.output)
@@ -764,12 +766,12 @@ def test_a_folder_that_cannot_be_read_is_a_failed_input_and_the_others_are_analy
     assert video.returncode == 1 and f"error: {in2}: folder cannot be read (Permission denied)" in video.stderr
 
 
-def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, astronaut_rgb, unprivileged):
+def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, astronaut_rgb, unprivileged, face_clip):
     """A chmod-000 TIFF was "truncated or corrupt image data ([Errno 13] Permission denied ...)", a chmod-000 MP4
     "not a video, or a format/codec OpenCV's FFmpeg cannot read" after an OpenCV warning."""
     tiff, clip = tmp_path / "photo.tiff", tmp_path / "clip.mp4"
     Image.fromarray(astronaut_rgb).save(tiff)
-    shutil.copy(carphone(), clip)
+    shutil.copy(face_clip, clip)
     for file in (tiff, clip):
         file.chmod(0o000)
     try:
@@ -869,7 +871,7 @@ def test_a_pattern_in_a_folder_that_cannot_be_read_says_so_naming_the_folder(tmp
     assert missing.returncode == 1 and "sub/*.png: pattern matches no file" in missing.stderr, missing.stderr
 
 
-def test_a_wildcard_folder_part_names_a_folder_it_matched_that_cannot_be_listed(tmp_path, astronaut_png, unprivileged):
+def test_a_wildcard_folder_part_names_a_folder_it_matched_that_cannot_be_listed(tmp_path, astronaut_png, unprivileged, face_clip):
     """`fervid video 'un/*/*.mp4'` with un/nolist at mode 300 (entered, not listed) analysed un/ok's video alone, exit
     0, without a word that un/nolist was not searched (glob passes over a folder it cannot list mid-pattern);
     `fervid image 'un/*/*.png'` likewise. The folder is said as a folder named on its own is, and the others are
@@ -878,7 +880,7 @@ def test_a_wildcard_folder_part_names_a_folder_it_matched_that_cannot_be_listed(
     for folder in (nolist, ok):
         folder.mkdir(parents=True)
         shutil.copy(astronaut_png, folder / "a.png")
-        shutil.copy(carphone(), folder / "v.mp4")
+        shutil.copy(face_clip, folder / "v.mp4")
     nolist.chmod(0o300)
     try:
         image = _fervid_as(unprivileged, "image", str(tmp_path / "un" / "*" / "*.png"), "-q", "--json",
@@ -1367,27 +1369,27 @@ def test_export_names_a_run_folder_that_is_not_there_and_a_checkpoint_given_with
     assert not (tmp_path / "m").exists()
 
 
-def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_path):
-    for command in (["video", str(carphone()), "-q"], ["live", "--source", str(carphone()), "--seconds", "1.5"]):
+def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_path, face_clip):
+    for command in (["video", str(face_clip), "-q"], ["live", "--source", str(face_clip), "--seconds", "1.5"]):
         out = tmp_path / command[0]
         result = runner.invoke(app, [*command, "--no-annotate", "--out", str(out)])
         assert result.exit_code == 0, result.output
         written = {p.name for p in out.iterdir()}
         assert not any(name.endswith(".mp4") for name in written), written
-        assert {"carphone_pristine_frames.csv", "carphone_pristine_frames.parquet", "carphone_pristine_tracks.json",
-                "carphone_pristine_track1_timeline.png"} <= written
-        assert any(name.startswith("carphone_pristine_track1_0") for name in written)  # a key frame
+        assert {"face_clip_frames.csv", "face_clip_frames.parquet", "face_clip_tracks.json",
+                "face_clip_track1_timeline.png"} <= written
+        assert any(name.startswith("face_clip_track1_0") for name in written)  # a key frame
         assert "annotated" not in result.output  # nor is one announced
 
 
-def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg_options(tmp_path, monkeypatch):
+def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg_options(tmp_path, monkeypatch, face_clip):
     """`fervid video clip.mp4 --out -res` broke the annotated MP4: ffmpeg read its path, -res/clip_annotated.mp4, as
     an option. So would a video in a folder named -in have been read."""
     import cv2
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "-in").mkdir()
-    shutil.copy(carphone(), tmp_path / "-in" / "clip.mp4")
+    shutil.copy(face_clip, tmp_path / "-in" / "clip.mp4")
     result = runner.invoke(app, ["video", "--out", "-res", "--method", "frame", "--key-frames", "0", "--end", "1",
                                  "-q", "--", "-in/clip.mp4"])
     assert result.exit_code == 0, result.output
@@ -1396,7 +1398,7 @@ def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg
     assert json.loads((tmp_path / "-res" / "clip_tracks.json").read_text(encoding="utf-8"))["ok"]
 
 
-def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_path, monkeypatch):
+def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_path, monkeypatch, face_clip):
     """FFmpeg (OpenCV's and the ffmpeg binary's) reads a name with a ":" before its first "/" as a protocol's URL:
     `fervid video take:1.mp4`, or a macOS name with a "/" typed in the Finder (`3:4:2024 interview.mp4`), said
     "not a video". Read as the files they are, with their sound; the outputs keep the names as given."""
@@ -1404,7 +1406,7 @@ def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_pat
     import imageio_ffmpeg
 
     monkeypatch.chdir(tmp_path)
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone()), "-f", "lavfi", "-i",
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(face_clip), "-f", "lavfi", "-i",
                     "sine=frequency=440:duration=2", "-t", "1", "-c:v", "copy", "-c:a", "aac", "./take:1.mp4"],
                    check=True)
     shutil.copy("take:1.mp4", "3:4:2024 interview.mp4")
@@ -1421,16 +1423,16 @@ def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_pat
         assert "Audio: aac" in probe.stderr, probe.stderr  # its sound, read by the ffmpeg binary
 
 
-def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
+def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png, face_clip):
     """With stderr in a log (here: not a terminal) a video wrote 28 carriage-return redraws in 4 s, batch two a
     second and live a \\r fps line every second; TQDM_DISABLE=1 did nothing; and --quiet left video's summary on
     stdout where image's --quiet left none."""
     import sys
 
     fast = ["--no-annotate", "--method", "frame", "--key-frames", "0"]
-    commands = {"video": ["video", str(carphone()), *fast, "--out"],
-                "batch": ["batch", str(carphone()), *fast, "--out"],
-                "live": ["live", "--source", str(carphone()), "--seconds", "1.5", *fast, "--out"],
+    commands = {"video": ["video", str(face_clip), *fast, "--out"],
+                "batch": ["batch", str(face_clip), *fast, "--out"],
+                "live": ["live", "--source", str(face_clip), "--seconds", "1.5", *fast, "--out"],
                 "image": ["image", str(astronaut_png), str(astronaut_png), "--annotate"]}
     for name, command in commands.items():
         result = runner.invoke(app, [*command, str(tmp_path / name)])
@@ -1439,42 +1441,42 @@ def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everyw
         quiet = runner.invoke(app, [*command, str(tmp_path / f"{name}_quiet"), "-q"])
         assert quiet.exit_code == 0 and quiet.output == "", (name, quiet.output)
     bars = [line for line in runner.invoke(app, [*commands["video"], str(tmp_path / "v2")]).stderr
-            .splitlines() if line.startswith("carphone_pristine.mp4: ")]
+            .splitlines() if line.startswith("face_clip.mp4: ")]
     assert len(bars) == 2 and "100%" in bars[1], bars  # as it starts and as it ends (4 s: no line in between)
     done = subprocess.run([sys.executable, "-m", "fervid", *commands["video"], str(tmp_path / "v3")],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
-    assert done.returncode == 0 and done.stderr == "" and "carphone_pristine.mp4: 120 frames " in done.stdout, done.stderr
+    assert done.returncode == 0 and done.stderr == "" and f"face_clip.mp4: {FACE_CLIP_FRAMES} frames " in done.stdout, done.stderr
 
 
-def test_key_frames_0_writes_none_and_a_negative_number_is_refused_by_every_command(tmp_path):
+def test_key_frames_0_writes_none_and_a_negative_number_is_refused_by_every_command(tmp_path, face_clip):
     """A 90-minute class of 26 wrote about 31,000 key frames, and only the annotated MP4 could be left out.
     --key-frames 0: video and headless live write every other output, and list each episode with key_frame null."""
-    for command in (["video", str(carphone()), "-q"], ["live", "--source", str(carphone()), "--seconds", "1.5"]):
+    for command in (["video", str(face_clip), "-q"], ["live", "--source", str(face_clip), "--seconds", "1.5"]):
         out = tmp_path / command[0]
         result = runner.invoke(app, [*command, "--no-annotate", "--key-frames", "0", "--out", str(out)])
         assert result.exit_code == 0, result.output
         written = {p.name for p in out.iterdir()}
-        assert {"carphone_pristine_frames.parquet", "carphone_pristine_tracks.json",
-                "carphone_pristine_track1_timeline.png"} <= written
-        assert not any(name.startswith("carphone_pristine_track1_0") for name in written), written
-        summary = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+        assert {"face_clip_frames.parquet", "face_clip_tracks.json",
+                "face_clip_track1_timeline.png"} <= written
+        assert not any(name.startswith("face_clip_track1_0") for name in written), written
+        summary = json.loads((out / "face_clip_tracks.json").read_text(encoding="utf-8"))
         episodes = [ep for track in summary["tracks"] for ep in track["episodes"]]
         assert summary["key_frames"] == 0 and all(ep["key_frame"] is None for ep in episodes)
         assert any(ep["end"] - ep["start"] >= 0.5 for ep in episodes)  # one that would have had a key frame
         assert "key frames *_track" not in result.output  # video's last line lists what it wrote
-    for command in (["video", str(carphone()), "--out"], ["live", "--source", str(carphone()), "--out"],
-                    ["batch", str(carphone()), "--out"], ["serve", "--data-dir"]):
+    for command in (["video", str(face_clip), "--out"], ["live", "--source", str(face_clip), "--out"],
+                    ["batch", str(face_clip), "--out"], ["serve", "--data-dir"]):
         result = runner.invoke(app, [*command, str(tmp_path / "refused"), "--key-frames", "-1"])
         assert result.exit_code == 2 and "--key-frames" in result.output, (command, result.output)
         assert not (tmp_path / "refused").exists()
 
 
-def test_inputs_of_one_name_in_different_folders_keep_their_own_outputs(tmp_path, astronaut_rgb):
+def test_inputs_of_one_name_in_different_folders_keep_their_own_outputs(tmp_path, astronaut_rgb, face_clip):
     """sessions/p01/cam.mp4 and sessions/p02/cam.mp4 wrote to the same cam_* files: the second overwrote the first
     and the first's key frames stayed beside the second's tables."""
     for person in ("p01", "p02"):
         (tmp_path / "sessions" / person).mkdir(parents=True)
-        (tmp_path / "sessions" / person / "cam.mp4").write_bytes(carphone().read_bytes())
+        (tmp_path / "sessions" / person / "cam.mp4").write_bytes(face_clip.read_bytes())
         Image.fromarray(astronaut_rgb).save(tmp_path / "sessions" / person / "IMG_1.png")
     result = runner.invoke(app, ["video", str(tmp_path / "sessions"), "--no-annotate",
                                  "--out", str(tmp_path / "v")])
@@ -1499,15 +1501,15 @@ def test_annotating_into_a_read_only_folder_fails_at_once(read_only_dir, astrona
     assert done.returncode == 1 and f"error: {read_only_dir}: cannot write in this folder" in done.stderr
 
 
-def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronaut_rgb):
+def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronaut_rgb, face_clip):
     """`fervid video rec/ --out rec/results` run twice analysed rec/results/a_annotated.mp4 the second time."""
     rec = tmp_path / "rec"
     rec.mkdir()
-    (rec / "a.mp4").write_bytes(carphone().read_bytes())
+    (rec / "a.mp4").write_bytes(face_clip.read_bytes())
     Image.fromarray(astronaut_rgb).save(rec / "p.png")
     for _ in range(2):
         result = runner.invoke(app, ["video", str(rec), "--out", str(rec / "results"), "--method", "frame"])
-        assert result.exit_code == 0 and result.output.count("a.mp4: 120 frames ") == 1, result.output
+        assert result.exit_code == 0 and result.output.count(f"a.mp4: {FACE_CLIP_FRAMES} frames ") == 1, result.output
         result = runner.invoke(app, ["image", str(rec), "--annotate", str(rec / "ann"), "-q"])
         assert result.exit_code == 0, result.output
     assert not list((rec / "results").glob("*_annotated_annotated.mp4"))
@@ -1519,14 +1521,14 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()
 
 
-def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_png):
+def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_png, face_clip):
     """A 244-byte file name (legal: 255) failed `fervid video` ("..._frames.partial.csv: File name too long") and
     `fervid batch`, and `fervid image --annotate --crops` with a raw [Errno 36]: their outputs' names are cut to
     fit (fervid.inference.images.fitted_stem), the same in every run."""
     from fervid.inference.images import fitted_stem
 
     clip, photo = tmp_path / ("v" * 240 + ".mp4"), tmp_path / ("é" * 124 + ".png")  # 244 and 252 bytes
-    clip.write_bytes(carphone().read_bytes())
+    clip.write_bytes(face_clip.read_bytes())
     photo.write_bytes(astronaut_png.read_bytes())
     out = ["-q", "--no-annotate", "--method", "frame", "--key-frames", "1"]
     result = runner.invoke(app, ["video", str(clip), "--out", str(tmp_path / "v"), *out])
@@ -1543,6 +1545,7 @@ def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_pn
     assert result.exit_code == 0, result.output
 
 
+@needs_sample_clip
 def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
     """Under LC_ALL=de_DE.ISO-8859-1, `fervid video clip.mp4 --out uo-ünï/vid` failed in pyarrow ("Failed to open
     local file ...partial.parquet": pyarrow encodes a path as UTF-8, and the folder's name is Latin-1 text to
@@ -1608,12 +1611,12 @@ def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
                                       b"one's are iso8859-1 (the locale's); rename the file" in done.stderr
 
 
-def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):
+def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path, face_clip):
     """`fervid video p01/cam.mp4 --out res` then `fervid video p02/cam.mp4 --out res` replaced p01's outputs, with
     only a notice on stderr: p02's are now named apart, as two cam.mp4 analysed together are."""
     for person in ("p01", "p02"):
         (tmp_path / person).mkdir()
-        (tmp_path / person / "cam.mp4").write_bytes(carphone().read_bytes())
+        (tmp_path / person / "cam.mp4").write_bytes(face_clip.read_bytes())
     res = tmp_path / "res"
     out = ["--out", str(res), "-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
 
@@ -1681,7 +1684,7 @@ def _unreadable(monkeypatch, *unreadable: Path) -> None:
 
 
 @as_root
-def test_another_users_video_outputs_are_kept_whether_readable_or_not(tmp_path, monkeypatch):
+def test_another_users_video_outputs_are_kept_whether_readable_or_not(tmp_path, monkeypatch, face_clip):
     """A lab server: student1 ran `fervid video u1/session1.mp4 --out shared/res` under `umask 077`, then student2
     ran `fervid video u2/session1.mp4 --out shared/res`: student1's tracks JSON could not be read, so the name
     looked free, and all of student1's session1_* were deleted and replaced without a word. Outputs that cannot be
@@ -1689,7 +1692,7 @@ def test_another_users_video_outputs_are_kept_whether_readable_or_not(tmp_path, 
     frames deleted), are kept: this run's are named apart, and said so."""
     for person in ("u1", "u2"):
         (tmp_path / person).mkdir()
-        (tmp_path / person / "session1.mp4").write_bytes(carphone().read_bytes())
+        (tmp_path / person / "session1.mp4").write_bytes(face_clip.read_bytes())
     res = tmp_path / "res"
     out = ["--out", str(res), "-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
     assert runner.invoke(app, ["video", str(tmp_path / "u1" / "session1.mp4"), *out]).exit_code == 0
@@ -1758,9 +1761,9 @@ def test_fervid_demo_writes_its_json_through_a_temporary_file(tmp_path):
     assert json.loads((out / "astronaut.json").read_text(encoding="utf-8"))["files"][0]["faces"]
 
 
-def test_permission_refused_says_whose_the_folder_is(tmp_path, unprivileged):
+def test_permission_refused_says_whose_the_folder_is(tmp_path, unprivileged, face_clip):
     """A lab server: `fervid video x --out vid`, vid/ a colleague's of mode 2755, said only "error:
-    vid/.carphone_pristine.lock: Permission denied"; `fervid serve` on another user's fervid-data (0700), "error:
+    vid/.face_clip.lock: Permission denied"; `fervid serve` on another user's fervid-data (0700), "error:
     --data-dir: path 'fervid-data' is not readable."; `fervid calibrate --model <read-only install>/...` only
     "cannot write .../config.json", without the advice it gives for a shipped model's name."""
     from fervid.inference.models import resolve_model_dir
@@ -1778,13 +1781,13 @@ def test_permission_refused_says_whose_the_folder_is(tmp_path, unprivileged):
     for path in model.iterdir():
         path.chmod(0o444)
     model.chmod(0o555)
-    video = _fervid_as(unprivileged, "video", str(carphone()), "--out", str(vid), "-q")
+    video = _fervid_as(unprivileged, "video", str(face_clip), "--out", str(vid), "-q")
     serve = _fervid_as(unprivileged, "serve", "--data-dir", str(data), "--port", "1")
     calibrate = _fervid_as(unprivileged, "calibrate", "--model", str(model), "--data", str(tmp_path / "faces"))
     assert video.returncode == 1 and video.stderr == (
-        f"error: {vid / '.carphone_pristine.lock'}: Permission denied (its folder {vid}/ is owned by uid {STRANGER}, "
+        f"error: {vid / '.face_clip.lock'}: Permission denied (its folder {vid}/ is owned by uid {STRANGER}, "
         "mode 2755; ask its owner to let the group write it (`chmod g+w`, and to run fervid under `umask 002` in a "
-        f"folder a group shares), or use a folder of your own) (writing {carphone()}'s outputs)\n")
+        f"folder a group shares), or use a folder of your own) (writing {face_clip}'s outputs)\n")
     assert serve.returncode == 2 and serve.stderr == (
         f"error: --data-dir {data}: another user's server data (owned by uid {STRANGER}, mode 0700); give a folder "
         "of your own (--data-dir ~/fervid-data)\n")
@@ -1795,7 +1798,7 @@ def test_permission_refused_says_whose_the_folder_is(tmp_path, unprivileged):
         "copy's path\n")
 
 
-def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
+def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path, face_clip):
     """Two `fervid video` runs into one --out at once mixed one video's outputs (the CSV from one run, the JSON
     from the other, an unreadable Parquet, 3 key frames with --key-frames 2), both exiting 0. A run on another
     video in that folder goes on."""
@@ -1803,16 +1806,16 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     from fervid.inference.video import outputs_lock
 
     other = tmp_path / "other.mp4"
-    other.write_bytes(carphone().read_bytes())
+    other.write_bytes(face_clip.read_bytes())
     res = tmp_path / "res"
-    args = ["video", str(carphone()), str(other), "--out", str(res), "--no-annotate", "--method", "frame", "-q"]
-    with outputs_lock(res, "carphone_pristine"):  # another run is writing them
+    args = ["video", str(face_clip), str(other), "--out", str(res), "--no-annotate", "--method", "frame", "-q"]
+    with outputs_lock(res, "face_clip"):  # another run is writing them
         result = runner.invoke(app, args)
         assert result.exit_code == 75, result.output  # EX_TEMPFAIL: a scheduler tries it again later
         assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}, this process) is writing "
-                                 "carphone_pristine_* there; run this again once it is done, or give another output "
+                                 "face_clip_* there; run this again once it is done, or give another output "
                                  "folder\n")
-        assert not list(res.glob("carphone_pristine_*")) and (res / "other_tracks.json").is_file()
+        assert not list(res.glob("face_clip_*")) and (res / "other_tracks.json").is_file()
     assert runner.invoke(app, args).exit_code == 0  # released
     assert not list(res.glob(".*.lock"))  # a lock is there while its outputs are written, and not left beside them
     # a run that chose its name before another wrote another video's outputs under it refuses, not replaces
@@ -1824,12 +1827,12 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
             pass
 
 
-def test_fervid_video_says_once_what_its_window_holds_and_records_it(tmp_path):
+def test_fervid_video_says_once_what_its_window_holds_and_records_it(tmp_path, face_clip):
     """`--sample-fps 1` with a 1 s window left the moving average nothing to smooth, without a word, and the tracks
     JSON did not say what a window held; the summary line did not name the method or window. --method MEAN was an
     unknown method."""
     for name in ("a", "b"):
-        shutil.copy(carphone(), tmp_path / f"{name}.mp4")
+        shutil.copy(face_clip, tmp_path / f"{name}.mp4")
     out = tmp_path / "o"
     result = runner.invoke(app, ["video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--sample-fps", "1",
                                  "--method", "MEAN", "--no-annotate", "--key-frames", "0", "--out", str(out)])
@@ -1850,10 +1853,10 @@ def test_fervid_video_says_once_what_its_window_holds_and_records_it(tmp_path):
             "graph model_int8.onnx, and this analysis runs its fp32 graph model.onnx") in fp32.output
 
 
-def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_path):
+def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_path, face_clip):
     """`fervid evaluate --dataset video` had no --window and no --detect-every: its video labels could not be
     scored at the settings `fervid video` was run with."""
-    shutil.copy(carphone(), tmp_path / "cam.mp4")
+    shutil.copy(face_clip, tmp_path / "cam.mp4")
     (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
     args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv")]
     result = runner.invoke(app, [*args, "--method", "mean", "--sample-fps", "5", "--window", "0.5", "--detect-every",
@@ -1887,6 +1890,7 @@ def test_evaluate_on_video_reads_an_annotations_table_excel_for_mac_saved(tmp_pa
         (str(tmp_path / "café.mp4"), "0.0", "0.8", "happy")]
 
 
+@needs_sample_clip
 def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(tmp_path):
     """At --sample-fps 2 the LSTM's labels are outside what it learnt: a fresh analysis said so on stderr only
     (metrics.json's warnings empty, report.md silent), and scores read from such a run's folder (--results) not at
@@ -1909,10 +1913,10 @@ def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(t
         assert f"warning: {warning}" in (tmp_path / out / "report.md").read_text(encoding="utf-8")
 
 
-def test_evaluate_on_video_counts_the_videos_that_gave_a_scored_segment(tmp_path):
+def test_evaluate_on_video_counts_the_videos_that_gave_a_scored_segment(tmp_path, face_clip):
     """"1 of 2 segment(s) scored, in 2 of 2 video(s)" counted the videos analysed, one of which gave no segment."""
     for name in ("a", "b"):
-        shutil.copy(carphone(), tmp_path / f"{name}.mp4")
+        shutil.copy(face_clip, tmp_path / f"{name}.mp4")
     (tmp_path / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,4,neutral\nb.mp4,9,10,happy\n",
                                       encoding="utf-8")  # b's segment starts after its end (4 s)
     video = runner.invoke(app, ["video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--sample-fps", "5",
@@ -2029,10 +2033,10 @@ def test_evaluate_reads_an_annotations_table_saved_as_unicode_text_without_datas
     assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
 
 
-def test_headless_live_records_how_far_its_labels_trail(tmp_path):
+def test_headless_live_records_how_far_its_labels_trail(tmp_path, face_clip):
     """The label delay of a causal window was said on stderr only: the tracks JSON had centred_window false and no
     delay."""
-    result = runner.invoke(app, ["live", "--source", str(carphone()), "--method", "lstm", "--seconds", "1.5",
+    result = runner.invoke(app, ["live", "--source", str(face_clip), "--method", "lstm", "--seconds", "1.5",
                                  "--no-annotate", "--key-frames", "0", "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert "trails a change of expression by about 0.5 s" in result.output
@@ -2040,7 +2044,7 @@ def test_headless_live_records_how_far_its_labels_trail(tmp_path):
     assert saved["centred_window"] is False and saved["labels_delay_seconds"] == 0.5
 
 
-def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_path):
+def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_path, face_clip):
     """`fervid video` run while a notebook's analyze_video wrote the same video's outputs into that folder: both
     said they were done, and the folder had no frames table. The command is refused with exit 75 while the API's
     run writes, and that run's outputs are whole."""
@@ -2061,22 +2065,22 @@ def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_pat
     analyzer = fervid.Analyzer()
     settings = dict(method="frame", annotate=False)
     thread = threading.Thread(target=lambda: results.append(
-        analyzer.analyze_video(carphone(), tmp_path, progress=hold, **settings)))
+        analyzer.analyze_video(face_clip, tmp_path, progress=hold, **settings)))
     thread.start()
     try:
         assert writing.wait(120)
-        done = subprocess.run([sys.executable, "-m", "fervid", "video", str(carphone()), "--out", str(tmp_path),
+        done = subprocess.run([sys.executable, "-m", "fervid", "video", str(face_clip), "--out", str(tmp_path),
                                "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True,
                               timeout=300)
     finally:
         release.set()
         thread.join()
     assert done.returncode == 75, done.stderr
-    assert done.stderr == (f"error: {tmp_path}: another fervid run (pid {os.getpid()}) is writing carphone_pristine_* "
+    assert done.stderr == (f"error: {tmp_path}: another fervid run (pid {os.getpid()}) is writing face_clip_* "
                            "there; run this again once it is done, or give another output folder\n")
     (result,) = results
-    assert result.ok and len(result.frame_table()) == len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv"))
-    assert result.frames_analysed == 120 and not list(tmp_path.glob("*.partial.*"))
+    assert result.ok and len(result.frame_table()) == len(pd.read_csv(tmp_path / "face_clip_frames.csv"))
+    assert result.frames_analysed == FACE_CLIP_FRAMES and not list(tmp_path.glob("*.partial.*"))
 
 
 # what `fervid image` says each results file's name should be
@@ -2501,17 +2505,16 @@ def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_
 
 
 def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what_was_not_analysed(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, face_clip):
     """The first video's key frame filled the disk: a 0-byte PNG was left, and the second video was neither tried
     nor named."""
     import errno
     from pathlib import Path
 
-    from fervid.samples import carphone
 
     first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
     for video in (first, second):
-        video.write_bytes(carphone().read_bytes())
+        video.write_bytes(face_clip.read_bytes())
     real_write_bytes = Path.write_bytes
 
     def fills_up(self, data):
@@ -2531,14 +2534,14 @@ def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what
     assert not list(out.glob("*_track1_*s_*.png"))  # no part-written key frame
 
 
-def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(tmp_path, monkeypatch):
+def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(tmp_path, monkeypatch, face_clip):
     """One bar per video said nothing of how many were left, and after Ctrl-C the list of videos not analysed
     did not say how to go on."""
     from fervid.inference.video import VideoAnalyzer
 
     videos = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c")]
     for video in videos:
-        video.write_bytes(carphone().read_bytes())
+        video.write_bytes(face_clip.read_bytes())
     real_run = VideoAnalyzer.run
 
     def pressed_in_the_second(self, path, *args, **kwargs):
@@ -2555,6 +2558,7 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
 
 
+@needs_sample_clip
 def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_path, monkeypatch):
     """Release QA: stopped at frame 2352, stderr said "analysed up to 78.5 s" (the last frame read's end, the tracks
     JSON's end_reached) while the tracks JSON's error said "interrupted (SIGTERM) at 78.4 s" (its start). Both say
@@ -2584,14 +2588,14 @@ def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_p
     assert said.group(1) == recorded.group(1) == "1.8"
 
 
-def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_path, monkeypatch):
+def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_path, monkeypatch, face_clip):
     """Ctrl-C at 45% left clip_frames.csv, clip_episodes.csv, timelines and key frames under their own names: only
     the tracks JSON and the Parquet metadata said the run had stopped, and a CSV sent on alone read as complete.
     They are named partial now, the interrupt says which, and an earlier run's whole outputs are kept."""
     from fervid.inference.video import VideoAnalyzer
 
     clip = tmp_path / "clip.mp4"
-    clip.write_bytes(carphone().read_bytes())
+    clip.write_bytes(face_clip.read_bytes())
     out = tmp_path / "out"
     command = ["video", str(clip), "--out", str(out), "--no-annotate", "--method", "mean", "-q"]
     assert runner.invoke(app, command).exit_code == 0
@@ -2630,7 +2634,7 @@ def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_
     assert sorted(p.name for p in out.iterdir()) == sorted(earlier)
 
 
-def _sigterm_midway(tmp_path, command: list[str], started: str):
+def _sigterm_midway(tmp_path, command: list[str], started: str, face_clip):
     """Run ``fervid <command> <a 60 s clip> --out <tmp>/out ...`` in its own process, send it SIGTERM once the file
     named ``started`` exists in the output folder (it is analysing: a partial name), and return (exit status, stdout,
     stderr, out, seconds from the file's appearing to SIGTERM, seconds from SIGTERM to the process's end)."""
@@ -2645,7 +2649,7 @@ def _sigterm_midway(tmp_path, command: list[str], started: str):
     # the carphone clip fifteen times: 60 s, 1,800 frames (20 s were analysed whole in the 2 s before SIGTERM on an
     # idle Xeon under Python 3.13)
     long_clip = tmp_path / "long.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "14", "-i", str(carphone()),
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "14", "-i", str(face_clip),
                     "-c", "copy", str(long_clip)], check=True)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", *command, str(long_clip),
@@ -2668,12 +2672,12 @@ POSIX_SIGNALS = pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") 
 
 
 @POSIX_SIGNALS
-def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
+def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path, face_clip):
     """A job scheduler's time limit (SIGTERM) killed fervid video outright: the annotated MP4 had no index, the
     tracks JSON and timelines were missing. It now stops as Ctrl-C does: outputs up to there, marked, exit 143."""
     import cv2
 
-    status, _, stderr, out, _, _ = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.partial.mp4")
+    status, _, stderr, out, _, _ = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.partial.mp4", face_clip)
     assert status == 143, stderr[-2000:]
     # named partial, as the video's outputs are up to where it stopped
     assert "interrupted: " in stderr and "long_frames.partial.csv, long_frames.partial.parquet" in stderr
@@ -2684,12 +2688,12 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
 
 
 @POSIX_SIGNALS
-def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
+def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path, face_clip):
     """Ctrl-C is how a headless live session ends, outputs and all; SIGTERM (a service manager stopping it)
     interrupted it instead, with the session marked interrupted. A file's session cut short by it exits 143, as
     `fervid --help` and the README say (it exited 0, as one that reached the file's end: a script could not tell)."""
     status, stdout, stderr, out, to_sigterm, saving = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"],
-                                                                      "long_frames.partial.csv")
+                                                                      "long_frames.partial.csv", face_clip)
     assert status == 143, stderr[-2000:]
     assert "frames analysed" in stdout and "interrupted (SIGTERM): " in stderr and "not to its end" in stderr
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
@@ -2705,6 +2709,7 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     assert saved["duration"] - 0.1 <= float(seconds) <= to_sigterm + max(0.5, saving / 2), (to_sigterm, saving)
 
 
+@needs_sample_clip
 def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeypatch):
     """The session's first 0.7-2.2 s went by while its outputs' writers were set up, counted as dropped to keep up
     (1 of 61 frames analysed in a 2 s session on a busy machine)."""
@@ -2733,7 +2738,7 @@ def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeyp
     assert float(first["time"]) < 0.35 and saved["tracks"][0]["start"] < 0.35
 
 
-def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path, monkeypatch):
+def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path, monkeypatch, face_clip):
     """A file's session that ended at --seconds printed its seconds and fps with the outputs' writing after it in
     them (the annotated MP4, timelines: 1 s read, "in 2.5 s")."""
     import time
@@ -2749,10 +2754,10 @@ def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_p
             delivering.append(time.perf_counter())
 
     monkeypatch.setattr(video, "LiveSource", TimedSource)
-    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "1", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["live", "--source", str(face_clip), "--seconds", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     seconds = float(re.search(r"frames analysed in ([\d.]+) s", result.output).group(1))
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
     # The frames' time, printed to 0.1 s: compared with the 1 s of video, a loaded machine's reader fell behind the
     # clip's clock (1.5 s for 1 s), and the saving after it takes over a second
     start, end = delivering
@@ -2760,6 +2765,7 @@ def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_p
     assert seconds >= saved["duration"] - 0.1  # no frame is delivered before its time
 
 
+@needs_sample_clip
 def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
     """An MP4 whose index is at its end, served by python's http.server (no range requests), "analysed" 0 frames:
     exit 0, "ok": true, an empty output folder. An empty --source was read as the folder ".". """
@@ -2814,7 +2820,7 @@ def test_live_silences_opencvs_own_log_with_the_call_its_opencv_has(monkeypatch,
     assert levels == [0]
 
 
-def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secrets(tmp_path):
+def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secrets(tmp_path, face_clip):
     """A stream that ended mid-session ended as a complete one (exit 0, "ok": true); its outputs were named
     127.0.0_* after Path(url).stem, and its password and token were printed and written as given."""
     import subprocess
@@ -2824,7 +2830,7 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     with __import__("socket").socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-i", str(carphone()),
+    server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-i", str(face_clip),
                                "-t", "2", "-c", "copy", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/"])
     wait_until_listening(server, port)
     out = tmp_path / "o"
@@ -2852,10 +2858,10 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
 
 
 class _LiveStream:
-    """carphone played in real time as a live MPEG-TS stream over HTTP (no length: a camera's kind of source), for
-    one client."""
+    """``clip`` played in real time, looped, as a live MPEG-TS stream over HTTP (no length: a camera's kind of
+    source), for one client."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, clip: Path, port: int = 0):
         """``port``: another stream's again (0: a free one)."""
         import imageio_ffmpeg
 
@@ -2866,7 +2872,7 @@ class _LiveStream:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/cam.ts"
         self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
-                                        "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
+                                        "-i", str(clip), "-c", "copy", "-f", "mpegts", "-listen", "1",
                                         f"http://127.0.0.1:{port}/"])
         wait_until_listening(self.server, port)
 
@@ -2878,7 +2884,7 @@ class _LiveStream:
         self.server.wait()
 
 
-def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
+def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path, face_clip):
     """A lab aligns a session's rows with its own event log: times counted from opening the stream said nothing of
     when that was. A live stream's session records started_at (its time 0) in the tracks JSON and the Parquet
     table's metadata; a file's times are its own, and it records none."""
@@ -2887,7 +2893,7 @@ def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
     from fervid.inference.video import table_outcome
 
     before = datetime.now(timezone.utc)
-    with _LiveStream() as stream:
+    with _LiveStream(face_clip) as stream:
         result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(tmp_path / "s"), "--seconds", "1",
                                      "--method", "frame", "--no-annotate", "-q"])
     after = datetime.now(timezone.utc)
@@ -2899,20 +2905,20 @@ def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", saved["started_at"])
     (table,) = (tmp_path / "s").glob("*_frames.parquet")
     assert table_outcome(table)["started_at"] == saved["started_at"]
-    result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+    result = runner.invoke(app, ["live", "--source", str(face_clip), "--out", str(tmp_path / "f"), "--seconds",
                                  "0.5", "--method", "frame", "--no-annotate", "-q"])
     assert result.exit_code == 0, result.output
     (tracks,) = (tmp_path / "f").glob("*_tracks.json")
     assert json.loads(tracks.read_text(encoding="utf-8"))["started_at"] is None
 
 
-def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
+def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path, face_clip):
     """A camera's or stream's session cannot be had again: the next session into the same --out (the default
     fervid-live/) silently replaced it, both named after the source. Each is named by its start; a file's session
     replaces its earlier analysis, as `fervid video` does."""
     out, port = tmp_path / "o", 0
     for _ in range(2):  # the same URL's, within one second too
-        with _LiveStream(port) as stream:
+        with _LiveStream(face_clip, port) as stream:
             port = stream.port
             result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
                                          "--method", "frame", "--no-annotate", "-q"])
@@ -2931,7 +2937,7 @@ def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
     taken = {time.strftime("%Y%m%d-%H%M%S", time.localtime(now + k)) for k in range(60)}
     for stamp in taken:
         (out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").write_text("{}", encoding="utf-8")
-    with _LiveStream(port) as stream:
+    with _LiveStream(face_clip, port) as stream:
         result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
                                      "--method", "frame", "--no-annotate", "-q"])
     assert result.exit_code == 0, result.output
@@ -2940,10 +2946,10 @@ def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
     assert {(out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").read_text(encoding="utf-8") for stamp in taken} == {
         "{}"}
     for _ in range(2):
-        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+        result = runner.invoke(app, ["live", "--source", str(face_clip), "--out", str(tmp_path / "f"), "--seconds",
                                      "0.3", "--method", "frame", "--no-annotate", "-q"])
         assert result.exit_code == 0, result.output
-    assert [p.name for p in (tmp_path / "f").glob("*_tracks.json")] == ["carphone_pristine_tracks.json"]
+    assert [p.name for p in (tmp_path / "f").glob("*_tracks.json")] == ["face_clip_tracks.json"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a camera is a /dev/videoN on Linux")
@@ -2957,12 +2963,12 @@ def test_a_live_source_that_is_not_there_is_a_usage_error_whatever_its_kind(tmp_
     assert not (tmp_path / "o").exists()
 
 
-def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
+def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path, face_clip):
     import shutil
 
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
-        shutil.copy(carphone(), tmp_path / folder / "cam.mp4")
+        shutil.copy(face_clip, tmp_path / folder / "cam.mp4")
     out = tmp_path / "o"
     for folder in ("a", "b"):
         result = runner.invoke(app, ["live", "--source", str(tmp_path / folder / "cam.mp4"), "--out", str(out),
@@ -2971,6 +2977,7 @@ def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
     assert f"outputs replaced those of {tmp_path / 'a' / 'cam.mp4'} in {out}/" in result.output
 
 
+@needs_sample_clip
 @as_root
 def test_fervid_live_keeps_another_users_outputs_of_its_name(tmp_path):
     """`fervid live --source u2/cam.mp4 --out shared` replaced another user's cam_* there as its own."""
@@ -2993,7 +3000,7 @@ def test_fervid_live_keeps_another_users_outputs_of_its_name(tmp_path):
         tmp_path / "u2" / "cam.mp4")
 
 
-def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp_path):
+def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp_path, face_clip):
     """A lab camera that sees a poster (a second face, still) beside the participant: `fervid live --source` had
     no --region, which `fervid video` and `batch` have. It keeps the poster's face out, records the region in the
     frames' pixels, and refuses one not inside them before writing anything; the browser's /live page, which
@@ -3003,7 +3010,7 @@ def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp
 
     from conftest import clip_writer
 
-    capture = cv2.VideoCapture(str(carphone()))
+    capture = cv2.VideoCapture(str(face_clip))
     participant = []
     while len(participant) < 23:  # 1.5 s at 15 fps
         ok, frame = capture.read()
@@ -3038,7 +3045,7 @@ def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp
         browser.output.split()), browser.output
 
 
-def test_live_refuses_the_options_of_the_mode_it_is_not_in(tmp_path, monkeypatch):
+def test_live_refuses_the_options_of_the_mode_it_is_not_in(tmp_path, monkeypatch, face_clip):
     """`fervid live --seconds 2 --quiet` (the browser's /live page) served until killed and printed its start-up
     lines; `fervid live --source clip.mp4 --port 9999 --no-open` ran headless, serving nothing: each option is
     refused (exit 2), the browser mode's before any server starts."""
@@ -3055,13 +3062,13 @@ def test_live_refuses_the_options_of_the_mode_it_is_not_in(tmp_path, monkeypatch
     for options, flag in ((["--port", "9999"], "--port"), (["--no-open"], "--no-open"), (["--open"], "--open"),
                           (["--data-dir", str(tmp_path / "d")], "--data-dir"), (["--job-ttl-hours", "2"],
                                                                                   "--job-ttl-hours")):
-        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "h"), *options])
+        result = runner.invoke(app, ["live", "--source", str(face_clip), "--out", str(tmp_path / "h"), *options])
         assert result.exit_code == 2 and f"{flag} is for the browser's /live page (no --source)" in " ".join(
             result.output.split()), (options, result.output)
     assert not (tmp_path / "o").exists() and not (tmp_path / "h").exists()
 
 
-def test_a_window_with_method_frame_is_refused_by_every_command(tmp_path, monkeypatch):
+def test_a_window_with_method_frame_is_refused_by_every_command(tmp_path, monkeypatch, face_clip):
     """`fervid video clip.mp4 --method frame --window 3` exited 0 and recorded window null: frame labels each
     frame from that frame alone. Every command that takes both refuses them together (exit 2) before analysing or
     serving anything; --window alone, or with another method, is taken."""
@@ -3071,15 +3078,15 @@ def test_a_window_with_method_frame_is_refused_by_every_command(tmp_path, monkey
     monkeypatch.setattr("fervid.apps.cli._serve", no_server)
     (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
     out = tmp_path / "o"
-    for command in (["video", str(carphone()), "--out", str(out)], ["batch", str(carphone()), "--out", str(out)],
-                    ["live", "--source", str(carphone()), "--out", str(out)], ["live", "--no-open"], ["serve"],
+    for command in (["video", str(face_clip), "--out", str(out)], ["batch", str(face_clip), "--out", str(out)],
+                    ["live", "--source", str(face_clip), "--out", str(out)], ["live", "--no-open"], ["serve"],
                     ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv"), "--out", str(out)]):
         result = runner.invoke(app, [*command, "--method", "FRAME", "--window", "3"])
         assert result.exit_code == 2 and ("--window is the seconds of frames a temporal method (lstm, mean, hmm) "
                                           "looks at; --method frame labels each frame from that frame alone") in " ".join(
             result.output.split()), (command, result.output)
         assert not out.exists()
-    taken = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--window", "0.5",
+    taken = runner.invoke(app, ["video", str(face_clip), "--out", str(out), "--method", "mean", "--window", "0.5",
                                 "--no-annotate", "--key-frames", "0", "-q"])
     assert taken.exit_code == 0, taken.output
     assert json.loads(next(out.glob("*_tracks.json")).read_text(encoding="utf-8"))["window"] == 0.5
@@ -3944,15 +3951,14 @@ def test_video_max_faces_says_when_a_face_followed_gave_way_to_a_larger_one(tmp_
     assert "has scene cuts at 3.0 s, and with --max-faces 1" in _video_notices(kept, "screen.mp4", tmp_path)[0]
 
 
-def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_time(tmp_path):
+def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_time(tmp_path, face_clip):
     """`mostly fear (28%)` was printed for a track whose four emotions held 19-28% of its time each."""
     from fervid.apps.cli import _dominant_text
-    from fervid.samples import carphone
 
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
+    result = runner.invoke(app, ["video", str(face_clip), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    summary = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
     for track in summary["tracks"]:
         share = track["emotion_share"][track["dominant_emotion"]]
         said = f"{'mostly' if share > 0.5 else 'most often'} {track['dominant_emotion']} ({share:.0%})"
@@ -3989,6 +3995,7 @@ def test_the_lines_printed_mark_an_uncertain_face_and_a_tracks_uncertain_share(t
     assert f"uncertain in {track['uncertain_share']:.0%} of frames, " in result.output
 
 
+@needs_sample_clip
 def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch):
     """A call of 14 faces sat at its last frame for 4 s writing 14 timelines, and the line after said "28 fps"
     over the analysis alone: the writing is said apart. The real-time ratio is the whole run's: said over the
@@ -4117,12 +4124,12 @@ def png_declaring(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
 
 
-def test_a_video_that_is_an_image_bomb_fails_alone_and_the_next_is_analysed(tmp_path):
+def test_a_video_that_is_an_image_bomb_fails_alone_and_the_next_is_analysed(tmp_path, face_clip):
     """`fervid video a_bomb.mp4 b_good.mp4`: a PNG declaring 100000 x 100000 pixels, named .mp4, ended the command
     with Pillow's DecompressionBombError traceback, and b was never analysed."""
     bomb, good = tmp_path / "a_bomb.mp4", tmp_path / "b_good.mp4"
     bomb.write_bytes(png_declaring(100_000, 100_000))
-    shutil.copy(carphone(), good)
+    shutil.copy(face_clip, good)
     result = runner.invoke(app, ["video", str(bomb), str(good), "--out", str(tmp_path / "out"), "--method", "mean",
                                  "--no-annotate", "-q"])
     assert result.exit_code == 1, result.output
@@ -4130,7 +4137,7 @@ def test_a_video_that_is_an_image_bomb_fails_alone_and_the_next_is_analysed(tmp_
     assert (tmp_path / "out" / "b_good_tracks.json").is_file()
 
 
-def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_path, monkeypatch):
+def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_path, monkeypatch, face_clip):
     """Memory running out on one video (or any error but a VideoError) ended the command with a traceback, the
     videos after it not analysed; `fervid image`'s error for it was `error: big.png: ` and nothing more."""
     from fervid.inference.analyzer import Analyzer
@@ -4138,7 +4145,7 @@ def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_p
 
     first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
     for video in (first, second):
-        shutil.copy(carphone(), video)
+        shutil.copy(face_clip, video)
     real_run = VideoAnalyzer.run
 
     def runs_out_on_the_first(self, source, *args, **kwargs):
@@ -4161,7 +4168,7 @@ def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_p
             "before any copy the analysis makes)") in result.output
 
 
-def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_partial(tmp_path, monkeypatch):
+def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_partial(tmp_path, monkeypatch, face_clip):
     """`prlimit --as=1000000000 fervid video s20.mp4` said only "error: s20.mp4: .../matplotlib/_path...so: failed
     to map segment from shared object": ONNX Runtime's std::bad_alloc at frame 19 was taken for a broken video's
     error, and the timelines' drawing, failing after it for want of memory too, replaced it. Its 2-row table,
@@ -4173,7 +4180,7 @@ def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_pa
     from fervid.inference.video import table_outcome
 
     clip, out = tmp_path / "clip.mp4", tmp_path / "out"
-    shutil.copy(carphone(), clip)
+    shutil.copy(face_clip, clip)
     cnn_runs_out_of_memory(monkeypatch, fails_at=3)
     drawing = ImportError("/usr/lib/python3/site-packages/matplotlib/_path.cpython-311-x86_64-linux-gnu.so: "
                           "failed to map segment from shared object")
@@ -4211,6 +4218,7 @@ def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_pa
 NOT_MAPPED = ImportError("libarrow.so.2600: failed to map segment from shared object")
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("where", ["tables", "frame"])
 def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tmp_path, monkeypatch, where):
     """`prlimit --as=1100000000 fervid video carphone.mp4` said "error: carphone.mp4: libarrow.so.2600: failed to map
@@ -4277,6 +4285,7 @@ def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tm
     (NOT_MAPPED, "out of memory: loading libarrow.so.2600: failed to map segment from shared object"),
     (RuntimeError("Agg: image too large"), "RuntimeError: Agg: image too large"),
 ])
+@needs_sample_clip
 def test_a_timeline_that_cannot_be_drawn_after_a_whole_analysis_is_said_and_recorded(tmp_path, monkeypatch, failure,
                                                                                        reason):
     """A timeline (matplotlib) failing after a whole analysis left the tracks JSON saying ``ok: true`` with no
@@ -4306,11 +4315,11 @@ def test_a_timeline_that_cannot_be_drawn_after_a_whole_analysis_is_said_and_reco
     assert not any(".partial." in name or name.endswith("_timeline.png") for name in names), names
 
 
-def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path, monkeypatch):
+def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path, monkeypatch, face_clip):
     """`fervid live --source clip.mp4`: ONNX Runtime's std::bad_alloc was said as a broken file's error, the outputs
     under their own names."""
     clip, out = tmp_path / "clip.mp4", tmp_path / "l"
-    shutil.copy(carphone(), clip)
+    shutil.copy(face_clip, clip)
     cnn_runs_out_of_memory(monkeypatch, fails_at=3)
     result = runner.invoke(app, ["live", "--source", str(clip), "--out", str(out), "--no-annotate", "-q"])
     assert result.exit_code == 1, result.output
@@ -4323,7 +4332,7 @@ def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path
     assert all(".partial." in p.name for p in out.iterdir())
 
 
-def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed(tmp_path, astronaut_png):
+def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed(tmp_path, astronaut_png, face_clip):
     """`ln -s self.png self.png` (or a.png <-> b.png) among the inputs ended image, video and batch with
     Python 3.11's RuntimeError("Symlink loop") traceback."""
     folder = tmp_path / "in"
@@ -4337,11 +4346,11 @@ def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed
     assert result.exit_code == 1, result.output
     assert f"error: {folder / 'self.png'}: {loop}" in result.output
     assert [f["ok"] for f in json.loads((tmp_path / "r.json").read_text())["files"]] == [False, True]
-    result = runner.invoke(app, ["video", str(folder), str(carphone()), "--out", str(tmp_path / "v"), "--method",
+    result = runner.invoke(app, ["video", str(folder), str(face_clip), "--out", str(tmp_path / "v"), "--method",
                                  "mean", "--no-annotate", "-q"])
     assert result.exit_code == 1, result.output
     assert f"error: {folder / 'a.mp4'}: {loop}" in result.output and f"{folder / 'b.mp4'}: {loop}" in result.output
-    assert (tmp_path / "v" / "carphone_pristine_tracks.json").is_file()
+    assert (tmp_path / "v" / "face_clip_tracks.json").is_file()
     from fervid.apps.batch import collect_inputs
 
     files, problems = collect_inputs([str(folder)])
@@ -4377,7 +4386,7 @@ def test_names_that_start_as_formulas_are_text_in_every_csv_and_exact_elsewhere(
     assert sorted(row["file"] for row in files) == sorted(f"'{name}" for name in names[:2])
 
 
-def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_through_it(tmp_path, astronaut_png):
+def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_through_it(tmp_path, astronaut_png, face_clip):
     """`ln -s ~/victim.txt out/normal_fervid.png; fervid image normal.png --annotate out` wrote the annotated image
     over victim.txt, as --json, --csv and a video's tracks JSON wrote through a link of their name."""
     victim = tmp_path / "victim.txt"
@@ -4387,14 +4396,14 @@ def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_thr
     photo = tmp_path / "normal.png"
     shutil.copy(astronaut_png, photo)
     planted = [out / "normal_fervid.png", out / "normal_face1.png", out / "r.json", out / "r.csv",
-               out / "r.parquet", out / "carphone_pristine_tracks.json", out / "carphone_pristine_track1_timeline.png"]
+               out / "r.parquet", out / "face_clip_tracks.json", out / "face_clip_track1_timeline.png"]
     for link in planted:
         link.symlink_to(victim)
     result = runner.invoke(app, ["image", str(photo), "--annotate", str(out), "--crops", str(out), "--json",
                                  str(out / "r.json"), "--csv", str(out / "r.csv"), "--parquet", str(out / "r.parquet"),
                                  "-q"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--no-annotate",
+    result = runner.invoke(app, ["video", str(face_clip), "--out", str(out), "--method", "mean", "--no-annotate",
                                  "-q"])
     assert result.exit_code == 0, result.output
     assert victim.read_text() == "precious"
@@ -4418,6 +4427,7 @@ def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_pa
     assert f"error: {folder}/\\x1b[2J\\x1b[31mEVIL.png: " in result.output
 
 
+@needs_sample_clip
 def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_path):
     """`fervid batch` had no --max-video-megapixels (its videos were held to the 40 MP default whatever was wanted),
     and the memory a video's analysis may hold (VideoOptions.frames_memory_mb) could be set from the API only."""
@@ -4466,6 +4476,7 @@ def test_train_help_names_the_quick_run_limits():
     assert result.exit_code == 0 and "limit_train = N and limit_val = N" in text
 
 
+@needs_sample_clip
 def test_fervid_video_analyses_a_region_and_a_stretch_and_summarises_segments(tmp_path):
     """A UX researcher's recording: the participant's webcam in a corner (--region: fractions of the frame as it
     shows, 193 x 144 for carphone's non-square pixels), a task from 0:01 to 0:03.5
@@ -4493,6 +4504,7 @@ def test_fervid_video_analyses_a_region_and_a_stretch_and_summarises_segments(tm
     assert list(episodes.columns) == EPISODE_COLUMNS and len(episodes) == len(doc["tracks"][0]["episodes"])
 
 
+@needs_sample_clip
 def test_fervid_video_summarises_every_minute_or_window_asked_for(tmp_path):
     """"A spreadsheet of emotions per minute per person": `--segments 60` said "no such segments file", and equal
     windows needed a hand-written table. --segment-every writes them in <name>_segments.csv, the last ending with
@@ -4519,6 +4531,7 @@ def test_fervid_video_summarises_every_minute_or_window_asked_for(tmp_path):
     assert not (tmp_path / "refused").exists()
 
 
+@needs_sample_clip
 def test_fervid_video_refuses_a_region_or_stretch_it_cannot_analyse_saying_why(tmp_path):
     args = ["video", str(carphone()), "--out", str(tmp_path / "out"), "-q"]
     cases = [(["--region", "100,0,100,144"], 1, "carphone_pristine.mp4: region 100,0,100,144 (x, y, width, height) "
@@ -4559,12 +4572,11 @@ def test_a_comparison_carries_each_models_caveats(tmp_path):
     assert f"- fer2013_vgg: {warned[0]}" in (out / "comparison.md").read_text(encoding="utf-8")
 
 
-def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_apart(tmp_path):
+def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_apart(tmp_path, face_clip):
     """"120 frames in 1.2 s (206 fps ...)" put the analysis's rate beside the whole run's seconds (206 fps for
     1.2 s would be 247 frames)."""
-    from fervid.samples import carphone
 
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--key-frames", "0",
+    result = runner.invoke(app, ["video", str(face_clip), "--method", "frame", "--no-annotate", "--key-frames", "0",
                                  "--start", "1", "--end", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     # (its timeline written in a second or more, as on a loaded machine, the writing is said apart)
@@ -4572,12 +4584,13 @@ def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_ap
             or re.search(r"30 frames in \d+\.\d s \((\d+) fps\) and \d+\.\d s more writing its timelines"
                          r"(?: and key frames)?: (\d+\.\d) s, (\d+\.\d)x real time", result.output))
     assert said, result.output
-    analysis = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    analysis = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
     assert int(said.group(1)) == pytest.approx(30 / analysis["analysis_seconds"], rel=0.2)
     # one second analysed, over the whole run
     assert float(said.group(3)) == pytest.approx(1.0 / float(said.group(2)), rel=0.25, abs=0.1)
 
 
+@needs_sample_clip
 def test_an_end_past_the_videos_and_a_clock_time_of_60_seconds_are_said(tmp_path):
     """`--end 100` of a 4 s video was silent (its JSON recording end 100 alone), and `--start 0:60` was 60 s."""
     from fervid.samples import carphone
@@ -4739,6 +4752,7 @@ def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(t
     assert "estimated: about 0 min 00 s" in missing.output and not Path("out").exists()
 
 
+@needs_sample_clip
 def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path):
     """`--seconds` took a number of seconds alone (`--seconds 0:01` was "not a valid float"), where `--start` and
     `--end` take m:ss and h:mm:ss too; a text that is no time is said as theirs is."""
@@ -4760,7 +4774,7 @@ def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path):
     assert not (tmp_path / "refused").exists()
 
 
-def test_a_negative_clock_time_is_refused_as_a_negative_number_is(tmp_path):
+def test_a_negative_clock_time_is_refused_as_a_negative_number_is(tmp_path, face_clip):
     """`fervid live --seconds -0:01` said "not a time" where `--seconds -1` said "must be positive, not -1"; a
     negative `fervid video --start` as m:ss was "not a time" too, where -1 was "before the recording's start"."""
     for option, text, message in (("--seconds", "-0:01", "--seconds must be positive, not -0:01"),
@@ -4768,7 +4782,7 @@ def test_a_negative_clock_time_is_refused_as_a_negative_number_is(tmp_path):
                                   ("--start", "-0:01", "--start '-0:01': before the recording's start"),
                                   ("--start", "-1", "--start '-1': before the recording's start")):
         command = ["live", "--source"] if option == "--seconds" else ["video"]
-        refused = runner.invoke(app, [*command, str(carphone()), option, text, "--out", str(tmp_path / "refused")])
+        refused = runner.invoke(app, [*command, str(face_clip), option, text, "--out", str(tmp_path / "refused")])
         assert refused.exit_code == 2 and message in " ".join(refused.output.split()), (text, refused.output)
     assert not (tmp_path / "refused").exists()
 
@@ -4783,14 +4797,14 @@ def _windows_without_long_paths(monkeypatch):
     monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
 
 
-def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch):
+def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch, face_clip):
     """Windows (without long paths) opens no path of more than 259 characters: a video of a long name, analysed
     into a deep --out, failed as its first key frame was written, its analysis lost. Its run is refused before any
     video is analysed, the error naming its outputs, how long their paths get, and the fixes."""
     _windows_without_long_paths(monkeypatch)
     short, long_named = tmp_path / "a.mp4", tmp_path / f"{'interview_' * 15}.mp4"  # a stem of 150 characters
     for video in (short, long_named):
-        shutil.copy(carphone(), video)
+        shutil.copy(face_clip, video)
     out = tmp_path / "results" / "of the study"
     result = runner.invoke(app, ["video", str(short), str(long_named), "--out", str(out)])
     assert result.exit_code == 1, result.output
@@ -4805,14 +4819,15 @@ def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_bef
         r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)"]
 
 
-def test_where_windows_limits_paths_live_and_demo_refuse_naming_their_own_option(tmp_path, monkeypatch):
+@needs_sample_clip
+def test_where_windows_limits_paths_live_and_demo_refuse_naming_their_own_option(tmp_path, monkeypatch, face_clip):
     """`fervid live` and `fervid demo` are refused as `fervid video` is, their advice naming their own --out (it
     said "out_dir", the API's name): `live` with a file, a shorter name to it too; `demo`, whose video goes into
     --out's carphone/, the most --out may be for that and no renaming (the sample's name is fervid's), nothing
     written (its photo was, before the video was refused)."""
     _windows_without_long_paths(monkeypatch)
     clip = tmp_path / "clip.mp4"
-    shutil.copy(carphone(), clip)
+    shutil.copy(face_clip, clip)
     out = tmp_path / ("results " * 25).strip()
     written = len(str(out)) + 1 + len("clip") + len("_track99999_99999.99s_surprise.partial.png") + len(
         ".0123456789abcdef.tmp") + 1
@@ -4862,6 +4877,7 @@ def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_bef
     assert table.is_file() and (folder / f"{photo.stem}_fervid.png").is_file()
 
 
+@needs_sample_clip
 def test_evaluate_reads_a_coders_millisecond_elan_and_boris_tables_as_video_segments_does(tmp_path):
     """A behavioural coder's tables, scored against `fervid video` of the carphone sample (29.97 fps): segments of
     0-1001, 1001-2002 and 2002-4004 ms were scored on 31, 30 and 59 frames (1001 ms read as 1.0010000000000001 s;

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from conftest import synthetic_faces
+from conftest import needs_sample_clip, synthetic_faces
 
 from fervid.apps.cli import app
 from fervid.emotions import EMOTIONS
@@ -130,6 +130,7 @@ def test_help_texts_say_what_each_command_does():
         assert _help("video", option).startswith("Videos"), option  # (batch reads images too)
 
 
+@needs_sample_clip
 def test_live_progress_lines_in_a_log_say_the_rate_after_the_source(tmp_path):
     """In a log, `fervid live`'s progress was a bare file path, then "path,  27.6 fps analysed, ..."."""
     result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "2.5", "--out", str(tmp_path),
@@ -155,6 +156,7 @@ def test_shell_completion_is_offered():
 POSIX_SIGNALS = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 
+@needs_sample_clip
 @POSIX_SIGNALS
 def test_a_live_session_from_a_file_cut_by_ctrl_c_exits_130_with_its_outputs(tmp_path):
     """A file's session cut short exited 0, as one that reached the file's end: a script could not tell them
@@ -180,6 +182,7 @@ def test_a_live_session_from_a_file_cut_by_ctrl_c_exits_130_with_its_outputs(tmp
     assert 0 < saved["frames_read"] < 120
 
 
+@needs_sample_clip
 def test_a_live_session_from_a_file_that_reaches_its_end_exits_0(tmp_path):
     result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path), "--no-annotate",
                                  "--method", "frame"])

@@ -18,6 +18,7 @@ from fervid.inference.video import sample_video
 
 from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
 from served import fervid_server
+from conftest import needs_sample_clip
 
 require_browser()
 pytestmark = pytest.mark.slow  # a real Chromium with a fake camera and a `fervid serve` process
@@ -68,6 +69,7 @@ def page(tmp_path_factory, astronaut_rgb):
         browser.close()
 
 
+@needs_sample_clip
 def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, page):
     """Also from the keyboard and a screen reader: Start and Stop disable themselves, and the focus fell to the
     page's body; the timelines were unlabelled canvases; nothing said a person's emotion changed."""
@@ -121,6 +123,7 @@ def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, 
     assert page.evaluate("document.querySelector('#dark').hidden")
 
 
+@needs_sample_clip
 def test_a_malformed_message_gets_a_clean_error_and_the_server_goes_on(server, page):
     page.goto(server + "/live")
     closed = page.evaluate("""() => new Promise((resolve) => {

@@ -10,8 +10,10 @@ from fervid.inference.analyzer import Analyzer
 from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VideoAnalyzer, VideoOptions
 from fervid.samples import carphone
+from conftest import needs_sample_clip
 
 
+@needs_sample_clip
 def test_the_json_of_images_and_the_rows_of_video_fit_the_api_models(astronaut_rgb):
     analyzer = Analyzer()
     result = analyzer.analyze_image(astronaut_rgb)
@@ -79,6 +81,7 @@ def test_every_answer_is_typed_and_every_field_described_once(tmp_path):
     assert "event loop" not in health["description"] and "HEAD" in health["description"]
 
 
+@needs_sample_clip
 def test_a_real_video_jobs_answers_fit_their_models(tmp_path):
     """The models are checked on every answer (response_model): a real job's result, frames and deletion answer
     200 through them, the tracks JSON's fields all typed."""
@@ -299,6 +302,7 @@ def test_the_records_of_an_earlier_or_a_later_fervids_tracks_json_are_answered(t
     assert all(track["later"] == {"said": 1} for segment in result["segments"] for track in segment["tracks"])
 
 
+@needs_sample_clip
 def test_a_results_duration_is_described_as_where_the_analysis_stopped_not_the_seconds_read():
     """ResultOut.duration said "Seconds of video read": carphone analysed from 2 s has duration 4.004, where the
     analysis stopped on the file's timeline, and 2.004 s analysed (analysed_seconds)."""

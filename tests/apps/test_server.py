@@ -23,12 +23,12 @@ from starlette.websockets import WebSocketDisconnect
 from PIL import Image
 
 from fervid.apps.server import ServerSettings, create_app
-from fervid.inference.video import OutputNames, sample_video
+from fervid.inference.video import OutputNames
 from fervid.inference.options import PipelineOptions
 
+from conftest import FACE_CLIP_FRAMES
 from served import fervid_server, prefix_proxy
 
-CARPHONE = sample_video()
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
 
 
@@ -201,7 +201,7 @@ def test_an_iphones_heic_upload_is_analysed_with_the_heic_extra(client, astronau
     assert [face["emotion"] for face in r.json()["files"][0]["faces"]] == ["happy"]
 
 
-def test_image_errors_are_json(client, astronaut_rgb):
+def test_image_errors_are_json(client, astronaut_rgb, face_clip):
     r = client.post("/v1/images", files=[("files", ("fake.jpg", b"this is text", "image/jpeg"))])
     assert r.status_code == 415 and "fake.jpg" in r.json()["error"]
     # one rule whatever the number of files: 415 when no file is an image (two bad files answered 200) ...
@@ -222,7 +222,7 @@ def test_image_errors_are_json(client, astronaut_rgb):
     # type (it was a 422)
     r = client.post("/v1/images", content=png_bytes(astronaut_rgb), headers={"content-type": "image/png"})
     assert r.status_code == 415 and "multipart/form-data" in r.json()["error"] and "files=@" in r.json()["error"]
-    r = client.post("/v1/videos", content=CARPHONE.read_bytes(), headers={"content-type": "video/mp4"})
+    r = client.post("/v1/videos", content=face_clip.read_bytes(), headers={"content-type": "video/mp4"})
     assert r.status_code == 415 and "file=@" in r.json()["error"] and r.json()["status"] == 415
 
 
@@ -242,8 +242,8 @@ def test_a_malformed_multipart_body_is_a_json_400_and_leaves_stderr_alone(client
         assert sum(isinstance(h, logging.NullHandler) for h in logging.getLogger(name).handlers) == 1
 
 
-def test_video_job_lifecycle(client):
-    r = client.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")})
+def test_video_job_lifecycle(client, face_clip):
+    r = client.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")})
     assert r.status_code == 202
     job_id = r.json()["job_id"]
     health = client.get("/healthz")
@@ -263,7 +263,7 @@ def test_video_job_lifecycle(client):
     assert client.head(f"/v1/jobs/{job_id}/files/none.png").status_code == 404
     assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
     frames = client.get(result["links"]["frames_json"]).json()
-    assert len(frames["tracks"]["1"]["time"]) == 120
+    assert len(frames["tracks"]["1"]["time"]) == FACE_CLIP_FRAMES
     # every table /files serves is linked: the episodes too (a job has no segments here)
     episodes = client.get(result["links"]["episodes_csv"])
     assert episodes.status_code == 200 and episodes.text.startswith("track,emotion,start,end,duration")
@@ -283,13 +283,13 @@ def test_video_job_lifecycle(client):
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
-def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
+def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch, face_clip):
     """The default --data-dir, fervid-data, is relative; the analysis child changes into its job's folder, where
     that path names nothing: every video job failed ("analysis process exited with 1")."""
     monkeypatch.chdir(tmp_path)
     settings = ServerSettings(data_dir=Path("fervid-data"), pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
@@ -304,25 +304,25 @@ def python_site(tmp_path, monkeypatch, sitecustomize: str) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
 
 
-def test_a_video_job_runs_where_python_has_no_os_nice(tmp_path, monkeypatch):
+def test_a_video_job_runs_where_python_has_no_os_nice(tmp_path, monkeypatch, face_clip):
     """Windows has no os.nice: every video job failed ("analysis process exited with 1", an AttributeError)."""
     python_site(tmp_path, monkeypatch, "import os\ndel os.nice\n")
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
 
 
-def test_where_windows_limits_paths_a_job_too_deep_for_its_outputs_fails_naming_the_servers_data_dir(tmp_path,
-                                                                                                    monkeypatch):
+def test_where_windows_limits_paths_a_job_too_deep_for_its_outputs_fails_naming_the_servers_data_dir(
+        tmp_path, monkeypatch, face_clip):
     """Where Windows limits paths, a job whose outputs would not fit in its folder fails before it is analysed,
     saying to give the server a shorter --data-dir (not "out_dir", the API's name), or the upload a shorter name."""
     python_site(tmp_path, monkeypatch, "import fervid.machine\nfervid.machine.long_paths_limited = lambda: True\n")
     data = tmp_path / ("data " * 30).strip()
     settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         state = wait_done(c, job_id)
     assert state["status"] == "failed", state
@@ -333,12 +333,12 @@ def test_where_windows_limits_paths_a_job_too_deep_for_its_outputs_fails_naming_
             "the video, or enable long paths" in state["error"]), state
 
 
-def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
+def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path, face_clip):
     """`fervid serve --key-frames 0`: a job's result lists every episode, none with a key frame or a link to one."""
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False,
                                                                                     key_frames=0))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         result = c.get(f"/v1/jobs/{job_id}/result").json()
@@ -348,7 +348,7 @@ def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
     assert not list((tmp_path / "data").glob(f"{job_id}/out/*_track1_0*.png"))
 
 
-def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypatch):
+def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypatch, face_clip):
     """`fervid serve` had no server-wide --no-annotate: every job the web page posted wrote an annotated MP4 (only
     the API's per-request ?annotate=false avoided it), and ServerSettings' own annotate=False did nothing."""
     from typer.testing import CliRunner
@@ -369,10 +369,10 @@ def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypa
     assert settings.pipeline.annotate is False and settings.pipeline.key_frames == 0
 
     with TestClient(create_app(settings), base_url=BASE) as c:
-        refused = c.post("/v1/videos?annotate=true", files={"file": ("carphone.mp4", CARPHONE.read_bytes(),
+        refused = c.post("/v1/videos?annotate=true", files={"file": ("carphone.mp4", face_clip.read_bytes(),
                                                                      "video/mp4")})
         assert refused.status_code == 422 and "--no-annotate" in refused.json()["error"]
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]  # as the web page posts it: no query
         assert wait_done(c, job_id)["status"] == "done"
         result = c.get(f"/v1/jobs/{job_id}/result").json()
@@ -403,14 +403,14 @@ def wait_gone(path: Path, timeout: float = 5.0) -> bool:
     return not path.exists()
 
 
-def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_private(tmp_path, usual_umask):
+def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_private(tmp_path, usual_umask, face_clip):
     """The uploaded original stayed in jobs/<id>/ until the job expired (24 h), though nothing served or read it
     again, and the data folder, job folders and files were 0755/0644: any local user could read participants'
     uploads and results."""
     data = tmp_path / "data"
     settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         folder = data / "jobs" / job_id
@@ -426,24 +426,24 @@ def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_priva
     assert set(written.values()) == {"0o600"}, written
 
 
-def test_a_failed_jobs_upload_is_deleted_too(tmp_path):
+def test_a_failed_jobs_upload_is_deleted_too(tmp_path, face_clip):
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(
         model=str(tmp_path / "no-such-model"), method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         state = wait_done(c, job_id)
         assert state["status"] == "failed" and "no-such-model" in state["error"]
         assert wait_gone(tmp_path / "data" / "jobs" / job_id / "carphone.mp4")
 
 
-def test_an_older_servers_finished_jobs_lose_their_uploads_at_start_up(tmp_path, usual_umask):
+def test_an_older_servers_finished_jobs_lose_their_uploads_at_start_up(tmp_path, usual_umask, face_clip):
     """Jobs finished under an older fervid kept their uploads, in a jobs folder anyone could read; an unfinished
     job keeps its upload, which it is run again on."""
     jobs = tmp_path / "data" / "jobs"
     for job_id, status in (("a" * 32, "done"), ("b" * 32, "queued")):
         (jobs / job_id / "out").mkdir(parents=True)
-        (jobs / job_id / "clip.mp4").write_bytes(CARPHONE.read_bytes())
+        (jobs / job_id / "clip.mp4").write_bytes(face_clip.read_bytes())
         (jobs / job_id / "job.json").write_text(json.dumps({
             "id": job_id, "status": status, "input": "clip.mp4", "filename": "clip.mp4", "created": time.time(),
             "updated": time.time(), "stem": "clip"}))
@@ -511,10 +511,10 @@ def test_no_hidden_path_control_or_overlong_name_is_a_job_file(name):
     assert not is_file_name(name)
 
 
-def test_a_video_named_in_hindi_is_served_under_its_name(client):
+def test_a_video_named_in_hindi_is_served_under_its_name(client, face_clip):
     """Its outputs, its saved JSON's names and its downloads named it "ह__द_ स_क_ष_त_क_र"."""
     name = "हिंदी साक्षात्कार.mp4"
-    answer = client.post("/v1/videos?annotate=false", files={"file": (name, CARPHONE.read_bytes(), "video/mp4")})
+    answer = client.post("/v1/videos?annotate=false", files={"file": (name, face_clip.read_bytes(), "video/mp4")})
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
     assert wait_done(client, job_id)["status"] == "done"
@@ -542,18 +542,18 @@ def test_a_long_name_in_a_wide_script_is_cut_to_fit_a_file_name():
     assert _input_name("a" * 149 + "视.mp4") == "a" * 149 + "视.mp4"  # it fits
 
 
-def test_a_video_with_a_long_chinese_name_is_analysed(client):
+def test_a_video_with_a_long_chinese_name_is_analysed(client, face_clip):
     """A 100-character Chinese name was an HTTP 500 (ENAMETOOLONG) that left an empty job folder; 80 characters
     failed the job after its analysis, when its outputs (the name and ~30 bytes more) were written."""
     name = "采访录像" * 25 + ".mp4"
-    answer = client.post("/v1/videos?annotate=false", files={"file": (name, CARPHONE.read_bytes(), "video/mp4")})
+    answer = client.post("/v1/videos?annotate=false", files={"file": (name, face_clip.read_bytes(), "video/mp4")})
     assert answer.status_code == 202, answer.text
     assert wait_done(client, answer.json()["job_id"])["status"] == "done"
     result = client.get(answer.json()["result_url"]).json()
     assert result["file"] == name and client.get(result["links"]["frames_csv"]).status_code == 200
 
 
-def test_an_upload_that_cannot_be_stored_leaves_no_job_and_says_why(client, tmp_path, monkeypatch):
+def test_an_upload_that_cannot_be_stored_leaves_no_job_and_says_why(client, tmp_path, monkeypatch, face_clip):
     """A failed write of the upload was a plain-text 500 that left an empty job folder behind."""
     import errno
 
@@ -563,30 +563,30 @@ def test_an_upload_that_cannot_be_stored_leaves_no_job_and_says_why(client, tmp_
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(server.shutil, "copyfileobj", full_disk)
-    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", face_clip.read_bytes(), "video/mp4")})
     assert answer.status_code == 507
     assert answer.json()["error"].startswith("the server's disk is full")
     assert list((tmp_path / "data" / "jobs").iterdir()) == []  # no job folder left
 
 
-def test_a_quote_in_an_uploaded_name_is_the_quote(client):
+def test_a_quote_in_an_uploaded_name_is_the_quote(client, face_clip):
     """Browsers send '"', CR and LF in a multipart file name as %22, %0D and %0A; the name came back as sent."""
     answer = client.post("/v1/images", files={"files": ('say %22cheese%22.png', b"not a picture", "image/png")})
     assert answer.status_code == 415 and answer.json()["error"].startswith('say "cheese".png')
     answer = client.post("/v1/videos?annotate=false",
-                         files={"file": ("take%0A2 %22final%22.mp4", CARPHONE.read_bytes(), "video/mp4")})
+                         files={"file": ("take%0A2 %22final%22.mp4", face_clip.read_bytes(), "video/mp4")})
     assert client.get(answer.json()["status_url"]).json()["filename"] == 'take\n2 "final".mp4'
     wait_done(client, answer.json()["job_id"])
 
 
-def test_video_job_without_the_annotated_copy(client):
+def test_video_job_without_the_annotated_copy(client, face_clip):
     job_id = client.post("/v1/videos?annotate=false",
-                         files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()["job_id"]
+                         files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}).json()["job_id"]
     assert wait_done(client, job_id)["status"] == "done"
     result = client.get(f"/v1/jobs/{job_id}/result").json()
     assert "annotated_video" not in result["links"] and len(result["tracks"]) == 1
     assert client.get(result["tracks"][0]["timeline_url"]).status_code == 200
-    assert len(client.get(result["links"]["frames_json"]).json()["tracks"]["1"]["time"]) == 120
+    assert len(client.get(result["links"]["frames_json"]).json()["tracks"]["1"]["time"]) == FACE_CLIP_FRAMES
     assert client.post("/v1/videos?annotate=maybe", files={"file": ("c.mp4", b"x", "video/mp4")}).status_code == 422
     # a setting the endpoint does not take was ignored: the video ran with the server's method, without a word
     unknown = client.post("/v1/videos?method=mean&annotate=false", files={"file": ("c.mp4", b"x", "video/mp4")})
@@ -595,12 +595,12 @@ def test_video_job_without_the_annotated_copy(client):
     assert client.get(f"/v1/jobs/{job_id}?x=1").status_code == 422
 
 
-def test_video_rejects_non_videos_and_bad_ids(client):
+def test_video_rejects_non_videos_and_bad_ids(client, face_clip):
     r = client.post("/v1/videos", files={"file": ("x.mp4", b"not a video" * 100, "video/mp4")})
     assert r.status_code == 415 and "x.mp4" in r.json()["error"]
     for bad in ("../../etc", "..%2F..%2Fetc", "0" * 31, "zz" * 16):
         assert client.get(f"/v1/jobs/{bad}").status_code == 404
-    r = client.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    r = client.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")})
     job_id = r.json()["job_id"]
     assert client.get(f"/v1/jobs/{job_id}/files/..%2Fjob.json").status_code == 404
     wait_done(client, job_id)
@@ -637,28 +637,28 @@ def test_healthz_and_failed_jobs_answer_in_json(client, tmp_path):
     assert "not a file" in nameless.json()["error"]
 
 
-def test_queue_bound_gives_429(tmp_path):
+def test_queue_bound_gives_429(tmp_path, face_clip):
     settings = ServerSettings(data_dir=tmp_path / "d", max_queued_jobs=1, workers=1)
     with TestClient(create_app(settings), base_url=BASE) as c:
-        codes = [c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}).status_code
+        codes = [c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")}).status_code
                  for _ in range(4)]
-        full = c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")})
+        full = c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")})
     assert codes[0] == 202 and 429 in codes
     assert full.status_code == 429 and int(full.headers["retry-after"]) > 0
 
 
-def test_a_video_job_takes_one_file(client):
+def test_a_video_job_takes_one_file(client, face_clip):
     """A second file in the request was dropped without a word."""
-    video = ("c.mp4", CARPHONE.read_bytes(), "video/mp4")
+    video = ("c.mp4", face_clip.read_bytes(), "video/mp4")
     r = client.post("/v1/videos", files=[("file", video), ("file", video)])
     assert r.status_code == 422 and "one" in r.json()["error"]
     assert client.get("/healthz").json()["queued_jobs"] == 0
 
 
-def test_jobs_survive_a_restart(tmp_path):
+def test_jobs_survive_a_restart(tmp_path, face_clip):
     settings = ServerSettings(data_dir=tmp_path / "d")
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()["job_id"]
+        job_id = c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")}).json()["job_id"]
         wait_done(c, job_id)
     with TestClient(create_app(settings), base_url=BASE) as c:  # a new server process over the same data dir
         assert c.get(f"/v1/jobs/{job_id}").json()["status"] == "done"
@@ -756,10 +756,10 @@ def test_decompression_bomb_is_refused_before_decoding(client):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB: no 144 M pixels
 
 
-def long_clip(path, seconds=12.0):
-    """A clip long enough to kill a server in the middle of analysing it (the carphone face, looped)."""
+def long_clip(path, face_clip, seconds=12.0):
+    """A clip long enough to kill a server in the middle of analysing it (`face_clip`, looped)."""
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    subprocess.run([ffmpeg, "-loglevel", "error", "-stream_loop", "-1", "-i", str(CARPHONE), "-t", str(seconds),
+    subprocess.run([ffmpeg, "-loglevel", "error", "-stream_loop", "-1", "-i", str(face_clip), "-t", str(seconds),
                     "-vf", "scale=352:288", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                     str(path)], check=True)
     return path
@@ -773,10 +773,10 @@ def alive(pid):
         return False
 
 
-def kill_the_server_mid_job(tmp_path, data) -> str:
+def kill_the_server_mid_job(tmp_path, data, face_clip) -> str:
     """Start a server, a long video job on it, and kill -9 the server once the job's analysis runs; its analysis
     child must end within 5 s. The job's id."""
-    clip = long_clip(tmp_path / "long.mp4")
+    clip = long_clip(tmp_path / "long.mp4", face_clip)
     with fervid_server(data) as (url, proc):
         job_id = httpx.post(url + "/v1/videos", files={"file": ("long.mp4", clip.read_bytes(), "video/mp4")}
                             ).json()["job_id"]
@@ -797,10 +797,10 @@ def kill_the_server_mid_job(tmp_path, data) -> str:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
-def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
+def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path, face_clip):
     """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
     data = tmp_path / "d"
-    job_id = kill_the_server_mid_job(tmp_path, data)
+    job_id = kill_the_server_mid_job(tmp_path, data, face_clip)
     with fervid_server(data) as (url, _):
         deadline = time.time() + 120
         while (state := httpx.get(f"{url}/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
@@ -819,11 +819,11 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
-def test_a_killed_server_leaves_no_orphan_where_the_parent_pid_never_changes(tmp_path, monkeypatch):
+def test_a_killed_server_leaves_no_orphan_where_the_parent_pid_never_changes(tmp_path, monkeypatch, face_clip):
     """Windows: os.getppid() keeps a dead parent's id, which the analysis child watched: it ran on after its server
     was killed, into the folder the restarted server analysed the job into again."""
     python_site(tmp_path, monkeypatch, "import os\n_first = os.getppid()\nos.getppid = lambda: _first\n")
-    kill_the_server_mid_job(tmp_path, tmp_path / "d")
+    kill_the_server_mid_job(tmp_path, tmp_path / "d", face_clip)
 
 
 def test_the_server_and_a_jobs_analysis_writing_its_state_at_once_never_break_it(tmp_path):
@@ -903,35 +903,36 @@ def test_a_progress_write_that_fails_leaves_the_analysis_going_and_is_logged_onc
         f"'{tmp_path / 'jobs' / ('a' * 32) / 'job.json'}'); the analysis goes on"]
 
 
-def recovered_job(data: Path, **fields) -> str:
-    """An unfinished job as a server that stopped left it (the carphone clip); its id."""
+def recovered_job(data: Path, face_clip: Path, **fields) -> str:
+    """An unfinished job as a server that stopped left it (`face_clip`); its id."""
     job_id = "e" * 32
     folder = data / "jobs" / job_id
     folder.mkdir(parents=True)
-    (folder / "input.mp4").write_bytes(CARPHONE.read_bytes())
+    (folder / "input.mp4").write_bytes(face_clip.read_bytes())
     (folder / "job.json").write_text(json.dumps({"id": job_id, "status": "running", "input": "input.mp4",
                                                  "filename": "c.mp4", "created": time.time(), **fields}),
                                      encoding="utf-8")
     return job_id
 
 
-def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path):
+def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path, face_clip):
     """After a crash, a job's recorded pid can belong to an unrelated process (pids are reused soon in a container,
     and after a reboot): where no /proc tells a process's start time (macOS, Windows), the job failed with "a
     previous analysis of this job is still running" and its upload was deleted."""
-    job_id = recovered_job(tmp_path / "d", pid=os.getpid(), pid_started=None)  # what a server on macOS recorded
+    # what a server on macOS recorded
+    job_id = recovered_job(tmp_path / "d", face_clip, pid=os.getpid(), pid_started=None)
     settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
         assert wait_done(c, job_id, timeout=120)["status"] == "done"
 
 
-def test_a_recovered_job_whose_earlier_analysis_still_runs_is_not_run_again(tmp_path, monkeypatch):
+def test_a_recovered_job_whose_earlier_analysis_still_runs_is_not_run_again(tmp_path, monkeypatch, face_clip):
     """An earlier analysis of the job holds its lock (an orphan of a killed server that did not end): a second one
     into the same folder would clash with it."""
     import fervid.apps.server as server
 
     monkeypatch.setattr(server, "EARLIER_ANALYSIS_WAIT_S", 1.0)
-    job_id = recovered_job(tmp_path / "d")
+    job_id = recovered_job(tmp_path / "d", face_clip)
     settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
     with server._analysis_lock(tmp_path / "d" / "jobs" / job_id):
         with TestClient(create_app(settings), base_url=BASE) as c:
@@ -968,14 +969,14 @@ def test_process_states_read_from_proc_survive_a_name_with_parentheses_and_a_zom
             child.wait()
 
 
-def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_path):
+def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_path, face_clip):
     """4: more unfinished jobs than --max-queued-jobs used to stay "queued" forever while /healthz said 0."""
     jobs = tmp_path / "d" / "jobs"
     ids = []
     for i in range(4):
         job_id = f"{i:032x}"
         (jobs / job_id).mkdir(parents=True)
-        (jobs / job_id / "input.mp4").write_bytes(CARPHONE.read_bytes())
+        (jobs / job_id / "input.mp4").write_bytes(face_clip.read_bytes())
         (jobs / job_id / "job.json").write_text(json.dumps({"id": job_id, "status": "queued" if i % 2 else "running",
                                                             "input": "input.mp4", "filename": f"c{i}.mp4",
                                                             "created": time.time() + i, "progress": 0.5}))
@@ -989,36 +990,36 @@ def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_p
         assert c.get("/healthz").json()["queued_jobs"] == 0
 
 
-def cut_video(tmp_path) -> bytes:
+def cut_video(tmp_path, face_clip) -> bytes:
     """An MJPEG AVI cut in half: the first frames decode, then the stream breaks."""
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     avi = tmp_path / "clip.avi"
-    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(CARPHONE), "-c:v", "mjpeg", "-q:v", "5", str(avi)],
+    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(face_clip), "-c:v", "mjpeg", "-q:v", "5", str(avi)],
                    check=True)
     data = avi.read_bytes()
     return data[: len(data) // 2]
 
 
-def test_a_photo_is_not_a_video_and_a_truncated_video_is_partial(client, tmp_path, astronaut_rgb):
+def test_a_photo_is_not_a_video_and_a_truncated_video_is_partial(client, tmp_path, astronaut_rgb, face_clip):
     """7: a PNG posted as a video used to end "done"; a truncated video's results were unreachable (409)."""
     r = client.post("/v1/videos", files={"file": ("photo.png", png_bytes(astronaut_rgb), "image/png")})
     assert r.status_code == 415 and r.json()["error"].count("photo.png") == 1 and "image" in r.json()["error"]
-    job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path), "video/x-msvideo")}
+    job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path, face_clip), "video/x-msvideo")}
                          ).json()["job_id"]
     state = wait_done(client, job_id)
     assert state["status"] == "done" and state["partial"] is True and "cut.avi" in state["error"]
     result = client.get(f"/v1/jobs/{job_id}/result")
     assert result.status_code == 200 and result.json()["partial"] is True
-    assert 5 < result.json()["frames_analysed"] < 120
+    assert 5 < result.json()["frames_analysed"] < FACE_CLIP_FRAMES
 
 
-def test_no_server_path_or_object_repr_in_any_answer(client, tmp_path):
+def test_no_server_path_or_object_repr_in_any_answer(client, tmp_path, face_clip):
     """8: errors and served files used to hold absolute server paths and a BytesIO repr; a long name gave a
     plain-text 500; FastAPI's own 404/405/422 used {"detail"}."""
     data_dir = str((tmp_path / "data").resolve())
     r = client.post("/v1/images", files=[("files", ("x.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 30, "image/png"))])
     assert r.status_code == 415 and " at 0x" not in r.json()["error"] and "BytesIO" not in r.json()["error"]
-    job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path), "video/x-msvideo")}
+    job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path, face_clip), "video/x-msvideo")}
                          ).json()["job_id"]
     wait_done(client, job_id)
     answers = [client.get(f"/v1/jobs/{job_id}").text, client.get(f"/v1/jobs/{job_id}/result").text]
@@ -1035,7 +1036,7 @@ def test_no_server_path_or_object_repr_in_any_answer(client, tmp_path):
         assert set(response.json()) == {"error", "status"} and response.json()["status"] == status
 
 
-def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_rgb):
+def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_rgb, face_clip):
     """9: any Host header used to be answered (DNS rebinding) and a cross-origin POST queued a job (CSRF)."""
     settings = ServerSettings(data_dir=tmp_path / "d", allowed_origins=("https://app.example",))
     with TestClient(create_app(settings), base_url=BASE) as c:
@@ -1056,7 +1057,7 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
         photo = [("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))]
         evil = c.post("/v1/images", files=photo, headers={"origin": "http://evil.example"})
         assert evil.status_code == 403 and "cross-origin" in evil.json()["error"]
-        video = {"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        video = {"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")}
         assert c.post("/v1/videos", files=video, headers={"origin": "http://evil.example"}).status_code == 403
         assert not list((tmp_path / "d" / "jobs").iterdir())
         assert c.post("/v1/images", files=photo, headers={"origin": "http://127.0.0.1"}).status_code == 200
@@ -1148,11 +1149,11 @@ def page_references(text: str) -> list[str]:
     return [ref for ref in found if not ref.startswith("data:")]
 
 
-def test_behind_a_reverse_proxy_under_a_path_prefix(tmp_path):
+def test_behind_a_reverse_proxy_under_a_path_prefix(tmp_path, face_clip):
     """Behind nginx's `location /fervid/ { proxy_pass http://127.0.0.1:8765/; }` the page loaded, but its assets,
     /docs' OpenAPI and scripts, and the API's links (status_url, result links) all pointed at the root: 404s.
     `fervid serve --root-path /fervid` behind a proxy that strips the prefix: every one answers, through it."""
-    video = {"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+    video = {"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
     with fervid_server(tmp_path / "d", "--root-path", "/fervid/", "--method", "mean") as (upstream, _), \
             prefix_proxy(upstream, "/fervid") as url, httpx.Client(timeout=30) as http:
         origin = url.removesuffix("/fervid")

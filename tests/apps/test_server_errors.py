@@ -19,6 +19,7 @@ import fervid.apps.server as server
 from fervid.apps.server import JobStore, ServerSettings, create_app
 from fervid.emotions import EMOTIONS
 from fervid.inference.video import OutputNames, sample_video
+from conftest import needs_sample_clip
 
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
 CARPHONE = sample_video()
@@ -108,6 +109,7 @@ def disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
+@needs_sample_clip
 def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
     """An upload that met a full disk was a text/plain 500."""
     monkeypatch.setattr(shutil, "copyfileobj", disk_full)  # the upload copied into its job's folder
@@ -146,6 +148,7 @@ def cut_off_upload(data_dir: Path, age_s: float) -> Path:
     return folder
 
 
+@needs_sample_clip
 def test_an_upload_cut_off_by_a_full_disk_or_a_crash_does_not_stay_for_good(data_dir):
     """An upload that failed as it was stored left jobs/<id>/ with part of the video (someone's face) and no
     job.json: the cleanup went by job.json, so neither the TTL nor DELETE ever removed it."""
@@ -164,6 +167,7 @@ def test_an_upload_cut_off_by_a_full_disk_or_a_crash_does_not_stay_for_good(data
         assert client.get(f"/v1/jobs/{finished}").json()["status"] == "done"  # a job with its job.json stays
 
 
+@needs_sample_clip
 def test_healthz_counts_jobs_without_reading_the_store_answers_head_and_warns_of_a_full_disk(data_dir, monkeypatch):
     """/healthz read every job.json on the event loop (0.4-0.9 s with 5,000 jobs, every other request waiting);
     HEAD /healthz (a load balancer's check) was a 405; nothing said the disk was filling up until uploads failed."""
@@ -219,6 +223,7 @@ def test_a_results_links_are_urls_for_any_upload_name(data_dir, client):
             assert served.content == (out / name).read_bytes() and name.startswith(stem)
 
 
+@needs_sample_clip
 def test_a_raw_video_body_is_told_how_to_post_a_video(client):
     """The hint on /v1/videos said `curl -F file=@photo.jpg`."""
     raw = client.post("/v1/videos", content=CARPHONE.read_bytes(), headers={"content-type": "video/mp4"})
@@ -227,6 +232,7 @@ def test_a_raw_video_body_is_told_how_to_post_a_video(client):
     assert raw.status_code == 415 and "curl -F files=@photo.jpg" in raw.json()["error"]
 
 
+@needs_sample_clip
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="child processes are found in /proc")
 def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly(data_dir, client, capfd):
     """DELETE removed the job's folder while its analysis process was still writing there and its FFmpeg encoder
@@ -286,6 +292,7 @@ def png_declaring(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
 
 
+@needs_sample_clip
 def test_a_bad_video_upload_is_a_4xx_and_leaves_no_folder_whatever_fails(data_dir, client, monkeypatch):
     """A PNG declaring 100000 x 100000 pixels, renamed .mp4, was a 500 (Pillow's DecompressionBombError escaped),
     and any error but a VideoError left the upload on disk in a folder without job.json."""
@@ -305,6 +312,7 @@ def test_a_bad_video_upload_is_a_4xx_and_leaves_no_folder_whatever_fails(data_di
     assert not list(jobs.iterdir())  # both uploads gone with their folders
 
 
+@needs_sample_clip
 def test_a_video_of_frames_over_the_servers_size_limit_is_refused(data_dir):
     """Videos had no frame-size limit, as images have (a 62 KB file can declare 16000 x 16000 frames)."""
     settings = ServerSettings(data_dir=data_dir, max_upload_mb=5, max_video_pixels=20_000)
@@ -316,6 +324,7 @@ def test_a_video_of_frames_over_the_servers_size_limit_is_refused(data_dir):
     assert not list((data_dir / "jobs").iterdir())
 
 
+@needs_sample_clip
 def test_a_video_job_holds_its_frames_within_the_servers_frames_memory(data_dir):
     """The memory of decoded frames a video's analysis may hold (VideoOptions.frames_memory_mb) could not be set for
     the server's jobs: `fervid serve --frames-memory-mb` sets it."""
@@ -335,6 +344,7 @@ def test_a_video_job_holds_its_frames_within_the_servers_frames_memory(data_dir)
         "few" in state["error"], state
 
 
+@needs_sample_clip
 def test_head_of_the_page_answers_as_get_does_and_a_failed_job_is_in_the_log(data_dir, client, monkeypatch, caplog):
     """HEAD / (an uptime monitor's check) was a 405; a video job that failed was said only to a client asking for
     it, never in the server's log."""

@@ -14,6 +14,7 @@ import pytest
 from fervid.inference.video import sample_video
 
 from served import fervid_server
+from conftest import needs_sample_clip
 
 CARPHONE = sample_video()
 
@@ -62,6 +63,7 @@ def test_a_stalled_upload_holds_the_shutdown_for_seconds_not_for_ever(tmp_path, 
     assert "Traceback" not in log and "CancelledError" not in log
 
 
+@needs_sample_clip
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="signals and processes as on Linux")
 def test_a_second_ctrl_c_stops_at_once_quietly_and_still_stops_the_video_workers(tmp_path):
     """A second Ctrl-C printed CancelledError tracebacks and skipped the workers' shutdown: a running job's

@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from fervid.samples import carphone
+from conftest import needs_sample_clip
 
 FULL = "/dev/full"  # Linux's always-full device: every write fails with ENOSPC
 needs_dev_full = pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full")
@@ -32,6 +33,7 @@ def fervid(*args, close=(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=
                           preexec_fn=(lambda: [os.close(fd) for fd in close]) if close else None)
 
 
+@needs_sample_clip
 @needs_dev_full
 def test_a_full_or_closed_stderr_does_not_stop_the_analysis(tmp_path, astronaut_png):
     """`fervid video clip.mp4 --out x 2>/dev/full` (or `2>&-`) exited 1 before a frame was analysed: the progress

@@ -15,6 +15,7 @@ from fervid.inference.video import sample_video
 
 from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
 from served import fervid_server, prefix_proxy
+from conftest import needs_sample_clip
 
 CARPHONE = sample_video()
 # the served model's threshold for an uncertain face, as the pages state it
@@ -83,6 +84,7 @@ def test_an_uncertain_faces_row_shows_the_mark_once_and_tells_a_screen_reader_un
     expect(page.locator("#faces")).not_to_contain_text("(uncertain)")
 
 
+@needs_sample_clip
 def test_video_upload_shows_player_timeline_and_seeks(server, page):
     """Also what a keyboard or screen-reader user met: the status region repeated "running 0%" and the job id
     about 18 times in 11 s; the timeline had no time scale, Enter was its only key, and headings went from h1 to
@@ -180,6 +182,7 @@ def test_photo_labels_are_sized_for_the_screen_and_kept_apart(server, page, astr
                         or label["y"] + label["h"] <= other["y"] or other["y"] + other["h"] <= label["y"])
 
 
+@needs_sample_clip
 def test_a_no_annotate_server_shows_timelines_without_a_player_or_key_frames(tmp_path, page):
     """`fervid serve --no-annotate --key-frames 0` (a server that keeps no picture of a face): the page shows a
     video's timelines and tables, with no empty player, no key-frame heading and no broken download."""
@@ -231,6 +234,7 @@ def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, as
     expect(page.locator("#photo-canvas")).to_be_hidden()
 
 
+@needs_sample_clip
 def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(server, page, astronaut_png):
     page.goto(server + "/")
     page.set_input_files("#file-input", str(CARPHONE))
@@ -261,6 +265,7 @@ def test_a_file_the_browser_gives_no_video_type_is_a_video_by_fervids_suffixes(s
     assert page.evaluate(f"{names}.map(isVideoName)") == [True, True, True, False, False]
 
 
+@needs_sample_clip
 def test_a_dark_video_says_so_beside_its_results(server, page, tmp_path):
     """fervid video says a dark video was read on its levels stretched; the page said nothing of it."""
     import cv2
@@ -278,6 +283,7 @@ def test_a_dark_video_says_so_beside_its_results(server, page, tmp_path):
     expect(page.locator("#status")).to_contain_text("dark in 45 of 45 analysed frames", timeout=120_000)
 
 
+@needs_sample_clip
 def test_the_pages_work_behind_a_reverse_proxy_under_a_path_prefix(proxied, page, astronaut_png):
     """Under a proxy's /fervid/ the page loaded, and then its stylesheet, scripts, uploads, the job's links and
     the live page's WebSocket (hard-wired to /v1/live) all went to the root and failed."""

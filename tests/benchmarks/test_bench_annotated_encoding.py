@@ -3,8 +3,10 @@ import subprocess
 import sys
 
 from benchmark_scripts import FOLDER, script_environment
+from conftest import needs_sample_clip
 
 
+@needs_sample_clip
 def test_bench_annotated_encoding_weighs_each_setting_on_the_frames_drawn(tmp_path):
     """The script behind docs/eval/annotated_encoding.json: on the carphone sample alone (no --sizes), each setting's
     encoder CPU, size and quality against the frames fervid drew; the slower preset keeps more of the picture."""

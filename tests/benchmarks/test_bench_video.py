@@ -9,6 +9,7 @@ from fervid.inference.analyzer import Analyzer
 from fervid.inference.video import STAGES, sample_video
 
 from benchmark_scripts import load
+from conftest import needs_sample_clip
 
 
 def test_the_stage_timers_read_cpu_time_within_and_the_wall_clock_again_after():
@@ -26,6 +27,7 @@ def test_the_stage_timers_read_cpu_time_within_and_the_wall_clock_again_after():
         assert module.time.perf_counter() - t0 >= 0.3
 
 
+@needs_sample_clip
 def test_a_cpu_time_run_gives_the_stages_and_the_encoders_cpu_within_the_whole(tmp_path):
     bench_video = load("bench_video")
     analyzer = Analyzer()

@@ -10,10 +10,12 @@ from fervid.inference.temporal import METHODS
 from fervid.inference.video import sample_video
 
 from benchmark_scripts import load
+from conftest import needs_sample_clip
 
 compare_models = load("compare_models")
 
 
+@needs_sample_clip
 def test_label_shares_cover_every_frame_per_method_and_skip_a_missing_lstm(tmp_path):
     from fervid.inference.analyzer import Analyzer
 

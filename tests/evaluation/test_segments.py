@@ -10,6 +10,7 @@ from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.segments import (Annotations, FrameIndex, Segment, parse_time,
                                         read_annotations, read_time_segments, score_segments, segment_summary)
 from fervid.inference.video import TimeSegment
+from conftest import needs_sample_clip
 
 
 @pytest.fixture
@@ -666,6 +667,7 @@ def test_a_segment_no_frame_fell_in_has_no_mean_probabilities_or_box_where_it_ha
     assert held["mean_probabilities"]["sad"] == 0.8
 
 
+@needs_sample_clip
 @pytest.mark.slow
 def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds_and_labels(tmp_path):
     """`fervid video --segments` of carphone (5 frames a second) with segments that start and end between analysed
@@ -772,6 +774,7 @@ def _carphone_frames_table():
     return pd.DataFrame(frame_rows(1, [round(i / 29.97, 4) for i in range(120)], "neutral"))
 
 
+@needs_sample_clip
 def test_millisecond_boundaries_fall_on_the_frames_written_there(tmp_path):
     """`video,start_ms,end_ms,emotion` rows 0-1001, 1001-2002, 2002-4004 on carphone (29.97 fps) were scored on 31,
     30 and 59 frames (seconds: 30, 30, 60): 1001 ms was read as 1001 * 0.001 = 1.0010000000000001 s, and the frame
@@ -801,6 +804,7 @@ ELAN_EXPORT = ("Tier\tBegin Time - hh:mm:ss.ms\tBegin Time - ss.msec\tBegin Time
                "Activity\t00:00:00.000\t0.000\t0\t00:00:01.500\t1.500\t1500\ttalking\n")
 
 
+@needs_sample_clip
 def test_a_one_video_export_without_a_video_column_says_so_and_takes_the_video_given(tmp_path, monkeypatch):
     """ELAN's export of one video's tiers has no video column: `fervid evaluate` took it for FER2013 ("--results is
     for --dataset video, not fer2013"), and --dataset video said only "no video column"."""
@@ -829,6 +833,7 @@ def test_a_one_video_export_without_a_video_column_says_so_and_takes_the_video_g
         read_annotations(tmp_path / "named.txt", carphone())
 
 
+@needs_sample_clip
 def test_borises_aggregated_events_are_read_and_its_events_table_is_refused_saying_what_to_export(tmp_path):
     """BORIS's aggregated events ("Media file", "Behavior", "Start (s)", "Stop (s)") were refused: no video column;
     and, without --dataset, "missing FER2013 column(s) Usage, emotion, pixels"."""
@@ -864,6 +869,7 @@ def test_borises_aggregated_events_are_read_and_its_events_table_is_refused_sayi
         read_annotations(events)
 
 
+@needs_sample_clip
 def test_a_table_without_its_header_row_says_so_and_a_missing_columns_examples_are_its_own(tmp_path):
     """An ELAN export saved without its column names: "no start column (... 'Video File', 'start_ms'); its columns
     are Emotion, , 00:00:00.000, ..." (its first segment taken for names, and a video file given as a start
@@ -897,6 +903,7 @@ def test_a_table_without_its_header_row_says_so_and_a_missing_columns_examples_a
     assert annotations.notes == ["'Anfangszeit - msec' read as milliseconds", "'Endzeit - msec' read as milliseconds"]
 
 
+@needs_sample_clip
 def test_whole_number_times_all_past_the_videos_end_ask_whether_they_are_milliseconds(tmp_path):
     """fervid's labels exported for ELAN in milliseconds under "Begin" and "End", scored against carphone (4 s):
     read as seconds, 0-1668 s, 1668-2102 s..., its first segment was scored, cut at 4 s, and the rest not scored

@@ -10,6 +10,7 @@ from fervid.evaluation.datasets import DatasetError, load_fer2013, load_label_ta
 from fervid.evaluation.segments import read_annotations, read_time_segments
 from fervid.evaluation.tables import not_a_text_table, table_header, table_rows, table_text
 from fervid.inference.video import TimeSegment, sample_video
+from conftest import needs_sample_clip
 
 
 def office_file(path, parts):
@@ -56,6 +57,7 @@ def printable(text: str) -> bool:
     return all(ch.isprintable() for ch in text)
 
 
+@needs_sample_clip
 def test_a_file_that_is_no_table_is_said_as_what_it_is_and_what_to_do(not_tables):
     """`fervid video --segments minutes.xlsx` printed "its columns are PK\\x03\\x04\\x14..." (a .MOV: ~1 KB of
     control characters) for its header."""

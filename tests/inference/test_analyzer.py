@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import FACE_CLIP_FPS, FACE_CLIP_FRAMES, needs_sample_clip
+
 import fervid
 from fervid import EMOTIONS, Analyzer, Face, OptionError
 from fervid.samples import ASTRONAUT_FILE
@@ -92,13 +94,12 @@ def test_many_faces_numbered_from_the_left_column_by_column(analyzer, astronaut_
     assert sum(f.emotion == "happy" for f in faces) >= 0.8 * len(faces)
 
 
-def test_max_faces_keeps_the_largest_faces_of_an_image(astronaut_rgb):
+def test_max_faces_keeps_the_largest_faces_of_an_image(astronaut_rgb, face_clip):
     """A portrait with people behind: max_faces=1 keeps the person in front (the largest face), whatever its place;
     the setting is recorded with the results, and a video analysed with options asking for another is refused."""
     import cv2
 
     from fervid.inference.options import PipelineOptions
-    from fervid.samples import carphone
 
     face = astronaut_rgb[40:200, 150:300]
     small = cv2.resize(face, None, fx=0.6, fy=0.6)
@@ -113,7 +114,7 @@ def test_max_faces_keeps_the_largest_faces_of_an_image(astronaut_rgb):
     two = PipelineOptions(max_faces=2).analyzer().analyze_image(canvas)
     assert len(two) == 2 and two[1].box[0] > 400  # still left to right
     with pytest.raises(ValueError, match="max_faces 2 .this analyzer keeps 1"):
-        one.analyze_video(carphone(), options=PipelineOptions(max_faces=2))
+        one.analyze_video(face_clip, options=PipelineOptions(max_faces=2))
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="max_faces"):
             PipelineOptions(max_faces=bad)
@@ -293,17 +294,16 @@ def test_threads_bound_both_networks():
         assert session.get_session_options().intra_op_num_threads == 1
 
 
-def test_analyze_video_takes_the_pipeline_options_its_analyzer_was_made_from(tmp_path):
+def test_analyze_video_takes_the_pipeline_options_its_analyzer_was_made_from(tmp_path, face_clip):
     """README: the API takes PipelineOptions. Options naming another model than the analyzer runs are refused,
     not ignored (the results would name a model that did not run)."""
     from fervid.inference.options import PipelineOptions
-    from fervid.samples import carphone
 
     options = PipelineOptions(method="mean", sample_fps=2)
-    result = options.analyzer().analyze_video(carphone(), options=options)
-    assert result.method == "mean" and 0 < len(result.frame_table()) <= 2 * 4 + 2
+    result = options.analyzer().analyze_video(face_clip, options=options)
+    assert result.method == "mean" and 0 < len(result.frame_table()) <= 2 * FACE_CLIP_FRAMES / FACE_CLIP_FPS + 2
     with pytest.raises(ValueError, match="model 'fer2013_vgg'.*options.analyzer()"):
-        Analyzer().analyze_video(carphone(), options=PipelineOptions(model="fer2013_vgg"))
+        Analyzer().analyze_video(face_clip, options=PipelineOptions(model="fer2013_vgg"))
     with pytest.raises(TypeError, match=r"options.analyzer\(\)"):
         Analyzer(PipelineOptions())
 
@@ -337,26 +337,24 @@ def test_analyze_bgr_names_what_it_takes(analyzer, image):
         analyzer.analyze_bgr(image)
 
 
-def test_analyze_video_says_what_it_takes(analyzer):
-    from fervid.inference.video import sample_video
+def test_analyze_video_says_what_it_takes(analyzer, face_clip):
 
     with pytest.raises(TypeError, match=r"give its path, not bytes \(write the data to a file first\)"):
-        analyzer.analyze_video(sample_video().read_bytes())
+        analyzer.analyze_video(face_clip.read_bytes())
     with pytest.raises(TypeError, match="single settings go as keywords"):
-        analyzer.analyze_video(sample_video(), options={"method": "mean"})
+        analyzer.analyze_video(face_clip, options={"method": "mean"})
 
 
-def test_analyze_video_says_where_an_analyzer_setting_goes(analyzer):
+def test_analyze_video_says_where_an_analyzer_setting_goes(analyzer, face_clip):
     """analyze_video(path, max_faces=1) failed in VideoOptions.__init__ with no word of where max_faces belongs."""
-    from fervid.inference.video import sample_video
 
     with pytest.raises(TypeError, match=r"max_faces is a setting of the Analyzer.*fervid.Analyzer\(max_faces=1\)"):
-        analyzer.analyze_video(sample_video(), max_faces=1)
+        analyzer.analyze_video(face_clip, max_faces=1)
     with pytest.raises(TypeError, match=r"min_face is a setting of the Analyzer.*PipelineOptions\(min_face=64\)"):
-        analyzer.analyze_video(sample_video(), method="mean", min_face=64)
+        analyzer.analyze_video(face_clip, method="mean", min_face=64)
     with pytest.raises(TypeError, match="unexpected keyword argument 'windw'; its video settings are detect_every, "
                                         "window, sample_fps, method"):
-        analyzer.analyze_video(sample_video(), windw=0.5)
+        analyzer.analyze_video(face_clip, windw=0.5)
 
 
 def test_analyze_image_is_annotated_with_the_inputs_it_reads():
@@ -472,6 +470,7 @@ class Cancelled(Exception):
     """An application's own way to cancel, raised from its progress callback."""
 
 
+@needs_sample_clip
 def test_an_exception_of_the_callers_progress_callback_is_raised_once_the_outputs_are_saved(analyzer, tmp_path):
     """A bug in an app's progress callback (a NameError), or its own Cancelled, came back as a failed result
     ("analysis stopped at frame 1: name 'widget' is not defined") with no traceback; and the frames still waiting
@@ -503,6 +502,7 @@ def test_an_exception_of_the_callers_progress_callback_is_raised_once_the_output
         analyzer.analyze_video(carphone(), method="mean", annotate=False, progress=buggy)
 
 
+@needs_sample_clip
 def test_running_out_of_memory_is_raised_not_taken_for_a_broken_video(analyzer, tmp_path, monkeypatch):
     import json
 
@@ -526,6 +526,7 @@ def test_running_out_of_memory_is_raised_not_taken_for_a_broken_video(analyzer, 
     assert saved["tracks"][0]["frames"] == 4  # the first batch, through the CNN before memory ran out
 
 
+@needs_sample_clip
 def test_a_video_that_breaks_mid_way_still_gives_its_partial_result(analyzer):
     """What `fervid video` and `fervid batch` rely on: a frame the analysis fails on (a decoder handing out a
     frame that is no picture) ends the video with a message and the results before it, not an exception."""
@@ -543,6 +544,7 @@ def test_a_video_that_breaks_mid_way_still_gives_its_partial_result(analyzer):
     assert result.frames_analysed == 12 and len(result.faces) == 12
 
 
+@needs_sample_clip
 def test_a_broken_videos_error_stays_the_one_said_where_saving_its_outputs_fails_after_it(analyzer, tmp_path,
                                                                                           monkeypatch):
     """A frame the analysis failed on, then the timelines' drawing failing (matplotlib's import, where memory ran
@@ -568,6 +570,7 @@ def test_a_broken_videos_error_stays_the_one_said_where_saving_its_outputs_fails
     assert saved["error"].startswith("clip.mp4: analysis stopped at frame 13: ")
 
 
+@needs_sample_clip
 def test_stop_ends_an_analysis_with_every_frame_analysed_labelled(analyzer, tmp_path):
     """The API had no way to cancel but raising from the progress callback. stop= ends it as at the video's end:
     the frames waiting in the CNN's batch get their labels too."""
@@ -670,12 +673,11 @@ def test_a_face_crop_is_classified_whole_as_evaluate_reads_a_folder_of_crops(ana
     assert "detection_score=None" in repr(face)
 
 
-def test_face_crops_in_the_options_make_an_analyzer_that_reads_images_whole(analyzer, astronaut_rgb):
+def test_face_crops_in_the_options_make_an_analyzer_that_reads_images_whole(analyzer, astronaut_rgb, face_clip):
     """PipelineOptions(face_crops=True).analyzer() ran the detector all the same (the option reached only the CLI):
     the analyzer keeps it as analyze_image's default, and its settings record it."""
     from fervid.inference.options import PipelineOptions
     from fervid.inference.records import images_document
-    from fervid.inference.video import sample_video
 
     crop = _astronaut_face_crop(analyzer, astronaut_rgb, 100)
     reads_crops = PipelineOptions(face_crops=True).analyzer()
@@ -690,23 +692,23 @@ def test_face_crops_in_the_options_make_an_analyzer_that_reads_images_whole(anal
     assert images_document([whole], reads_crops.settings)["face_crops"] is True
     with pytest.raises(OptionError, match="face_crops: input should be a valid boolean"):
         Analyzer(face_crops="yes")
-    for analyse in (lambda: reads_crops.analyze_video(sample_video()), lambda: reads_crops.stream(25)):
+    for analyse in (lambda: reads_crops.analyze_video(face_clip), lambda: reads_crops.stream(25)):
         with pytest.raises(OptionError, match=r"reads images whole as face crops \(face_crops=True\).*detects"):
             analyse()
 
 
-def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(analyzer, astronaut_rgb, tmp_path):
+def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(analyzer, astronaut_rgb, tmp_path,
+                                                                                 face_clip):
     from fervid.apps.batch import BatchOptions
     from fervid.apps.server import ServerSettings
     from fervid.inference.options import PipelineOptions
-    from fervid.inference.video import sample_video
 
     with pytest.raises(TypeError, match="face_crop must be True or False, not 'yes'"):
         analyzer.analyze_image(astronaut_rgb, face_crop="yes")
     with pytest.raises(TypeError, match=r"face_crops is for images \(analyze_image\(image, face_crop=True\)\)"):
-        analyzer.analyze_video(sample_video(), face_crops=True)
+        analyzer.analyze_video(face_clip, face_crops=True)
     with pytest.raises(ValueError, match="face_crops \\(images only"):
-        analyzer.analyze_video(sample_video(), options=PipelineOptions(face_crops=True))
+        analyzer.analyze_video(face_clip, options=PipelineOptions(face_crops=True))
     for make in (lambda: BatchOptions(out=tmp_path, pipeline=PipelineOptions(face_crops=True)),
                  lambda: ServerSettings(pipeline=PipelineOptions(face_crops=True))):
         with pytest.raises(ValueError, match="face_crops: fervid (batch|serve) detects faces.*--face-crops"):
@@ -729,22 +731,22 @@ def test_analyze_video_of_a_camera_says_how_cameras_are_read(analyzer, camera):
     assert "bytes" not in message
 
 
-def test_the_apis_wrong_kind_errors_name_the_api_method_not_the_command(analyzer, astronaut_png):
+def test_the_apis_wrong_kind_errors_name_the_api_method_not_the_command(analyzer, astronaut_png, face_clip):
     """analyze_image of a video said "(use `fervid video`)", analyze_video of an image "(use `fervid image`)": a
     Python caller is pointed at the other method, as the CLI keeps pointing at the other command."""
     import fervid
     from fervid.inference.images import load_image
-    from fervid.inference.video import StillImageError, sample_video
+    from fervid.inference.video import StillImageError
 
     with pytest.raises(fervid.ImageLoadError) as raised:
-        analyzer.analyze_image(sample_video())
-    assert str(raised.value) == f"{sample_video()}: a video (MP4/MOV), not an image (use Analyzer.analyze_video)"
+        analyzer.analyze_image(face_clip)
+    assert str(raised.value) == f"{face_clip}: a video (MP4/MOV), not an image (use Analyzer.analyze_video)"
     with pytest.raises(StillImageError) as raised:
         analyzer.analyze_video(astronaut_png)
     assert str(raised.value) == f"{astronaut_png}: a PNG image, not a video (use Analyzer.analyze_image)"
     # what the CLI reads through says its command still (tests/apps/test_cli.py runs the commands)
     with pytest.raises(fervid.ImageLoadError, match=r"not an image \(use `fervid video`\)$"):
-        load_image(sample_video())
+        load_image(face_clip)
 
 
 def test_a_name_too_long_for_a_file_is_a_fervid_error_naming_its_start(analyzer):
@@ -787,18 +789,17 @@ def test_the_methods_that_take_bgr_arrays_say_so_first():
         assert "BGR" in inspect.getdoc(method).splitlines()[0], method.__name__
 
 
-def test_analyze_video_takes_any_path_like_as_its_annotation_says(analyzer, tmp_path):
+def test_analyze_video_takes_any_path_like_as_its_annotation_says(analyzer, tmp_path, face_clip):
     """analyze_video's ``path`` is any os.PathLike, as typed; one not a str or Path was recorded, and its outputs
     named, by its str(): "<...PathLike object at 0x...>" as the source, and files named from that."""
-    from fervid.inference.video import sample_video
 
     class VideoPath:  # a path object of one's own (another library's), with nothing but __fspath__
         def __fspath__(self) -> str:
-            return str(sample_video())
+            return str(face_clip)
 
     result = analyzer.analyze_video(VideoPath(), tmp_path, stop=lambda: True)
-    assert result.source == str(sample_video())
-    assert result.stem == sample_video().stem and (tmp_path / f"{sample_video().stem}_tracks.json").is_file()
+    assert result.source == str(face_clip)
+    assert result.stem == face_clip.stem and (tmp_path / f"{face_clip.stem}_tracks.json").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -813,6 +814,7 @@ def carphone_frame_40():
     return frame
 
 
+@needs_sample_clip
 def test_a_dark_frames_detection_gives_one_record_by_classify_and_analyze_bgr(analyzer, carphone_frame_40):
     """The carphone frame at 35% of its brightness: analyze_bgr read its face on its levels stretched (surprise
     0.76); classify, given the very detection, read it unstretched (neutral 0.89). One detection, one record, from
@@ -827,6 +829,7 @@ def test_a_dark_frames_detection_gives_one_record_by_classify_and_analyze_bgr(an
     assert dim.emotion == lit.emotion == "surprise"
 
 
+@needs_sample_clip
 def test_a_tall_box_crop_is_framed_square_not_squashed(analyzer, carphone_frame_40):
     """A detector's 48 x 60 box, cropped and passed as a face crop, was squashed to 48 x 48 and read neutral 0.89
     where fervid read surprise 0.70: it is made square about its centre, its sides widened with their edge pixels

@@ -8,7 +8,7 @@ from fervid.inference.align import REFERENCE_EYES, FaceTemplate
 from fervid.inference.detect import (DEFAULT_DETECTOR, DETECTORS, CenterFaceDetector, Detection, DetectorUnavailable,
                                     FaceDetector, detection_scales, iou, make_detector)
 
-from conftest import needs_avx2_emulation, run_onnx
+from conftest import needs_avx2_emulation, needs_sample_clip, run_onnx
 
 NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
                   "page", "text", "retina", "brick", "grass", "gravel", "cell", "horse", "clock", "colorwheel",
@@ -237,6 +237,7 @@ def test_a_frontal_face_framed_on_its_box_is_framed_as_on_its_eyes(name, astrona
     assert np.corrcoef(*crops)[0, 1] > 0.7
 
 
+@needs_sample_clip
 def test_int8_centerface_finds_the_faces_the_fp32_graph_finds(astronaut_rgb):
     """The default detector runs CenterFace quantized to int8; on frames its calibration did not see (carphone
     frames enlarged to 640x480, a mirrored astronaut on a grey frame) it finds the fp32 graph's faces, in nearly
@@ -288,13 +289,12 @@ class _NoScores:
         return [Detection(d.box, d.landmarks, None, d.turns) for d in self.found_by.detect(image_bgr, min_score)]
 
 
-def test_faces_without_a_score_are_ranked_below_scored_ones_and_read_everywhere(astronaut_rgb):
+def test_faces_without_a_score_are_ranked_below_scored_ones_and_read_everywhere(astronaut_rgb, face_clip):
     """`Detection.score` may be None (your own detector's), but readers compared it: `labelled_faces` raised
     TypeError, and a video analysed with such a detector stopped at its first face ("float() argument must be ...
     not 'NoneType'"). Such a face ranks below a scored one, counts as a face, and its score stays None."""
     from fervid.inference.analyzer import Analyzer
     from fervid.inference.detect import score_rank
-    from fervid.inference.video import sample_video
 
     scored, unscored = Detection((0, 0, 9, 9), (), 0.1), Detection((0, 0, 9, 9), (), None)
     assert max([unscored, scored], key=score_rank) is scored and score_rank(unscored) < score_rank(scored)
@@ -306,7 +306,7 @@ def test_faces_without_a_score_are_ranked_below_scored_ones_and_read_everywhere(
         assert face.detection_score is None and face.emotion == "happy"
     crops, faces = analyzer.labelled_faces([bgr, two])
     assert faces.tolist() == [1, 2] and crops.shape == (2, 48, 48) and crops.any(axis=(1, 2)).all()
-    result = analyzer.analyze_video(sample_video(), method="frame", annotate=False, sample_fps=2)
+    result = analyzer.analyze_video(face_clip, method="frame", annotate=False, sample_fps=2)
     assert result.error is None
     table = result.frame_table()
     assert len(table) and table["detection_score"].isna().all()

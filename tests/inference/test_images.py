@@ -373,14 +373,13 @@ def test_same_name_in_one_folder_is_told_apart_by_a_counter_not_the_whole_path()
     assert sorted(stems.values()) == ["a", "a-2"]  # was data_shoot_a and data_shoot_a-2
 
 
-def test_a_video_named_as_an_image_is_said_to_be_a_video(tmp_path):
-    from fervid.inference.video import sample_video
+def test_a_video_named_as_an_image_is_said_to_be_a_video(tmp_path, face_clip):
 
-    (tmp_path / "clip.jpg").write_bytes(sample_video().read_bytes())
+    (tmp_path / "clip.jpg").write_bytes(face_clip.read_bytes())
     with pytest.raises(ImageLoadError, match=r"clip\.jpg: a video \(MP4/MOV\), not an image \(use `fervid video`\)"):
         load_image(tmp_path / "clip.jpg")
     with pytest.raises(ImageLoadError, match=r"a video \(MP4/MOV\)"):
-        load_image(sample_video().read_bytes())
+        load_image(face_clip.read_bytes())
 
 
 def test_patterns_search_as_folders_do(tmp_path, astronaut_png):
@@ -690,19 +689,18 @@ def test_a_file_named_like_base64_is_read_as_a_file(tmp_path, astronaut_rgb, mon
 
 
 @pytest.fixture
-def interviews(tmp_path, monkeypatch):
+def interviews(tmp_path, monkeypatch, face_clip):
     """A novice's folder, as the current one: Interviews/ with videos named in capitals and spaces, a photo, and a
     Word document; Z/ with only an archive and a document."""
-    from fervid.inference.video import sample_video
 
     (tmp_path / "Interviews").mkdir()
     if (tmp_path / "interviews").exists():
         pytest.skip("this filesystem ignores letter case in names")
     for name in ("Interview 1.MOV", "Interview 2.MP4"):
-        (tmp_path / "Interviews" / name).write_bytes(sample_video().read_bytes())
+        (tmp_path / "Interviews" / name).write_bytes(face_clip.read_bytes())
     (tmp_path / "Z").mkdir()
     with zipfile.ZipFile(tmp_path / "Z" / "videos.zip", "w") as archive:
-        archive.write(sample_video(), "Interview 3.mp4")
+        archive.write(face_clip, "Interview 3.mp4")
     _write_docx(tmp_path / "Z" / "consent form.docx")
     monkeypatch.chdir(tmp_path)
     return tmp_path

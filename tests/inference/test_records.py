@@ -17,12 +17,11 @@ from fervid.apps.cli import app
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import ImageLoadError
 from fervid.inference.records import ROW_COLUMNS, ImageResult
-from fervid.samples import carphone
 from fervid.inference.video import FRAME_LEADING, VideoAnalyzer, VideoOptions
 from fervid.inference.options import PipelineOptions
 
 
-def test_every_table_has_the_one_face_row(tmp_path, astronaut_png):
+def test_every_table_has_the_one_face_row(tmp_path, astronaut_png, face_clip):
     result = CliRunner().invoke(app, ["image", str(astronaut_png), "--csv", str(tmp_path / "f.csv"), "--json",
                                       str(tmp_path / "f.json"), "-q"])
     assert result.exit_code == 0, result.output
@@ -33,7 +32,7 @@ def test_every_table_has_the_one_face_row(tmp_path, astronaut_png):
     assert rows[0]["emotion"] == face["emotion"] == "happy"
     assert float(rows[0]["confidence"]) == face["confidence"] and rows[0]["uncertain"] == str(face["uncertain"]).upper()
 
-    video = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(carphone()).frame_table()
+    video = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(face_clip).frame_table()
     assert list(video.columns) == [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
     assert (video["emotion"] == video[list(EMOTIONS)].idxmax(axis=1)).all()
     assert np.allclose(video["confidence"], video[list(EMOTIONS)].max(axis=1))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import faces_coming_and_going
+from conftest import faces_coming_and_going, needs_sample_clip
 
 from fervid.errors import OptionError
 from fervid.inference.analyzer import Analyzer
@@ -46,6 +46,7 @@ def pushed(stream: FaceStream, frames, **push) -> tuple[list[StreamFrame], int]:
     return done + rest, len(rest)
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("method, centred", [("mean", False), ("lstm", False), ("lstm", True)])
 def test_a_streams_rows_are_analyze_videos_for_the_same_settings(analyzer, carphone_frames, method, centred):
     frames, fps = carphone_frames
@@ -66,6 +67,7 @@ def test_a_streams_rows_are_analyze_videos_for_the_same_settings(analyzer, carph
     pd.testing.assert_frame_equal(table, video.frame_table(), check_dtype=False, rtol=0, atol=1.01e-4)
 
 
+@needs_sample_clip
 def test_causal_frames_come_back_as_pushed_and_centred_ones_a_lookahead_later(analyzer, carphone_frames):
     frames, fps = carphone_frames
     live = analyzer.stream(fps, method="mean")
@@ -81,6 +83,7 @@ def test_causal_frames_come_back_as_pushed_and_centred_ones_a_lookahead_later(an
     assert [d.index for d in done] == list(range(30))
 
 
+@needs_sample_clip
 def test_finish_ends_the_stream_and_a_with_block_closes_it(analyzer, carphone_frames):
     frames, fps = carphone_frames
     stream = analyzer.stream(fps, method="mean", centred=True)
@@ -95,6 +98,7 @@ def test_finish_ends_the_stream_and_a_with_block_closes_it(analyzer, carphone_fr
         stream.push(frames[1][1], bgr=True)
 
 
+@needs_sample_clip
 def test_a_push_while_another_thread_pushes_is_refused_and_the_stream_goes_on(analyzer, carphone_frames):
     frames, fps = carphone_frames
     sequential, _ = pushed(analyzer.stream(fps, method="mean", batch_frames=4), frames[:12], bgr=True)
@@ -126,6 +130,7 @@ def test_a_push_while_another_thread_pushes_is_refused_and_the_stream_goes_on(an
     assert [row for d in done for row in d.rows()] == [row for d in sequential for row in d.rows()]
 
 
+@needs_sample_clip
 def test_pushes_from_several_threads_return_their_frames_or_say_why_not(analyzer, carphone_frames):
     frames, fps = carphone_frames
     stream = analyzer.stream(fps, method="mean", batch_frames=4)
@@ -144,6 +149,7 @@ def test_pushes_from_several_threads_return_their_frames_or_say_why_not(analyzer
     assert sorted(d.index for d in done) == list(range(40 - len(refused)))
 
 
+@needs_sample_clip
 def test_an_analyzers_streams_and_videos_share_one_lstm_session_at_its_threads(carphone_frames, monkeypatch):
     import onnxruntime
 
@@ -203,6 +209,7 @@ def test_a_frame_with_no_face_comes_back_with_no_faces(analyzer):
     assert (done.time, done.index, done.faces, done.rows()) == (0.0, 0, [], [])
 
 
+@needs_sample_clip
 def test_bgr_frames_give_what_their_rgb_copies_do(analyzer, carphone_frames):
     frames, fps = carphone_frames
     bgr, _ = pushed(analyzer.stream(fps, method="mean"), frames[:20], bgr=True)

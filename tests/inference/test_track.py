@@ -11,6 +11,7 @@ from fervid.inference import track
 from fervid.inference.detect import make_detector
 from fervid.inference.track import FaceTracker
 from fervid.inference.video import sample_video
+from conftest import needs_sample_clip
 
 
 def carphone_in_1080p(n=40):
@@ -34,6 +35,7 @@ def follow(frames, detection):
     return [tracker.propagate(i, f)[0].detection for i, f in enumerate(frames[1:], 1)]
 
 
+@needs_sample_clip
 def test_flow_around_the_faces_follows_them_as_flow_over_the_whole_frame(monkeypatch):
     frames = carphone_in_1080p()
     (detection,) = make_detector().detect(cv2.cvtColor(frames[0], cv2.COLOR_GRAY2BGR))

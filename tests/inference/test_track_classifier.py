@@ -10,6 +10,7 @@ import fervid
 from fervid.errors import FervidError, OptionError
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.video import STAGES, RisingClock, _read_frames, open_video, sample_video
+from conftest import needs_sample_clip
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,7 @@ def fed(classifier, faces, track_id=1) -> tuple[list, list]:
     return ready, classifier.finish()
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("method, centred", [("lstm", True), ("hmm", True), ("mean", True), ("frame", True),
                                              ("lstm", False)])
 def test_your_own_tracks_faces_get_the_rows_analyze_video_gives_them(analyzer, carphone_faces, method, centred):
@@ -66,6 +68,7 @@ def test_your_own_tracks_faces_get_the_rows_analyze_video_gives_them(analyzer, c
     assert [r.table_row() for r in rows] == [r.table_row() for r in video.faces]
 
 
+@needs_sample_clip
 def test_tracks_are_labelled_each_over_its_own_frames_and_one_ended_early_is_finished_alone(analyzer,
                                                                                            carphone_faces):
     faces, fps = carphone_faces
@@ -92,6 +95,7 @@ def test_tracks_are_labelled_each_over_its_own_frames_and_one_ended_early_is_fin
         both.add(1, 10.0, faces[0][1])
 
 
+@needs_sample_clip
 def test_tracks_finished_one_after_another_leave_nothing_of_theirs_held_but_their_numbers(analyzer, carphone_faces):
     """finish(track_id) let go of a track's window but kept its last face's time: an entry for each track your
     tracker ended, for as long as the classifier ran (a camera's passers-by, for hours)."""
@@ -107,6 +111,7 @@ def test_tracks_finished_one_after_another_leave_nothing_of_theirs_held_but_thei
         classifier.add(3, 10.0, faces[0][1])
 
 
+@needs_sample_clip
 def test_faces_and_times_it_cannot_use_are_refused_saying_what_is_wrong(analyzer, carphone_faces):
     """A TrackSmoother took 3 probabilities and a 100-d feature and failed later, deep inside numpy or ONNX
     Runtime; a time never added raised ZeroDivisionError."""
@@ -142,6 +147,7 @@ def test_faces_and_times_it_cannot_use_are_refused_saying_what_is_wrong(analyzer
         analyzer.track_classifier(0)
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("centred", [True, False])
 def test_the_lstms_windows_of_all_tracks_run_together_giving_what_each_gives_run_alone(analyzer, carphone_faces,
                                                                                       monkeypatch, centred):

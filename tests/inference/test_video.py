@@ -29,6 +29,7 @@ from fervid.apps.cli import app
 from fervid.inference.temporal import TrackWindows, temporal_folder
 from fervid.inference.video import (H264Writer, LiveSource, OutputNames, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
                                     VideoOptions, open_video, sample_video, usable_fps)
+from conftest import needs_sample_clip
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -69,6 +70,7 @@ def analyzer():
     return Analyzer()
 
 
+@needs_sample_clip
 def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     result = analyzer.analyze_video(carphone(), tmp_path, method="mean")
     assert result.ok and result.frames_analysed == 120
@@ -99,6 +101,7 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert keys and all((tmp_path / k).is_file() for k in keys)
 
 
+@needs_sample_clip
 def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the_versions(analyzer, tmp_path):
     """The tracks JSON named the model and the LSTM but gave no weights digest and no versions, and the frame
     table's Parquet, read apart from its JSON, said nothing of what made its rows."""
@@ -131,6 +134,7 @@ def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the
     assert kept["weights_sha256"] == summary["weights_sha256"] and kept["fervid"] == fervid.__version__
 
 
+@needs_sample_clip
 def test_durations_written_are_the_written_end_less_the_written_start(analyzer, tmp_path):
     """An episode's duration was its unrounded span rounded: carphone's 2.1688-2.4358 (--start 1 --end 3) lasted
     0.2669, and a script checking end - start found 0.267. Every duration written beside a start and an end is
@@ -161,6 +165,7 @@ def carphone_result(analyzer):
     return analyzer.analyze_video(carphone(), method="mean", annotate=False)
 
 
+@needs_sample_clip
 def test_a_timeline_of_a_track_not_there_names_the_tracks_there_are(carphone_result):
     """VideoResult.timeline(2) of a video with one track raised a bare KeyError: 2."""
     assert carphone_result.track_ids == [1]
@@ -168,6 +173,7 @@ def test_a_timeline_of_a_track_not_there_names_the_tracks_there_are(carphone_res
         carphone_result.timeline(2)
 
 
+@needs_sample_clip
 def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_result, tmp_path):
     """repr of 4 s of one face was 66,479 characters (every FrameFace's 14 probabilities to 16 digits, its tracks
     as <TrackLog object at 0x...>): a minute of a 16-person call would print ~15 MB into a notebook."""
@@ -203,6 +209,7 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
+@needs_sample_clip
 @needs_repository
 def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path):
     """The README showed `analyze_video(path, "results/")`'s result printing `faces=<120 rows>`: analysed into a
@@ -217,6 +224,7 @@ def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(anal
     assert "table_path='results/interview_frames.parquet'" in example and result.faces == []
 
 
+@needs_sample_clip
 def test_the_typed_dicts_name_the_keys_the_results_have(analyzer, carphone_result):
     """What type checkers read (analyze_video's keywords, a track's summary, an analyzer's settings) is written
     apart from the code that makes those dicts: the two must name the same keys."""
@@ -252,6 +260,7 @@ def test_help_on_the_video_api_says_what_each_setting_and_member_is():
         assert (getattr(VideoResult, member).__doc__ or "").strip(), member
 
 
+@needs_sample_clip
 def test_what_a_tracks_repr_shows_are_its_attributes(carphone_result):
     """repr showed dominant_emotion=... and share=..., yet track.dominant_emotion raised AttributeError."""
     log = carphone_result.tracks[1]
@@ -273,6 +282,7 @@ def test_a_url_is_said_to_be_one_not_a_missing_file(analyzer):
     assert "secret" not in str(caught.value) and "fervid live --source URL" in str(caught.value)
 
 
+@needs_sample_clip
 def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_result):
     """track_summaries() was a list of dicts beside frame_table()'s DataFrame."""
     from fervid.inference.video import VideoResult
@@ -294,6 +304,7 @@ def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_
     assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 
 
+@needs_sample_clip
 def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
     """track_table() of a video with no face was 17 object columns, which made a pd.concat of a study's track
     tables object too."""
@@ -307,6 +318,7 @@ def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
     assert both.dtypes.to_dict() == typed
 
 
+@needs_sample_clip
 def test_every_episode_is_listed_and_those_of_half_a_second_or_more_have_a_key_frame(analyzer, tmp_path):
     """track_summaries' docstring said its episodes were the stretches of 0.5 s or more; every one is listed, and
     the shorter ones have key_frame None (README, "key frames")."""
@@ -320,6 +332,7 @@ def test_every_episode_is_listed_and_those_of_half_a_second_or_more_have_a_key_f
     assert lasting and all((tmp_path / ep["key_frame"]).is_file() for ep in lasting)
 
 
+@needs_sample_clip
 def test_a_videos_json_times_are_its_rows_times(carphone_result):
     """The JSON's times had 3 decimals and the rows' 4: an episode's key_frame_time (3.704) or a track's end (3.971)
     matched no row's time (3.7037, 3.9706)."""
@@ -337,6 +350,7 @@ def test_a_videos_json_times_are_its_rows_times(carphone_result):
     assert rows["time"].is_unique and rows["time"].iloc[1] == round(1001 / 30000, 4)
 
 
+@needs_sample_clip
 def test_a_videos_csv_writes_booleans_as_r_reads_them_and_is_its_parquet(analyzer, carphone_result, tmp_path):
     """The frame tables' uncertain and detected were Python's True/False, which R's read.csv reads as text
     (sum(d$detected == TRUE) was 0); TRUE/FALSE are R's logical and pandas' bool."""
@@ -405,6 +419,7 @@ def test_times_are_on_the_files_timeline_where_the_video_stream_starts_after_the
     assert float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1)) == pytest.approx(2.5, abs=0.1)
 
 
+@needs_sample_clip
 def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, monkeypatch):
     """Where imageio-ffmpeg finds no ffmpeg binary it raises RuntimeError: the interlace probe made every video fail
     to open, where OpenCV alone had read it."""
@@ -418,6 +433,7 @@ def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, 
     assert result.ok and result.frames_analysed == 120 and result.track_ids == [1]
 
 
+@needs_sample_clip
 def test_a_missing_ffmpeg_binary_is_said_before_the_video_is_read_with_what_does_without_it(analyzer, tmp_path,
                                                                                             monkeypatch):
     """A frozen desktop build without the binary (IMAGEIO_FFMPEG_EXE naming a file not there) found out mid-video:
@@ -436,6 +452,7 @@ def test_a_missing_ffmpeg_binary_is_said_before_the_video_is_read_with_what_does
     assert analyzer.analyze_video(carphone(), method="mean").ok  # no folder, no annotated copy: nothing to encode
 
 
+@needs_sample_clip
 def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_path):
     """`cat a.ts b.ts` (a camcorder's split files joined): the second part's timestamps start again, its frames
     went back in time and were dropped from the tables, and the track's emotion shares came out in the
@@ -722,6 +739,7 @@ def shot(background_seed, face, x=240, size=(640, 480)):
     return frame
 
 
+@needs_sample_clip
 def test_a_scene_cut_ends_every_track(analyzer, astronaut_rgb, tmp_path):
     """An edited interview cut between two people framed at the same spot: the second took the first one's
     track number (one "person" who was two; their emotion shares mixed), and the first came back under it too."""
@@ -877,6 +895,7 @@ def screen_recording(path, astronaut_rgb, seconds=5.0, page_every=None, photo_fr
     return write_clip(path, frames, fps=fps)
 
 
+@needs_sample_clip
 def test_a_webcam_picture_in_picture_keeps_its_track_across_the_screens_page_changes(analyzer, astronaut_rgb,
                                                                                       tmp_path):
     """A usability test's screen recording: every page change of the screen is a scene cut of the whole frame, and
@@ -895,6 +914,7 @@ def test_a_webcam_picture_in_picture_keeps_its_track_across_the_screens_page_cha
     assert saved["scene_cut_tracks"] == [{"time": t, "ended": [], "kept": [1]} for t in result.scene_cuts]
 
 
+@needs_sample_clip
 def test_with_max_faces_one_a_photo_scrolling_into_the_screen_does_not_take_the_participants_place(astronaut_rgb,
                                                                                                      tmp_path):
     """--max-faces 1 on a screen recording with the participant's webcam in a corner: a stock photo scrolling into
@@ -959,6 +979,7 @@ def test_the_lstm_is_as_sure_as_the_frames_when_its_window_holds_one_frame(analy
     assert lstm.confidence.min() > 0.6 and not lstm.uncertain.any(), lstm.confidence.tolist()
 
 
+@needs_sample_clip
 def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analyzer):
     """At --sample-fps 1 a 1 s window holds one analysed frame: the moving average gave the frames' own labels and
     the LSTM read copies of one frame, and at --sample-fps 2 the LSTM read frames 0.5 s apart (it learnt from frames
@@ -981,6 +1002,7 @@ def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analy
     assert frame.run_settings["window"] is None and frame.run_settings["frames_per_window"] is None
 
 
+@needs_sample_clip
 def test_the_published_designs_sampling_runs_the_lstm_without_a_notice(analyzer, astronaut_rgb, tmp_path):
     """--sample-fps 3.333, the published design's 0.3 s, said the LSTM's labels were outside what it learnt, from
     frames "0.3 s apart" against "at most 0.3 s apart": every 9th frame of 29.97 fps video is 0.3003 s apart."""
@@ -996,6 +1018,7 @@ def test_the_published_designs_sampling_runs_the_lstm_without_a_notice(analyzer,
         assert result.frames_analysed >= 3
 
 
+@needs_sample_clip
 def test_sampled_rows_last_until_the_next_in_shares_episodes_span_and_timeline(analyzer, tmp_path):
     """At --sample-fps 1 emotion_share counted each row as lasting until the next, but an episode ended at its last
     row's time (an episode of one row lasted 0 s and got no key frame), a track's span ended there too (0.0-3.0 s,
@@ -1034,6 +1057,7 @@ def test_an_lstm_fed_another_graph_than_the_one_it_learnt_from_is_said(analyzer)
     assert VideoAnalyzer(Analyzer(precision="fp32"), VideoOptions(method="mean")).graph_notice is None
 
 
+@needs_sample_clip
 def test_sample_fps_and_detect_every(analyzer, tmp_path):
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
     assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42
@@ -1239,6 +1263,7 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
     assert any(made_of_blocks(k) for k in range(2, 9))
 
 
+@needs_sample_clip
 def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_track_and_time(analyzer, tmp_path):
     """A folder of key frames said which emotion, track and time each was only in its name and the JSON: the picture
     carried none. Each is named by its episode's track, start and emotion (as the tracks JSON lists it) and carries
@@ -1272,6 +1297,7 @@ def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_trac
         assert (np.abs(caption - ink_bgr(colour)).sum(2) < np.abs(caption - colour).sum(2)).sum() > 30, ep
 
 
+@needs_sample_clip
 def test_a_key_frames_caption_and_peak_confidence_give_the_probability_its_row_in_the_table_has(analyzer, tmp_path,
                                                                                                   monkeypatch):
     """A key frame's caption gave the frame's own probability (peak_confidence: "fear 20%") where the frames table
@@ -1389,6 +1415,7 @@ def test_uncertain_rows_are_marked_in_the_annotated_video_and_key_frames_and_cou
         f"{unsure.emotion} {unsure.peak_confidence:.0%}?")
 
 
+@needs_sample_clip
 def test_a_key_frames_caption_time_seeks_a_player_to_its_frame(analyzer, tmp_path, monkeypatch):
     """A key frame's caption gave its time rounded to the tenth: 2.8695 read 00:00:02.9, and a player (ffmpeg -ss,
     mpv) sought there showed the next frame (2.9029). It gives the time as the player's clock shows that frame."""
@@ -1460,6 +1487,7 @@ def test_key_frames_keeps_each_tracks_longest_episodes_and_lists_every_episode(a
     assert capped.summary()["tracks"] == summary["tracks"]
 
 
+@needs_sample_clip
 def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyzer):
     """At --sample-fps 5 the centred kernel's frame spacing was the video's (1/30 s): a 1 s window's outer samples,
     0.4 s away, weighed 0.25 instead of 1 - 0.4 / (0.5 + 0.2) = 0.43."""
@@ -1473,6 +1501,7 @@ def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyze
     assert weights[1] / weights[0] == pytest.approx(1 - 0.4 / 0.7)
 
 
+@needs_sample_clip
 def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
     with pytest.raises(VideoError, match="no such file"):
@@ -1922,6 +1951,7 @@ def test_4k_video(analyzer, tmp_path, astronaut_rgb):
     assert result.track_ids == [1] and result.faces[0].box[2] > 300
 
 
+@needs_sample_clip
 def test_video_cli_reports_bad_files_and_goes_on(tmp_path):
     (tmp_path / "bad.mp4").write_text("nope")
     result = CliRunner().invoke(app, ["video", str(carphone()), str(tmp_path / "bad.mp4"), "--out",
@@ -1940,6 +1970,7 @@ def test_a_photo_or_a_device_is_not_a_video(tmp_path, astronaut_png):
         open_video("/dev/zero")
 
 
+@needs_sample_clip
 def test_live_on_a_file_source_runs_in_real_time(tmp_path, monkeypatch):
     """A file is played on its own clock, as a camera delivers: an analysis slower than its frame rate drops frames
     to keep up rather than falling behind. Here each frame's analysis takes at least 0.1 s (3x the 30 fps clip's
@@ -1967,6 +1998,7 @@ def test_live_on_a_file_source_runs_in_real_time(tmp_path, monkeypatch):
     assert len(table) <= int(analysed) and table["frame"].is_monotonic_increasing
 
 
+@needs_sample_clip
 def test_live_source_drops_frames_for_a_slow_consumer():
     import time
 
@@ -1979,6 +2011,7 @@ def test_live_source_drops_frames_for_a_slow_consumer():
     assert indices[-1] == 119 and np.diff(indices).min() >= 1 and np.diff(indices).max() > 1  # frames skipped
 
 
+@needs_sample_clip
 def test_live_source_stops_its_reader_when_the_consumer_stops_early():
     import threading
 
@@ -1989,6 +2022,7 @@ def test_live_source_stops_its_reader_when_the_consumer_stops_early():
     assert src.delivered == 1
 
 
+@needs_sample_clip
 def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_them():
     """close() stopped the session clock again after the source's end: the summary's seconds and fps took in the
     outputs' writing after it (2.5 s for a 1 s session)."""
@@ -2001,6 +2035,7 @@ def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_t
     assert len(frames) > 0 and src.seconds == ended < 1.0
 
 
+@needs_sample_clip
 def test_a_live_session_starts_when_its_first_frame_is_asked_for():
     """The reader started as the source was opened, while its consumer was still being set up (the outputs'
     writers made, pandas imported: 0.7-2.2 s on a busy machine): a session's first second or two was never
@@ -2051,6 +2086,7 @@ def test_live_source_refuses_a_limit_that_is_not_a_duration(seconds):
         LiveSource(str(carphone()), max_seconds=seconds)
 
 
+@needs_sample_clip
 def test_live_source_takes_infinite_seconds_as_no_limit():
     """max_seconds=inf (`--seconds inf`) crashed: OverflowError computing the frames expected."""
     with LiveSource(str(carphone()), max_seconds=float("inf")) as src:
@@ -2106,6 +2142,7 @@ def test_live_source_names_why_a_source_does_not_open(tmp_path):
     assert time.monotonic() - started < 5
 
 
+@needs_sample_clip
 def test_live_source_reports_a_frozen_stream_as_lost(tmp_path):
     """A stream whose server stops sending (SIGSTOPped) was waited on for 30 s and then ended as if complete."""
     port = _free_port()
@@ -2173,6 +2210,7 @@ def test_fervid_live_reads_a_video_file_served_over_http_on_its_own_clock_to_its
     assert json.loads((tmp_path / "cut" / f"{stem}_cut_tracks.json").read_text(encoding="utf-8"))["ok"] is False
 
 
+@needs_sample_clip
 def test_a_live_stream_that_carries_a_files_length_is_lost_when_it_stops_past_it(tmp_path):
     """A live Matroska stream copied from a file keeps the file's length (its DURATION tag): it is read on its own
     clock as a recording is, but stopping well past that length is not an end (exit 0) but a loss."""
@@ -2193,6 +2231,7 @@ def test_a_live_stream_that_carries_a_files_length_is_lost_when_it_stops_past_it
         server.wait()
 
 
+@needs_sample_clip
 def test_live_source_stop_freezes_its_counts_and_ends_the_iteration():
     """After Ctrl-C the reader went on reading and counting drops while the outputs were saved: the printed
     summary said 24 dropped where the tracks JSON had 5. stop() ends the reader and the iteration (after one item
@@ -2238,6 +2277,7 @@ def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
     assert result.realtime_factor == pytest.approx(1 / 30 / result.run_seconds, rel=0.01)
 
 
+@needs_sample_clip
 def test_the_realtime_factor_is_the_whole_runs_as_fervid_video_says_it(analyzer, tmp_path, monkeypatch):
     """`fervid video` said "x real time" over the whole run (the timelines, key frames and tracks JSON written at the
     end included), while VideoResult.realtime_factor was over the analysis alone: a run slower than the video was
@@ -2286,6 +2326,7 @@ class _WindowRecorder:
         return np.average(probabilities, axis=0, weights=weights)
 
 
+@needs_sample_clip
 @pytest.mark.parametrize("centred", [True, False])
 def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
     """17.1: the label at t comes from t - w/2 .. t + w/2 on files (no lag), from t - w .. t live."""
@@ -2312,6 +2353,7 @@ def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
                                atol=1e-5)
 
 
+@needs_sample_clip
 def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path, monkeypatch):
     import fervid.inference.video
 
@@ -2354,6 +2396,7 @@ def test_sticky_hmm_ignores_one_odd_frame_and_follows_a_lasting_change():
     assert causal[14] == 3 and causal[-1] == 4 and causal.index(4) <= 15 + 6  # live: within 0.2 s
 
 
+@needs_sample_clip
 def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_notice(tmp_path):
     import shutil
 
@@ -2389,6 +2432,7 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+@needs_sample_clip
 def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_path):
     """An LSTM from `fervid train-temporal` could not be used by any command, and one built in Python was run on
     another CNN's features without a word."""
@@ -2442,6 +2486,7 @@ def test_the_temporal_lstms_temperature_shapes_the_videos_probabilities_and_conf
     assert (warm.emotion == cool.emotion).all() and (warm.confidence < cool.confidence - 0.01).all()
 
 
+@needs_sample_clip
 def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path):
     """Key frames and timelines of an earlier run into the same folder stayed beside the new run's tables."""
     stale = ["carphone_pristine_track7_0001.00s_fear.png", "carphone_pristine_track3_timeline.png",
@@ -2678,6 +2723,7 @@ def test_timelines_break_where_the_track_was_not_seen_and_show_a_single_frame(an
     assert timeline_figure(one.tracks[1], "one.mp4").axes[0].lines[0].get_marker() == "o"
 
 
+@needs_sample_clip
 def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_tight_crop(carphone_result, tmp_path,
                                                                                           monkeypatch):
     """Saving a timeline drew the figure twice: savefig's bbox_inches="tight" laid it all out once more to find the
@@ -2698,6 +2744,7 @@ def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_ti
     np.testing.assert_array_equal(matplotlib.image.imread(saved), matplotlib.image.imread(tight))
 
 
+@needs_sample_clip
 def test_the_lstms_windows_run_a_chunk_at_a_time_giving_the_labels_of_one_window_a_run(analyzer, monkeypatch):
     """`fervid video` ran each LSTM window through ONNX Runtime alone: now the windows of a chunk of frames run
     together, and the frames table is the one running them one by one gives."""
@@ -2770,6 +2817,7 @@ def test_a_face_the_detector_slips_on_keeps_its_rows_and_its_id(astronaut_rgb, t
     assert analyzer.detector.rounds >= 9  # the whole-frame pass ran, and missed, as the test means it to
 
 
+@needs_sample_clip
 def test_a_result_whose_table_a_later_run_replaced_says_so(analyzer, tmp_path):
     """Comparing methods into one folder: the first result's frame_table() silently read the second run's rows."""
     by_frame = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
@@ -2802,6 +2850,7 @@ def _held_at_first_frame(analyzer, out, **settings):
     return thread, release, results
 
 
+@needs_sample_clip
 def test_two_analyses_of_one_video_into_one_folder_at_once_lose_nothing(analyzer, tmp_path):
     """Two analyze_video runs of one video into one folder at once (two threads, two notebook kernels, the CLI and
     the API) both returned ok=True and no frames table was left: each started by deleting the partial files of its
@@ -2848,6 +2897,7 @@ def _one_video_twice(tmp_path: Path) -> tuple[Path, Path]:
     return videos
 
 
+@needs_sample_clip
 @as_root
 def test_analyze_video_names_its_outputs_apart_from_another_users(analyzer, tmp_path):
     """A lab server's shared results folder holds student1's session1_*; student2's notebook ran
@@ -2906,6 +2956,7 @@ print(*[str(w.message) for w in warned if "which are kept" in str(w.message)], s
 """
 
 
+@needs_sample_clip
 @as_root
 def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged):
     """A colleague's session1_* under `umask 077` (0600, another user's): their tracks JSON could not be read, so
@@ -2929,6 +2980,7 @@ def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged):
     assert (res / "u2_session1_tracks.json").is_file()
 
 
+@needs_sample_clip
 def test_an_output_deleted_while_the_analysis_runs_fails_the_result(analyzer, tmp_path):
     """A partial file gone when the outputs were moved into place was passed over: the result said ok, and its
     folder had no CSV."""
@@ -2945,6 +2997,7 @@ def test_an_output_deleted_while_the_analysis_runs_fails_the_result(analyzer, tm
     assert len(result.frame_table()) >= 100  # what is there is in place
 
 
+@needs_sample_clip
 def test_a_result_saved_into_another_folder_takes_its_key_frames_and_video(analyzer, tmp_path):
     """The JSON saved in the second folder listed key frames that were only in the first (their images let go)."""
     result = analyzer.analyze_video(carphone(), tmp_path / "a", method="frame")
@@ -2956,6 +3009,7 @@ def test_a_result_saved_into_another_folder_takes_its_key_frames_and_video(analy
                if ep.get("key_frame"))
 
 
+@needs_sample_clip
 def test_a_video_name_that_is_not_utf8_is_refused_not_a_crash(tmp_path):
     import os
     import shutil
@@ -2966,6 +3020,7 @@ def test_a_video_name_that_is_not_utf8_is_refused_not_a_crash(tmp_path):
         open_video(name)  # cv2.VideoCapture on it killed the process
 
 
+@needs_sample_clip
 def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     cap = cv2.VideoCapture(str(carphone()))
     frames = [cap.read()[1] for _ in range(40)]
@@ -3028,6 +3083,7 @@ def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_p
         cap.release()
 
 
+@needs_sample_clip
 def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_saved(analyzer, tmp_path, monkeypatch):
     """Closing waits for ffmpeg to encode what is buffered and write the index (seconds on a long video); a Ctrl-C
     then killed ffmpeg (no index) and skipped the table's close and the tracks JSON. Now it waits for them."""
@@ -3078,6 +3134,7 @@ def test_an_ignored_or_foreign_signal_handler_is_left_alone_while_a_frame_is_wri
             raise OSError("disk full")
 
 
+@needs_sample_clip
 def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path):
     """p02/cam.mp4 analysed with p01/cam.mp4 wrote p02_cam_*; analysed again alone it wrote cam_* beside them."""
     for who in ("p01", "p02"):
@@ -3101,6 +3158,7 @@ def test_a_stem_is_a_name_not_a_path(analyzer, tmp_path, stem):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("*escape*"))
 
 
+@needs_sample_clip
 def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     """`fervid live --source file.mp4` ended by Ctrl-C (stop) reported "video ended at 6.1 s of 20.0 s (truncated or
     corrupt)" and exited 1."""
@@ -3113,6 +3171,7 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     assert result.ok and result.frames_analysed == 20
 
 
+@needs_sample_clip
 def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(analyzer, tmp_path):
     """After SIGTERM the tracks JSON disagreed with the annotated MP4: the frame handed out after the stop (a live
     source's newest, which is neither analysed nor written) was counted in frames_read and set the duration."""
@@ -3132,6 +3191,7 @@ def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(a
     assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 20
 
 
+@needs_sample_clip
 def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path):
     """A CJK name drew empty boxes in the timeline's title and printed a matplotlib warning per character."""
     import shutil
@@ -3216,6 +3276,7 @@ def test_audio_with_cover_art_is_said_to_have_no_video(analyzer, tmp_path, astro
                                                  r"cover art, not a video", result.error or ""), result.error
 
 
+@needs_sample_clip
 def test_a_file_of_two_video_streams_says_the_first_was_analysed(tmp_path, astronaut_rgb):
     """A recording of two cameras in one file: the first stream was analysed and the second left out unsaid."""
     face = write_clip(tmp_path / "face.mp4", moving_face_frames(astronaut_rgb, n=15), fps=15)
@@ -3283,6 +3344,7 @@ VideoAnalyzer(Analyzer(), VideoOptions(method="mean")).run("clip.mp4", sys.argv[
 """
 
 
+@needs_sample_clip
 def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_partial(tmp_path):
     """kill -9 mid-video left a frames.csv that ended cleanly, a corrupt frames.parquet, an MP4 that played and
     97 key frames under their own names, nothing saying the run never finished. They are written under
@@ -3329,6 +3391,7 @@ def _carphone_frames(n: int) -> list[np.ndarray]:
     return frames
 
 
+@needs_sample_clip
 def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole(analyzer, tmp_path, monkeypatch):
     """A full disk left empty or unplayable files under their final names. The outputs of a video whose writing
     failed stay under their partial names (nothing more is written there: no JSON, no timeline), and the same
@@ -3359,6 +3422,7 @@ def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole
     assert "clip_frames.partial.csv" in partial and "clip_annotated.partial.mp4" in partial, partial
 
 
+@needs_sample_clip
 def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer, tmp_path, monkeypatch):
     """Windows cannot delete or replace a file another program has open (the episodes CSV in Excel, the annotated
     MP4 in a player). A re-run deleted the earlier outputs one by one until that one: the MP4 and CSVs deleted
@@ -3440,6 +3504,7 @@ def _whole_outputs(folder: Path) -> dict[str, bytes]:
             if not p.name.startswith(".") and ".partial." not in p.name}
 
 
+@needs_sample_clip
 def test_a_run_killed_setting_the_earlier_outputs_aside_has_them_put_back_by_the_next(analyzer, tmp_path,
                                                                                         monkeypatch):
     """A run killed between setting the earlier outputs aside and deleting them left them under hidden names for
@@ -3462,6 +3527,7 @@ def test_a_run_killed_setting_the_earlier_outputs_aside_has_them_put_back_by_the
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
 
 
+@needs_sample_clip
 def test_a_run_killed_deleting_the_set_aside_outputs_has_them_deleted_by_the_next(analyzer, tmp_path, monkeypatch):
     """Killed once its own outputs were in place, a run left the earlier ones under hidden names for ever. The next
     run into the folder deletes them, all of them: an earlier annotated MP4 (or tracks JSON) put back beside the new
@@ -3484,6 +3550,7 @@ def test_a_run_killed_deleting_the_set_aside_outputs_has_them_deleted_by_the_nex
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
 
 
+@needs_sample_clip
 def test_a_run_killed_deleting_the_set_aside_outputs_has_none_put_back_where_it_wrote_fewer(analyzer, tmp_path,
                                                                                            monkeypatch):
     """The next run put a killed run's set-aside outputs back where none of their names held a new output: killed
@@ -3548,6 +3615,7 @@ def test_a_video_of_frames_faster_than_its_memory_holds_is_analysed_at_a_rate_th
     assert any(f"at most {result.analysed_fps_cap:g} frames a second were analysed" in n for n in notices), notices
 
 
+@needs_sample_clip
 def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeypatch):
     """The bound bites where frames come faster than an ordinary video's: the carphone sample is analysed frame by
     frame, its rows the same as with no bound to speak of; 4K at 60 fps (1.9 GB with the LSTM) fits the default, a
@@ -3578,6 +3646,7 @@ def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeyp
         frames_memory_limits("tiny.mp4", VideoOptions(frames_memory_mb=200), lstm_ahead, 25.0, (4320, 8192, 3))
 
 
+@needs_sample_clip
 def test_a_video_of_frames_over_the_size_limit_is_refused_before_one_is_decoded(tmp_path, monkeypatch):
     """A 62 KB file can declare 16000 x 16000 frames (768 MB each): videos had no size limit, as images do."""
     read = []
@@ -3615,6 +3684,7 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
 
 
+@needs_sample_clip
 def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_as_text(analyzer, tmp_path):
     """A result in a Jupyter cell printed its repr only: no _repr_html_. It shows the video's name, length and
     what was analysed, and a row per track (its track_table, as pandas writes it in HTML), not the frames' rows; a
@@ -3901,6 +3971,7 @@ exec {FFMPEG} "$@"
     assert [str(w.message).split(" (ffmpeg ")[0] for w in warned] == [str(old)]
 
 
+@needs_sample_clip
 def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
     """VideoResult.stage_seconds was written nowhere: a user asking why a video took long saw only the total. The
     tracks JSON gives each stage's seconds (within the analysis's), the encoder's finishing included in "encode",
@@ -3951,6 +4022,7 @@ class _CountedConversions:
         return getattr(self._cap, name)
 
 
+@needs_sample_clip
 def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, monkeypatch):
     """--sample-fps decoded and converted every frame to BGR, then passed over most: 1 in 6 analysed at 5 of 30
     fps, the conversions a seventh of decoding at 640x480 and a quarter at 1080p. The frames passed over are grabbed
@@ -3982,6 +4054,7 @@ def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, mon
         assert grabbed == converted, name
 
 
+@needs_sample_clip
 def test_the_annotated_video_keeps_the_picture_and_labels_it_was_given(analyzer, tmp_path, monkeypatch):
     """The annotated MP4's encoder settings trade its CPU (the largest single cost of `fervid video`) against the
     picture: decoded, the carphone copy (enlarged to 432 rows, labels drawn) stays within SSIM 0.965 of the frames

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import clip_writer
+from conftest import clip_writer, needs_sample_clip
 from fervid.emotions import EMOTIONS
 from fervid.errors import OptionError
 from fervid.inference import video as video_module
@@ -76,6 +76,7 @@ def whole(analyzer, recording):
     return analyzer.analyze_video(recording, key_frames=0, annotate=False)
 
 
+@needs_sample_clip
 def test_a_region_is_analysed_as_the_video_cropped_to_it_with_boxes_in_the_whole_frame(analyzer):
     """The documented workaround was a copy cropped by ffmpeg: the region gives its rows exactly, placed back in
     the whole frame's pixels, and the face in the page's content is not looked for."""
@@ -97,6 +98,7 @@ def test_a_region_is_analysed_as_the_video_cropped_to_it_with_boxes_in_the_whole
     assert whole_frames.track_ids == [1, 2]  # without the region, the page's face is a track too
 
 
+@needs_sample_clip
 def test_a_region_in_fractions_is_recorded_in_pixels_and_keeps_faces_inside_it(analyzer, recording, tmp_path):
     width, height = SCREEN
     fractions = (0.5, 0.4, 0.5, 0.6)
@@ -109,6 +111,7 @@ def test_a_region_in_fractions_is_recorded_in_pixels_and_keeps_faces_inside_it(a
     assert ((table.x + table.width) <= width).all() and ((table.y + table.height) <= height).all()
 
 
+@needs_sample_clip
 def test_a_region_outside_the_frames_is_refused_naming_the_video_and_its_size(analyzer, recording, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(VideoError, match=r"session\.mp4: region 400,200,176,144 .* 480 x 300 pixels"):
@@ -120,6 +123,7 @@ def test_a_region_outside_the_frames_is_refused_naming_the_video_and_its_size(an
         VideoOptions(region=(10, 10, 0, 20))
 
 
+@needs_sample_clip
 def test_a_stretch_is_sought_and_keeps_the_recordings_times_and_frame_numbers(analyzer, recording, whole,
                                                                               monkeypatch):
     reads = []
@@ -146,6 +150,7 @@ def _stretch_as_in_the_whole(analyzer, path, start, end):
     return sorted(zip(part.time, part.frame)), sorted(zip(inside.time, inside.frame))
 
 
+@needs_sample_clip
 def test_a_stretch_of_an_mpeg_ts_is_analysed(analyzer, tmp_path):
     """--start on an MPEG-TS analysed 0 frames and exited 0, saying the file ended before --end: OpenCV's seek
     said True and the next read failed, taken for the file's end."""
@@ -156,6 +161,7 @@ def test_a_stretch_of_an_mpeg_ts_is_analysed(analyzer, tmp_path):
     assert len(part) == 30 and part == whole_inside
 
 
+@needs_sample_clip
 def test_a_stretch_of_a_variable_frame_rate_video_starts_at_its_start(analyzer, tmp_path):
     """OpenCV's seek times frames by the average rate: on a video at 10 fps for 3 s and then 29.97 fps,
     --start 2 landed past 3 s and the frames between were silently left out."""
@@ -167,6 +173,7 @@ def test_a_stretch_of_a_variable_frame_rate_video_starts_at_its_start(analyzer, 
     assert part[0] == (2.002, 20) and len(part) == 10 + 30 and part == whole_inside
 
 
+@needs_sample_clip
 def test_a_time_copied_from_the_frames_table_names_its_row(analyzer):
     """Times are written to 4 decimals: frame 31's row says 1.0344 (it is at 1.034367 s). --start 1.0344 began at
     frame 32, a stretch 1.0344-1.05 holding that row was refused as holding none, --end 1.0344 kept the row, and a
@@ -181,6 +188,7 @@ def test_a_time_copied_from_the_frames_table_names_its_row(analyzer):
     assert analyzer.analyze_video(sample_video(), start=1.0, end=1.0344, **options).frame_table().frame.max() == 30
 
 
+@needs_sample_clip
 def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):
     with pytest.raises(VideoError, match=r"session\.mp4: start 9 s is at or past its end \(5\.00 s\)"):
         analyzer.analyze_video(recording, start=9.0)
@@ -188,6 +196,7 @@ def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):
         VideoOptions(start=3.0, end=2.0)
 
 
+@needs_sample_clip
 def test_a_segment_over_the_whole_video_is_summarised_as_its_track_is(analyzer, recording):
     """One rule for a track's shares of time, in a segment as in the tracks JSON (TrackLog.summary): a segment
     holding the whole video gives the track's own numbers, and two that split it share its seen seconds."""
@@ -210,6 +219,7 @@ def test_a_segment_over_the_whole_video_is_summarised_as_its_track_is(analyzer, 
     assert listed == {(ep["start"], ep["end"]) for ep in track["episodes"]}
 
 
+@needs_sample_clip
 def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_path):
     result = analyzer.analyze_video(recording, tmp_path, region=PIP, key_frames=2, annotate=False,
                                     segments=(TimeSegment(0.0, 2.0, "sign up"), TimeSegment(2.0, 4.0, "checkout"),
@@ -248,6 +258,7 @@ def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_pa
     assert len(kept) == 2 and all((tmp_path / name).is_file() for name in kept)
 
 
+@needs_sample_clip
 def test_sampling_from_a_start_keeps_to_a_grid_from_the_start(analyzer):
     """--start 1.5 --sample-fps 2 analysed 1.5015 and 1.5349 (the next_sample grid began at 0)."""
     part = analyzer.analyze_video(sample_video(), start=1.5, end=3.5, sample_fps=2, method="frame", key_frames=0,
@@ -255,6 +266,7 @@ def test_sampling_from_a_start_keeps_to_a_grid_from_the_start(analyzer):
     assert sorted(set(part.frame_table().time)) == [1.5015, 2.002, 2.5025, 3.003]
 
 
+@needs_sample_clip
 def test_a_stretch_ends_at_its_end_and_its_real_time_factor_counts_the_stretch(analyzer):
     """--end 2 gave a track ending at 2.002, and the real-time factor divided the position reached (2 s) by the run
     time for 1 s analysed."""
@@ -269,6 +281,7 @@ def test_a_stretch_ends_at_its_end_and_its_real_time_factor_counts_the_stretch(a
     assert entry["end"] == 2.0 and entry["seen_seconds"] == 0.5
 
 
+@needs_sample_clip
 def test_a_segment_counts_its_own_frames_and_lasts_as_its_track_does(analyzer):
     """Segment B (1.5-3.0 s) said 46 frames where the frame table has 45 rows in it (the row carried in from
     1.4848 s counted); its seconds still follow the row rule. Sampled, a segment holding the track's end ended
@@ -289,6 +302,7 @@ def test_a_segment_counts_its_own_frames_and_lasts_as_its_track_does(analyzer):
     assert sampled.segment_summaries()[0]["tracks"][0]["end"] == sampled.track_summaries()[0]["end"]
 
 
+@needs_sample_clip
 def test_segments_outside_the_stretch_analysed_say_so(analyzer, tmp_path):
     """A segment outside --start/--end or past the video's end read "seen_seconds 0" as if no face was there."""
     result = analyzer.analyze_video(sample_video(), tmp_path, start=1.0, end=2.0, key_frames=0, annotate=False,
@@ -302,6 +316,7 @@ def test_segments_outside_the_stretch_analysed_say_so(analyzer, tmp_path):
     assert "A (0-1.5 s: 0.5 s analysed)" in notice and "C (5-8 s: 0 s analysed)" in notice and "B (" not in notice
 
 
+@needs_sample_clip
 def test_a_region_smaller_than_the_smallest_face_is_refused_in_pixels(analyzer):
     """--region 0,0,1,1.5 (fractions meant; one value over 1 makes them pixels) was a 1 x 2 px region, silently."""
     with pytest.raises(VideoError, match=r"carphone_pristine\.mp4: region 0,0,1,1\.5 is 1 x 2 pixels of its 193 x 144 "
@@ -311,6 +326,7 @@ def test_a_region_smaller_than_the_smallest_face_is_refused_in_pixels(analyzer):
     assert analyzer.analyze_video(sample_video(), region=(0, 0, 1, 1), end=0.2, annotate=False, key_frames=0).ok
 
 
+@needs_sample_clip
 def test_a_stretch_holding_no_frame_is_refused_naming_the_frames_times(analyzer):
     """--start 3.99 (after the last frame, 3.9706 s, before the container's end, 4.004 s) and --start 1.002 --end
     1.03 (between two frames) gave 0 frames, exit 0, no word."""
@@ -324,6 +340,7 @@ def test_a_stretch_holding_no_frame_is_refused_naming_the_frames_times(analyzer)
                                       key_frames=0).frame_table()) == 1
 
 
+@needs_sample_clip
 def test_a_stretch_in_a_variable_frame_rate_gap_is_refused_by_the_frames_read(analyzer, tmp_path):
     """carphone with 0.5-1.5 s cut out (a variable-frame-rate file: no frames there), --start 0.6 --end 1.4: the
     check judged by the container's rate (22.48 frames a second), so it gave 0 frames, exit 0, "ends at 0.00 s"
@@ -340,6 +357,7 @@ def test_a_stretch_in_a_variable_frame_rate_gap_is_refused_by_the_frames_read(an
     assert to_gap.duration == 1.4 and to_gap.frame_table()["time"].between(0.2, 0.5).all()
 
 
+@needs_sample_clip
 def test_a_timeline_from_a_start_is_drawn_from_the_start_in_the_videos_times(analyzer, tmp_path, monkeypatch):
     """With --start 2 the timeline's axis began at 0, its first 2 s blank: it is drawn over the stretch analysed, in
     the video's times as the tables have them (2.0 to 4.0 s for carphone's last 2 s)."""
@@ -357,6 +375,7 @@ def test_a_timeline_from_a_start_is_drawn_from_the_start_in_the_videos_times(ana
     assert part.timeline(1).axes[1].get_xlim() == band.get_xlim()  # the figure the API gives is the one saved
 
 
+@needs_sample_clip
 def test_windows_of_equal_length_cover_the_stretch_and_the_last_ends_with_the_video(analyzer, tmp_path):
     """A spreadsheet of emotions per minute per person needed a hand-written table of minutes, or pandas, whose last
     window of a video's 0.12 s read as a minute. segment_every makes the windows; the last one ends where the
@@ -401,6 +420,7 @@ def carphone_clip(path, frames: int = 44, blank_from: int | None = None):
     return path
 
 
+@needs_sample_clip
 def test_windows_no_frame_fell_in_have_the_row_in_effect_and_reach_the_videos_end(analyzer, tmp_path):
     """Release QA: a 1.47 s clip with the face throughout, sampled at 4 frames a second, in windows of 0.1 s:
     windows 2, 4, 5, 7, 9, 10 and 12 (no analysed frame inside) had the track empty and 0 s seen, though a row lasts
@@ -427,6 +447,7 @@ def test_windows_no_frame_fell_in_have_the_row_in_effect_and_reach_the_videos_en
             assert row.dominant_emotion == table[table.time < row.segment_start].emotion.iloc[-1], row
 
 
+@needs_sample_clip
 def test_a_segment_between_two_analysed_frames_has_the_row_in_effect_for_its_time(analyzer, tmp_path):
     """Release QA: segments 0.3-0.45 s (between the frames analysed at 0.27 and 0.5 s) and 1.3-1.46 s (after the
     last, 1.27 s; the clip ends at 1.47 s) of a clip sampled at 4 frames a second had 0 s seen and the track empty.
@@ -449,6 +470,7 @@ def test_a_segment_between_two_analysed_frames_has_the_row_in_effect_for_its_tim
                                                        "(1.3-1.46 s); each has the row in effect at its start")
 
 
+@needs_sample_clip
 def test_a_segment_no_frame_fell_in_has_no_means_where_it_had_zeros(analyzer, tmp_path):
     """Release QA: a segment between the frames analysed at 0.27 and 0.5 s (4 a second) is seen for the row in
     effect, frames 0, and its mean box and probabilities were 0 (a face at the corner, no emotion at all): its
@@ -480,6 +502,7 @@ def test_a_segment_no_frame_fell_in_has_no_means_where_it_had_zeros(analyzer, tm
     assert [float(spans_row[c]) for c in boxes] == list(spans["tracks"][0]["mean_box"].values())
 
 
+@needs_sample_clip
 def test_windows_after_the_face_left_have_no_track_and_those_before_share_its_seconds(analyzer, tmp_path):
     """The face on a clip's first second, grey frames after it, sampled at 4 frames a second, in windows of 0.1 s:
     the windows up to where the track's last row ends share its seen seconds; each one after has one row, the
@@ -496,6 +519,7 @@ def test_windows_after_the_face_left_have_no_track_and_those_before_share_its_se
     assert after.track.isna().all() and (after.seen_seconds == 0).all() and (after.frames.isna()).all()
 
 
+@needs_sample_clip
 def test_windows_in_a_variable_frame_rate_gap_share_the_seconds_the_track_was_seen(analyzer, tmp_path):
     """carphone with 0.5-1.5 s cut out (a variable-frame-rate file: no frame there, the face on both sides), in
     windows of 0.25 s: the row before the gap lasts across it (a stretch with no frame is no absence), so each
@@ -513,6 +537,7 @@ def test_windows_in_a_variable_frame_rate_gap_share_the_seconds_the_track_was_se
     assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)
 
 
+@needs_sample_clip
 def test_a_coders_tiers_and_codes_are_carried_into_the_segments_outputs(analyzer, tmp_path):
     """Two coders' tiers of the carphone clip (ELAN's Tier and Annotation): the codes were dropped, the segments
     only numbered; and the episodes table named only the first segment an episode starts in, so the second tier's
