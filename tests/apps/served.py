@@ -11,7 +11,9 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import imageio_ffmpeg
 import pytest
+
 
 # `fervid serve` answers /healthz 2.2 s after starting here, with a training run busy on both cores; but one CI run
 # in a fresh clone (cold file cache, first byte-compilation) failed a fixed 30 s wait, cause not reproduced.
@@ -19,10 +21,22 @@ import pytest
 SERVER_START_S = 120
 
 
+def long_clip(path: Path, source: Path, seconds: float = 12.0) -> Path:
+    """A clip long enough to stop a server in the middle of analysing it, or to keep its worker busy while another
+    video waits (``source``, looped: the tests' `face_clip`, or carphone)."""
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-loglevel", "error", "-stream_loop", "-1", "-i", str(source), "-t", str(seconds),
+                    "-vf", "scale=352:288", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    str(path)], check=True)
+    return path
+
+
 @contextmanager
-def fervid_server(data_dir: Path, *args: str, env: dict | None = None):
+def fervid_server(data_dir: Path, *args: str, env: dict | None = None, own_process_group: bool = False):
     """``fervid serve --data-dir data_dir *args`` in a child process; yields ``(url, process)`` once /healthz
-    answers, and stops (or kills) it when the block ends.
+    answers, and stops (or kills) it when the block ends. ``own_process_group``: the server and what it starts in
+    a process group of their own (as a systemd service's or a terminal's foreground job), which a test can signal
+    as a whole (os.killpg(process.pid, ...)) without signalling pytest.
 
     Its output is appended to ``data_dir/serve.log``, not a pipe: a pipe nobody reads fills up with the server's
     request log and blocks it mid-test. A server that exits before answering fails the test at once, with its log."""
@@ -34,7 +48,7 @@ def fervid_server(data_dir: Path, *args: str, env: dict | None = None):
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port),
                                  "--data-dir", str(data_dir), *args], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})}, start_new_session=own_process_group)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_S

@@ -27,7 +27,7 @@ from fervid.inference.video import OutputNames
 from fervid.inference.options import PipelineOptions
 
 from conftest import FACE_CLIP_FRAMES
-from served import fervid_server, prefix_proxy
+from served import fervid_server, long_clip, prefix_proxy
 
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
 
@@ -756,15 +756,6 @@ def test_decompression_bomb_is_refused_before_decoding(client):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB: no 144 M pixels
 
 
-def long_clip(path, face_clip, seconds=12.0):
-    """A clip long enough to kill a server in the middle of analysing it (`face_clip`, looped)."""
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    subprocess.run([ffmpeg, "-loglevel", "error", "-stream_loop", "-1", "-i", str(face_clip), "-t", str(seconds),
-                    "-vf", "scale=352:288", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                    str(path)], check=True)
-    return path
-
-
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -824,6 +815,135 @@ def test_a_killed_server_leaves_no_orphan_where_the_parent_pid_never_changes(tmp
     was killed, into the folder the restarted server analysed the job into again."""
     python_site(tmp_path, monkeypatch, "import os\n_first = os.getppid()\nos.getppid = lambda: _first\n")
     kill_the_server_mid_job(tmp_path, tmp_path / "d", face_clip)
+
+
+def wait_for_analysis(job_file: Path, timeout: float = 60) -> int:
+    """The pid of a job's analysis process, once the server has started it."""
+    deadline = time.time() + timeout
+    while not (pid := json.loads(job_file.read_text(encoding="utf-8")).get("pid")):
+        assert time.time() < deadline, "the job's analysis did not start"
+        time.sleep(0.1)
+    return pid
+
+
+@pytest.mark.slow  # two server runs, one of them a 12 s clip's whole analysis
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["systemd-stop", "ctrl-c"])
+def test_stopping_the_servers_whole_process_group_leaves_its_running_job_to_run_again(tmp_path, stop, face_clip):
+    """systemd stops a service by sending SIGTERM to its every process, and Ctrl-C in a terminal sends SIGINT to the
+    whole foreground job: the job's analysis process was killed with the server, and its job failed for good
+    ("video job ... failed: analysis process exited with -15"; the page said "Error: analysis process exited with
+    -15" after the restart). It was interrupted: it runs again at the next start, as after any other stop."""
+    data = tmp_path / "d"
+    clip = long_clip(tmp_path / "long.mp4", face_clip)
+    with fervid_server(data, own_process_group=True) as (url, proc):
+        job_id = httpx.post(url + "/v1/videos", files={"file": ("long.mp4", clip.read_bytes(), "video/mp4")}
+                            ).json()["job_id"]
+        job_file = data / "jobs" / job_id / "job.json"
+        deadline = time.time() + 120
+        while not json.loads(job_file.read_text(encoding="utf-8")).get("progress"):  # under way
+            assert time.time() < deadline
+            time.sleep(0.1)
+        os.killpg(proc.pid, stop)
+        assert proc.wait(timeout=60) == 0
+    stopped = json.loads(job_file.read_text(encoding="utf-8"))
+    log = (data / "serve.log").read_text(encoding="utf-8")
+    assert stopped["status"] in ("queued", "running") and stopped["error"] is None, stopped
+    assert "failed" not in log and "Traceback" not in log, log
+    with fervid_server(data) as (url, _):
+        deadline = time.time() + 180
+        while (state := httpx.get(f"{url}/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
+            assert time.time() < deadline
+            time.sleep(0.3)
+    assert state["status"] == "done" and not state["partial"] and state["error"] is None, state
+
+
+def test_an_analysis_stopped_by_sigterm_alone_runs_again(tmp_path, monkeypatch, face_clip):
+    """A job's analysis process ended by SIGTERM while the server goes on (an administrator's kill, a stop that
+    reached the analysis first) is queued again, not failed with "analysis process exited with -15"."""
+    import fervid.apps.server as server
+
+    monkeypatch.setattr(server, "INTERRUPTED_REQUEUE_WAIT_S", 0.5, raising=False)
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")}).json()["job_id"]
+        first = wait_for_analysis(tmp_path / "d" / "jobs" / job_id / "job.json")
+        os.kill(first, signal.SIGTERM)
+        state = wait_done(c, job_id, timeout=120)
+        assert state["status"] == "done" and state["error"] is None, state
+        # analysed by another process: run again, from the start
+        assert json.loads((tmp_path / "d" / "jobs" / job_id / "job.json").read_text(encoding="utf-8"))["pid"] != first
+        assert c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]
+
+
+def test_a_queued_jobs_status_says_how_many_videos_it_waits_for(tmp_path, face_clip):
+    """A video queued behind another said "queued 0%" for 43 s, with no reason: its status says how many other
+    videos must finish first (waiting_for), and a running one's says nothing of the queue."""
+    clip = long_clip(tmp_path / "long.mp4", face_clip)
+    settings = ServerSettings(data_dir=tmp_path / "d", workers=1, pipeline=PipelineOptions(annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        def post(name, data):
+            return c.post("/v1/videos", files={"file": (name, data, "video/mp4")}).json()["job_id"]
+
+        first = post("long.mp4", clip.read_bytes())
+        deadline = time.time() + 60
+        while (running := c.get(f"/v1/jobs/{first}").json())["status"] != "running":
+            assert time.time() < deadline
+            time.sleep(0.1)
+        second, third = post("b.mp4", face_clip.read_bytes()), post("c.mp4", face_clip.read_bytes())
+        states = [c.get(f"/v1/jobs/{job_id}").json() for job_id in (first, second, third)]
+        assert running["waiting_for"] is None and running["expires_at"] is None
+        assert [(s["status"], s["waiting_for"], s["expires_at"]) for s in states] == [
+            ("running", None, None), ("queued", 1, None), ("queued", 2, None)]
+        c.delete(f"/v1/jobs/{second}")  # its place is freed: the third waits for the first alone
+        assert c.get(f"/v1/jobs/{third}").json()["waiting_for"] == 1
+        c.delete(f"/v1/jobs/{first}")
+        deadline = time.time() + 60
+        while (state := c.get(f"/v1/jobs/{third}").json())["status"] == "queued":
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert state["waiting_for"] is None
+        c.delete(f"/v1/jobs/{third}")
+
+
+def test_a_two_worker_server_counts_only_the_videos_a_queued_job_really_waits_for(tmp_path):
+    """With --workers 2, a video queued behind two running ones starts when one of them ends."""
+    from types import SimpleNamespace
+
+    from fervid.apps.server import JobStore, VideoWorkers
+
+    workers = VideoWorkers(JobStore(tmp_path / "jobs"), SimpleNamespace(workers=0, max_queued_jobs=8))
+    workers.settings = SimpleNamespace(workers=2, max_queued_jobs=8)  # two workers, none taking jobs
+    for job_id in ("a" * 32, "b" * 32, "c" * 32, "d" * 32):
+        workers.submit(job_id)
+    for taken in ("a" * 32, "b" * 32):  # as two workers take the first two
+        workers.waiting.pop(taken)
+    workers.running.update({"a" * 32: threading.Event(), "b" * 32: threading.Event()})
+    assert [workers.waiting_for(job_id) for job_id in ("a" * 32, "c" * 32, "d" * 32)] == [None, 1, 2]
+    workers.running.pop("a" * 32)  # one ended: the next takes its worker at once
+    assert workers.waiting_for("c" * 32) == 0
+
+
+def test_a_finished_jobs_status_says_when_the_server_deletes_it(tmp_path):
+    """The page never said that a video's results are deleted 24 h after it ends (--job-ttl-hours): a finished job's
+    status says when (expires_at), and the server deletes it then."""
+    from datetime import datetime
+
+    job_id = "d" * 32
+    folder = tmp_path / "d" / "jobs" / job_id
+    folder.mkdir(parents=True)
+    ended = time.time() - 3600 + 6  # a job that ended an hour ago, less 6 s: deleted 6 s from now
+    (folder / "job.json").write_text(json.dumps({"id": job_id, "status": "done", "progress": 1.0, "error": None,
+                                                 "filename": "c.mp4", "created": ended - 10, "updated": ended}),
+                                     encoding="utf-8")
+    settings = ServerSettings(data_dir=tmp_path / "d", job_ttl_hours=1)
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        expires = c.get(f"/v1/jobs/{job_id}").json()["expires_at"]
+    when = datetime.fromisoformat(expires)
+    assert when.utcoffset() is not None and when.timestamp() == pytest.approx(ended + 3600, abs=1)
+    time.sleep(max(0.0, when.timestamp() + 1.5 - time.time()))
+    with TestClient(create_app(settings), base_url=BASE) as c:  # the cleanup at start-up: past expires_at, gone
+        assert c.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
 def test_the_server_and_a_jobs_analysis_writing_its_state_at_once_never_break_it(tmp_path):

@@ -14,7 +14,7 @@ from fervid.inference.models import ModelConfig, resolve_model_dir
 from fervid.inference.video import sample_video
 
 from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
-from served import fervid_server, prefix_proxy
+from served import fervid_server, long_clip, prefix_proxy
 from conftest import needs_sample_clip
 
 CARPHONE = sample_video()
@@ -24,6 +24,12 @@ require_browser()
 pytestmark = pytest.mark.slow  # a real Chromium and a `fervid serve` process
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+# What a page's status says, each change in window.said
+SAID = """() => { window.said = [];
+    new MutationObserver(() => said.push(document.querySelector('#status').textContent))
+      .observe(document.querySelector('#status'), {childList: true, characterData: true, subtree: true}); }"""
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +49,18 @@ def proxied(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 1400})
-        page.add_init_script(CSP_WATCH)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    page.add_init_script(CSP_WATCH)
+    yield page
 
 
 def test_photo_upload_shows_happy(server, page, astronaut_png):
@@ -90,9 +101,7 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     about 18 times in 11 s; the timeline had no time scale, Enter was its only key, and headings went from h1 to
     h3; key frames took the focus without saying they are buttons that seek."""
     page.goto(server + "/")
-    page.evaluate("""() => { window.said = [];
-        new MutationObserver(() => said.push(document.querySelector('#status').textContent))
-          .observe(document.querySelector('#status'), {childList: true, characterData: true, subtree: true}); }""")
+    page.evaluate(SAID)
     page.set_input_files("#file-input", str(CARPHONE))
     expect(page.locator("#video")).to_be_visible(timeout=120_000)
     expect(page.locator(".timeline canvas")).to_have_count(1)
@@ -238,14 +247,14 @@ def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, as
 def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(server, page, astronaut_png):
     page.goto(server + "/")
     page.set_input_files("#file-input", str(CARPHONE))
-    page.wait_for_function("() => localStorage.getItem('fervid-video-job') !== null", timeout=30_000)
-    job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
+    page.wait_for_function("() => sessionStorage.getItem('fervid-video-job') !== null", timeout=30_000)
+    job = page.evaluate("JSON.parse(sessionStorage.getItem('fervid-video-job'))")
     assert page.request.delete(server + f"/v1/jobs/{job['job_id']}").ok
     expect(page.locator("#status")).to_contain_text("no longer exists", timeout=30_000)  # it polled 404s for ever
     page.set_input_files("#file-input", str(CARPHONE))
     page.wait_for_function("() => document.querySelector('#status').textContent.includes('Analysing')",
                            timeout=30_000)
-    job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
+    job = page.evaluate("JSON.parse(sessionStorage.getItem('fervid-video-job'))")
     page.set_input_files("#file-input", str(astronaut_png))  # picked while the video runs: the photo's page stays
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
     for _ in range(240):  # until the video's job is done, and a moment for the page to have seen it
@@ -255,6 +264,126 @@ def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(se
     page.wait_for_timeout(1500)
     assert page.locator("#video").is_hidden() and "happy" in page.locator("#status").text_content()
     assert page.evaluate("getComputedStyle(document.querySelector('#drop input')).display") != "none"
+
+
+def tab_job(tab, timeout=30_000) -> str:
+    """The id of the video job a tab shows (said beside its status), once it has one."""
+    expect(tab.locator("#job")).to_have_text(re.compile(r"^job [0-9a-f]{32}$"), timeout=timeout)
+    return tab.locator("#job").text_content().removeprefix("job ")
+
+
+@needs_sample_clip
+def test_two_tabs_each_follow_their_own_video_through_a_reload(server, browser, tmp_path):
+    """Tab A uploads long_class.mp4, tab B classroom.mp4, and A is reloaded during the analysis: A followed the
+    video B picked last ("Analysing classroom.mp4", then classroom's results; long_class's were out of reach), as
+    one key in localStorage held every tab's job. B, queued behind A, says what it waits for ("queued 0%")."""
+    (tmp_path / "classroom.mp4").write_bytes(CARPHONE.read_bytes())
+    long_class = long_clip(tmp_path / "long_class.mp4", CARPHONE, seconds=8.0)
+    context = browser.new_context()
+    try:
+        tab_a, tab_b = context.new_page(), context.new_page()
+        tab_a.goto(server + "/")
+        tab_a.set_input_files("#file-input", str(long_class))
+        job_a = tab_job(tab_a)
+        tab_b.goto(server + "/")
+        tab_b.evaluate(SAID)
+        tab_b.set_input_files("#file-input", str(tmp_path / "classroom.mp4"))
+        job_b = tab_job(tab_b)
+        tab_a.reload()
+        expect(tab_a.locator("#status")).to_contain_text("Analysing long_class.mp4")
+        expect(tab_a.locator("#job")).to_have_text(f"job {job_a}")
+        expect(tab_a.locator("#status")).to_contain_text("long_class.mp4: 1 person(s) tracked", timeout=180_000)
+        expect(tab_b.locator("#status")).to_contain_text("classroom.mp4: 1 person(s) tracked", timeout=180_000)
+        tab_a.reload()  # finished: the tab shows its own video's results again
+        expect(tab_a.locator("#status")).to_contain_text("long_class.mp4: 1 person(s) tracked", timeout=30_000)
+        expect(tab_a.locator("#video")).to_be_visible()
+        assert tab_a.evaluate("document.querySelector('#player').src").endswith("long_class_annotated.mp4")
+        assert tab_job(tab_b) == job_b != job_a
+        # the server's one worker analysed long_class first: classroom's tab said so, then that it was starting
+        said_b = tab_b.evaluate("window.said")
+        assert "Analysing classroom.mp4: waiting for 1 other video to finish first" in said_b, said_b
+        assert "Analysing classroom.mp4: starting" in said_b, said_b
+        assert not any(re.search(r"(queued|running) 0%", text) for text in said_b), said_b
+    finally:
+        context.close()
+
+
+@needs_sample_clip
+def test_a_closed_tabs_video_is_listed_with_when_the_server_deletes_it(server, browser, tmp_path):
+    """A video's results vanished with its tab (closed, or reloaded once done), and nothing said the server deletes
+    them 24 h later. The page lists this browser's recent videos, with links that show their results again while
+    the server keeps them, and says when it deletes them; one the server no longer has leaves the list."""
+    from datetime import datetime
+
+    (tmp_path / "lesson.mp4").write_bytes(CARPHONE.read_bytes())
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(server + "/")
+        expect(tab.locator("#recent")).to_be_hidden()  # nothing analysed from this browser yet
+        tab.set_input_files("#file-input", str(tmp_path / "lesson.mp4"))
+        job = tab_job(tab)
+        expect(tab.locator("#video")).to_be_visible(timeout=120_000)
+        expect(tab.locator("#expires")).to_contain_text("The server deletes these results on")
+        expires = tab.request.get(f"{server}/v1/jobs/{job}").json()["expires_at"]
+        deleted_on = tab.evaluate("(when) => new Date(when).toLocaleString()", expires)
+        assert datetime.fromisoformat(expires).timestamp() == pytest.approx(
+            datetime.now().timestamp() + 24 * 3600, abs=600)  # fervid serve's --job-ttl-hours, 24
+        expect(tab.locator("#expires")).to_have_text(f"The server deletes these results on {deleted_on}: download "
+                                                     "what you keep.")
+        tab.close()
+
+        tab = context.new_page()
+        tab.goto(server + "/")
+        expect(tab.locator("#video")).to_be_hidden()  # a new tab shows no video of its own...
+        recent = tab.locator("#recent-list li")
+        expect(recent).to_have_count(1)  # ... and lists this browser's
+        expect(recent.first).to_contain_text("lesson.mp4")
+        expect(recent.first).to_contain_text(f"ready, the server deletes it on {deleted_on}")
+        recent.first.get_by_role("link", name="lesson.mp4").click()
+        expect(tab.locator("#status")).to_contain_text("lesson.mp4: 1 person(s) tracked", timeout=30_000)
+        expect(tab.locator("#expires")).to_contain_text(f"deletes these results on {deleted_on}")
+        assert tab.evaluate("location.hash") == ""
+        tab.reload()  # the reloaded tab shows the results it showed
+        expect(tab.locator("#status")).to_contain_text("lesson.mp4: 1 person(s) tracked", timeout=30_000)
+
+        assert tab.request.delete(f"{server}/v1/jobs/{job}").ok  # deleted (or expired): out of the list
+        tab.reload()
+        expect(tab.locator("#status")).to_contain_text("no longer exists", timeout=30_000)
+        expect(tab.locator("#recent")).to_be_hidden()
+        assert tab.evaluate("JSON.parse(localStorage.getItem('fervid-recent-videos'))") == []
+    finally:
+        context.close()
+
+
+@needs_sample_clip
+def test_a_page_that_loses_its_server_for_a_while_says_whom_to_ask(server, browser, tmp_path):
+    """"Lost contact with the server; retrying…" repeated for ever, with no advice: after 30 s it says to ask
+    whoever runs the server."""
+    (tmp_path / "lesson.mp4").write_bytes(CARPHONE.read_bytes())
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.clock.install()
+        tab.goto(server + "/")
+        tab.set_input_files("#file-input", str(tmp_path / "lesson.mp4"))
+        job = tab_job(tab)
+        tab.route(f"**/v1/jobs/{job}", lambda route: route.abort())  # the server out of reach
+        status = tab.locator("#status")
+        expect(status).to_contain_text("Lost contact with the server; retrying… (lesson.mp4)", timeout=30_000)
+        assert "ask whoever runs the server" not in status.text_content()
+        for _ in range(40):  # 5 s of the page's time a step, until 30 s have gone without an answer
+            if "If this goes on, ask whoever runs the server." in status.text_content():
+                break
+            tab.clock.run_for(5000)
+            tab.wait_for_timeout(100)
+        expect(status).to_have_text("Lost contact with the server; retrying… (lesson.mp4) If this goes on, ask "
+                                    "whoever runs the server.")
+        tab.unroute(f"**/v1/jobs/{job}")
+        tab.clock.run_for(5000)
+        expect(status).not_to_contain_text("Lost contact", timeout=30_000)
+    finally:
+        context.close()
 
 
 def test_a_file_the_browser_gives_no_video_type_is_a_video_by_fervids_suffixes(server, page):

@@ -270,6 +270,12 @@ async def _refuse(ws, reason: str, code: int) -> None:
     await ws.close(code, reason=reason[:120])  # a close reason is at most 123 bytes
 
 
+def expires_at(ended: float, job_ttl_hours: float) -> str:
+    """When the server deletes a job that ended (was saved) at Unix time ``ended``: its finished jobs' time to live
+    later, in ISO 8601 with the server's UTC offset (the pages show it in the viewer's own time)."""
+    return datetime.fromtimestamp(ended + job_ttl_hours * 3600, timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
 def _save(session: LiveSession, store, job_ttl_hours: float, prefix: str = "") -> dict:
     """The recording becomes a finished video job (the jobs API serves it like an uploaded video's), deleted
     ``job_ttl_hours`` later (``expires_at``, said to the page); its links start with ``prefix``, the path a reverse
@@ -287,7 +293,6 @@ def _save(session: LiveSession, store, job_ttl_hours: float, prefix: str = "") -
     return {"type": "saved", "job_id": job_id, "result_url": f"{prefix}/v1/jobs/{job_id}/result",
             "frames": result.frames_analysed, "tracks": len(result.track_ids),
             # when the server deletes it (its finished jobs' time to live): the page says so, not to lose it unsaid
-            "expires_at": datetime.fromtimestamp(saved + job_ttl_hours * 3600, timezone.utc).astimezone().isoformat(
-                timespec="seconds"),
+            "expires_at": expires_at(saved, job_ttl_hours),
             "links": {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
                       "tracks_json": base + names.tracks_json}}

@@ -131,6 +131,12 @@ class JobOut(_Strict):
     filename: str | None = Field(description="The uploaded video's file name.")
     created: float | None = Field(description="When the job was queued: Unix time, in seconds.")
     partial: bool = Field(description="The video broke mid-way: the results cover what was read up to the break.")
+    waiting_for: int | None = Field(description="A queued job: how many other videos must end before it starts "
+                                                "(those queued before it and those being analysed, fervid serve "
+                                                "--workers at once); null once it runs.")
+    expires_at: str | None = Field(description="A finished (done or failed) job: when the server deletes it and "
+                                               "its results (ISO 8601 with the server's UTC offset; fervid serve "
+                                               "--job-ttl-hours after it ended); null until it ends.")
 
 
 class Change(_Recorded):

@@ -64,7 +64,7 @@ from fervid import __version__
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent, lower_priority
-from fervid.apps.live import LiveLimits, serve_live
+from fervid.apps.live import LiveLimits, expires_at, serve_live
 from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
                                  ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
@@ -107,6 +107,13 @@ ABANDONED_UPLOAD_S = 600
 # an earlier analysis of a job still running when a restarted server runs it again: an orphan of a killed server
 # ends itself at once (end_with_parent), so one that holds its job's lock this long is still at work
 EARLIER_ANALYSIS_WAIT_S = 10.0
+# a job's analysis process ended by one of these signals (its exit code is minus the signal's number) was stopped
+# from outside, not broken: its job runs again. (SIGINT: a Ctrl-C that reached it as it started, before it ignores
+# them, _run_job)
+INTERRUPTING_EXIT_CODES = (-signal.SIGTERM, -signal.SIGINT)
+# how long a worker waits for the server to begin stopping before it queues such a job again (the server's own
+# SIGTERM arrives with it, and its graceful shutdown gives requests in progress 5 s before the workers stop)
+INTERRUPTED_REQUEUE_WAIT_S = 8.0
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
 log = logging.getLogger(__name__)
@@ -516,7 +523,8 @@ class VideoWorkers:
         self.settings = settings
         # unbounded underneath: the bound applies to new submissions (429), never to jobs recovered at start-up
         self.queue: queue.Queue[str] = queue.Queue()
-        self.waiting: set[str] = set()  # queued, not yet taken by a worker, not deleted: what the bound counts
+        # queued, not yet taken by a worker, not deleted, in the order they were queued: what the bound counts
+        self.waiting: dict[str, None] = {}
         # taken by a worker, until its analysis has ended (and the worker is done with it: the event is set then)
         self.running: dict[str, threading.Event] = {}
         self.cancelled: set[str] = set()  # deleted while queued or running
@@ -532,7 +540,7 @@ class VideoWorkers:
         with self._submit_lock:
             if not recovered and len(self.waiting) >= self.settings.max_queued_jobs:
                 return False
-            self.waiting.add(job_id)
+            self.waiting[job_id] = None
             self.queue.put(job_id)
             return True
 
@@ -541,13 +549,23 @@ class VideoWorkers:
         with self._submit_lock:
             return {"queued": len(self.waiting), "running": len(self.running)}
 
+    def waiting_for(self, job_id: str) -> int | None:
+        """How many other jobs must end before a queued job starts: those queued before it and those being analysed,
+        less the other workers that will be free for it (the page said "queued 0%" for a minute, without saying
+        why); None where it is not queued here (running, finished, deleted)."""
+        with self._submit_lock:
+            if job_id not in self.waiting:
+                return None
+            ahead = list(self.waiting).index(job_id)
+            return max(0, ahead + len(self.running) - self.settings.workers + 1)
+
     def cancel(self, job_id: str, wait_s: float = 10.0) -> None:
         """A deleted job: not run if still queued (its place is free at once); stopped if running, and waited for
         (``wait_s`` at most), so that its folder is deleted after its analysis process and encoder have stopped:
         deleted under them, the process's next write raised a traceback into the server's log, and FFmpeg's "Unable
         to re-open ... output file" followed."""
         with self._submit_lock:
-            self.waiting.discard(job_id)
+            self.waiting.pop(job_id, None)
             self.cancelled.add(job_id)
             ended = self.running.get(job_id)
         if ended is not None:
@@ -569,37 +587,46 @@ class VideoWorkers:
             except queue.Empty:
                 continue
             with self._submit_lock:
-                self.waiting.discard(job_id)
+                self.waiting.pop(job_id, None)
                 if job_id in self.cancelled:
                     self.cancelled.discard(job_id)
                     continue
                 self.running[job_id] = threading.Event()
+            interrupted = False
             try:
-                self._run(ctx, job_id)
+                interrupted = self._run(ctx, job_id)
             except Exception:  # a worker that died took its place in the pool with it: no job ran on it again
                 log.exception("video job %s", job_id)
             finally:
                 with self._submit_lock:
                     self.running.pop(job_id).set()
+            # its analysis was stopped by a signal while this server goes on: queued again once the server has had
+            # time to begin stopping (systemd signals the server and the analysis together; the job then runs at
+            # the next start, as after any other stop)
+            if interrupted and not self.stopping.wait(INTERRUPTED_REQUEUE_WAIT_S) and self.store.exists(job_id):
+                log.warning("video job %s: its analysis was stopped by a signal; it is queued again", job_id)
+                self.submit(job_id, recovered=True)
 
-    def _run(self, ctx, job_id: str) -> None:
+    def _run(self, ctx, job_id: str) -> bool:
         """Analyse one job taken from the queue in its own process, until it ends or is stopped; a job that failed
-        is a line in the server's log, with its error (it was said only to a client asking for the job)."""
+        is a line in the server's log, with its error (it was said only to a client asking for the job). True
+        where its analysis was interrupted by a signal (the job is queued again)."""
         try:
-            self._analyse(ctx, job_id)
+            return self._analyse(ctx, job_id)
         finally:
             job = self.store.read_quiet(job_id)
             if job.get("status") == "failed":
                 log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
 
-    def _analyse(self, ctx, job_id: str) -> None:
+    def _analyse(self, ctx, job_id: str) -> bool:
         if not self.store.exists(job_id):  # deleted meanwhile
-            return
+            return False
         # an orphan of a killed server (it ends itself at once): never two runs into one folder
         if not _earlier_analysis_ended(self.store.folder(job_id), EARLIER_ANALYSIS_WAIT_S):
-            self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
+            self.store.write(job_id, status="failed", finished=time.time(),
+                             error="a previous analysis of this job is still running")
             self.store.drop_input(job_id)
-            return
+            return False
         self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
         proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
         proc.start()
@@ -608,14 +635,21 @@ class VideoWorkers:
             proc.join(0.2)
             if job_id in self.cancelled or self.stopping.is_set():
                 _stop_with_helpers(proc)
+        stopped = job_id in self.cancelled or self.stopping.is_set()
+        # SIGTERM or SIGINT from outside (systemd stops a service by signalling its every process, the server's
+        # analyses with it): the job was interrupted, not broken; it failed for good with "exited with -15"
+        interrupted = not stopped and proc.exitcode in INTERRUPTING_EXIT_CODES
         if (self.store.root / job_id).is_dir():
-            if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
-                self.store.write(job_id, status="failed", pid=None,
+            if interrupted:
+                self.store.write(job_id, status="queued", progress=0.0, pid=None)  # its upload stays: run again
+            elif proc.exitcode not in (0, None) and not stopped:
+                self.store.write(job_id, status="failed", pid=None, finished=time.time(),
                                  error=f"analysis process exited with {proc.exitcode}")
             else:
                 self.store.write(job_id, pid=None)
             self.store.drop_input(job_id)  # the child drops it itself; not where it died before it could
         self.cancelled.discard(job_id)
+        return interrupted
 
 
 def _analysis_lock(folder: Path) -> FolderLock:
@@ -806,6 +840,15 @@ def _deleted_meanwhile(store: JobStore, job_id: str):
         raise HTTPException(404, detail=f"job {job_id} was deleted") from None
 
 
+def _ended(job: dict) -> float | None:
+    """When a finished (done or failed) job ended, which its time to live counts from; None for one that has not.
+    Its ``finished`` time, not its last change: the server's own write after its analysis process ended (pid: null)
+    moved the deletion time a page had been told by a second. A job an earlier fervid failed has its last change."""
+    if job.get("status") not in FINISHED:
+        return None
+    return job.get("finished") or job.get("updated")
+
+
 def _check_done(job_id: str, job: dict) -> None:
     if job["status"] != "done":
         why = f": {job['error']}" if job["status"] == "failed" and job.get("error") else ""
@@ -842,6 +885,10 @@ def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
     """In a child process: analyse one queued video, writing progress and the outcome into its job.json; it ends
     with the server that started it, and holds the job's analysis lock for as long as it runs."""
     end_with_parent()  # a restarted server, which queues the job again, never races an orphan over its outputs
+    # Ctrl-C in a terminal reaches the server's whole process group: the server stops its analyses itself (the job
+    # runs again at the next start), and this one, ended by a KeyboardInterrupt first, failed its job ("exited with
+    # 1") and printed a traceback into the server's log
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with _analysis_lock(Path(root) / job_id):
         _analyse_job(root, job_id, settings)
 
@@ -902,7 +949,8 @@ def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
                     progress=1.0, error=_public_message(result.error, folder, job["input"], filename),
                     finished=time.time(), stem=Path(job["input"]).stem)
     except Exception as exc:  # a bad video fails its job, never the server
-        store.write(job_id, status="failed", error=_public_message(str(exc), folder, job["input"], filename))
+        store.write(job_id, status="failed", finished=time.time(),
+                    error=_public_message(str(exc), folder, job["input"], filename))
     store.drop_input(job_id)  # the analysis has ended: the original upload goes (the outputs stay until the TTL)
 
 
@@ -1001,7 +1049,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             store.delete(job_id)
             removed += 1
         for job in store.all():
-            if job.get("status") in FINISHED and job.get("updated", 0) < cutoff:
+            if job.get("status") in FINISHED and (_ended(job) or 0) < cutoff:
                 store.delete(job["id"])
                 removed += 1
             elif job.get("status") in FINISHED:  # an upload an older fervid (or a crash) left beside its results
@@ -1196,8 +1244,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     def get_job(job_id: str) -> dict:
         """A video job's status and progress."""
         job = store.read(job_id)
+        ended = _ended(job)
         return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
-            "partial": bool(job.get("partial"))}
+            "partial": bool(job.get("partial")), "waiting_for": state["workers"].waiting_for(job_id),
+            "expires_at": None if ended is None else expires_at(ended, settings.job_ttl_hours)}
 
     # exclude_unset: a link to an output the job has not (the annotated video) is left out, not null
     @app.get("/v1/jobs/{job_id}/result", response_model=ResultOut, response_model_exclude_unset=True,

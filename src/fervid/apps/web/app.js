@@ -1,7 +1,14 @@
 // fervid web page: upload, then show faces (photo) or a playable annotated video with timelines (video).
 // Its requests go to URLs relative to the page, and then to the links the API answers (which carry
 // `fervid serve --root-path`): the page works under a reverse proxy's path prefix as at /.
-const JOB_KEY = "fervid-video-job";  // the video job in progress, so a reload or a lost connection finds it again
+// This tab's video job, so that a reload finds it again: in sessionStorage, which is each tab's own (one key in
+// localStorage, shared by every tab, sent a reloaded tab to the video another tab had picked since).
+const JOB_KEY = "fervid-video-job";
+// This browser's recent video jobs (localStorage: every tab's), newest first, listed as "Your recent videos" while
+// the server keeps them: a closed tab's results were out of reach.
+const RECENT_KEY = "fervid-recent-videos";
+const RECENT_MAX = 10;
+const ADVISE_AFTER_MS = 30_000;  // the server out of reach this long: say whom to ask
 let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
 let photoDownload = null;  // the last photo's JSON, as a blob URL: let go when the next one replaces it
 
@@ -132,32 +139,129 @@ async function analyseVideo(file, token) {
     return;
   }
   const job = {...await response.json(), name: file.name};
+  remember(job);  // this browser's, even where this tab moves on to another file
   if (token !== current) return;
-  localStorage.setItem(JOB_KEY, JSON.stringify(job));
+  sessionStorage.setItem(JOB_KEY, JSON.stringify(job));
+  showRecent();
   await followJob(job, token);
+}
+
+function readRecent() {
+  try {
+    const list = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
+    return Array.isArray(list) ? list.filter((entry) => entry && /^[0-9a-f]{32}$/.test(entry.job_id)) : [];
+  } catch {  // storage refused (a private window's settings) or not JSON: no list
+    return [];
+  }
+}
+
+function writeRecent(list) {
+  try { localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX))); } catch { /* refused: no list */ }
+}
+
+function remember(job) {
+  writeRecent([{job_id: job.job_id, name: job.name, started: Date.now(), status_url: job.status_url,
+                result_url: job.result_url}, ...readRecent().filter((entry) => entry.job_id !== job.job_id)]);
+}
+
+function forget(jobIds) {
+  writeRecent(readRecent().filter((entry) => !jobIds.includes(entry.job_id)));
+}
+
+const STATUS_WORDS = {queued: "waiting", running: "being analysed", done: "ready", failed: "failed"};
+
+// "Your recent videos": each of this browser's video jobs the server still has, with a link that shows its results
+// (in this tab; in a new one too), and when the server deletes it. Those the server no longer has (deleted, or
+// expired) are dropped from the list.
+async function showRecent() {
+  const entries = readRecent();
+  const states = await Promise.all(entries.map(async (entry) => {
+    try {
+      const response = await fetch(entry.status_url);
+      return response.status === 404 ? "gone" : response.ok ? await response.json() : null;
+    } catch {  // out of reach for now: listed as it was
+      return null;
+    }
+  }));
+  const expired = (state) => state === "gone" || (state && state.expires_at && Date.parse(state.expires_at) <= Date.now());
+  forget(entries.filter((_, i) => expired(states[i])).map((entry) => entry.job_id));
+  const known = new Set(readRecent().map((entry) => entry.job_id));  // another tab's changes meanwhile kept
+  const items = entries.map((entry, i) => [entry, states[i]]).filter(([entry, state]) => known.has(entry.job_id)
+                                                                                     && !expired(state));
+  $("recent-list").innerHTML = items.map(([entry, state]) => {
+    const said = [`uploaded ${new Date(entry.started).toLocaleString()}`];
+    if (state) said.push(STATUS_WORDS[state.status] || state.status);
+    if (state && state.expires_at) said.push(`the server deletes it on ${new Date(state.expires_at).toLocaleString()}`);
+    return `<li><a href="#job=${entry.job_id}">${escapeHtml(entry.name)}</a> <span class="note">(${said.join(", ")})</span></li>`;
+  }).join("");
+  $("recent").hidden = !items.length;
+}
+
+// The page opened (or its link in "Your recent videos" followed) at #job=<id>: this tab shows that job
+function openLinkedJob() {
+  const linked = /^#job=([0-9a-f]{32})$/.exec(location.hash);
+  if (!linked) return false;
+  history.replaceState(null, "", location.pathname + location.search);  // the tab keeps its job in sessionStorage
+  const jobId = linked[1], entry = readRecent().find((e) => e.job_id === jobId);
+  follow(entry ? {job_id: jobId, name: entry.name, status_url: entry.status_url, result_url: entry.result_url}
+               : {job_id: jobId, name: null, status_url: `v1/jobs/${jobId}`, result_url: `v1/jobs/${jobId}/result`});
+  $("status").scrollIntoView();
+  return true;
+}
+
+function follow(job) {  // this tab shows `job` from now on, through a reload too
+  const token = ++current;
+  clearResults();
+  sessionStorage.setItem(JOB_KEY, JSON.stringify(job));
+  followJob(job, token).catch((err) => { if (token === current) setStatus(`Error: ${problem(err)}`, true); });
+}
+
+function clearResults() {
+  $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true; $("job").textContent = "";
+}
+
+// What a job's state says: why it waits, and how far it has got
+function progressText(state) {
+  if (state.status === "queued") {
+    return state.waiting_for > 0 ? `waiting for ${state.waiting_for} other video${state.waiting_for === 1 ? "" : "s"} ` +
+                                   "to finish first" : "waiting to start";
+  }
+  if (state.status === "running") return state.progress > 0 ? percentText(state.progress) : "starting";
+  return state.status;
 }
 
 async function followJob(job, token) {
   const progress = $("progress");
   progress.hidden = false; progress.value = 0;
   $("job").textContent = `job ${job.job_id}`;  // beside the status, not in it: a screen reader reads the status
-  let wait = 500, said = {};  // what the status last said: it speaks again at a new state, 10% more, or 10 s on
+  // the status speaks again at a new state, 10% more, or 10 s on (said: what it last said)
+  let wait = 500, said = {}, lostSince = null, state = null;
+  const name = () => job.name || "the video";
   while (token === current) {
     let response;
     try {
       response = await fetch(job.status_url);
-    } catch (err) {  // the server restarted or the network dropped: the job goes on there; keep asking
-      setStatus(`Lost contact with the server; retrying… (${job.name})`, true);
+    } catch {
+      response = null;
+    }
+    if (token !== current) return;
+    // no answer (the server restarts, the network dropped), or a reverse proxy's while the server restarts: the job
+    // goes on there; keep asking
+    if (response === null || [502, 503, 504].includes(response.status)) {
+      lostSince = lostSince ?? Date.now();
+      const advice = Date.now() - lostSince >= ADVISE_AFTER_MS ? " If this goes on, ask whoever runs the server." : "";
+      setStatus(`Lost contact with the server; retrying… (${name()})${advice}`, true);
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 5000);
       continue;
     }
-    wait = 500;
-    if (token !== current) return;
+    wait = 500; lostSince = null;
     if (response.status === 404) {
-      localStorage.removeItem(JOB_KEY);
+      sessionStorage.removeItem(JOB_KEY);
+      forget([job.job_id]);
+      showRecent();
       progress.hidden = true;
-      setStatus(`The job for ${job.name} (${job.job_id}) no longer exists: it was deleted, or expired. Pick the file again to analyse it.`, true);
+      setStatus(`The job for ${name()} (${job.job_id}) no longer exists: it was deleted, or expired. Pick the file again to analyse it.`, true);
       return;
     }
     if (!response.ok) {
@@ -165,19 +269,21 @@ async function followJob(job, token) {
       if (token === current) { setStatus(`Error: ${text}`, true); progress.hidden = true; }
       return;
     }
-    const state = await response.json();
+    state = await response.json();
     if (token !== current) return;
+    job.name = job.name || state.filename;  // a job opened by its link alone
     progress.value = state.progress || 0;
     const tenths = Math.floor((state.progress || 0) * 10), now = Date.now();
-    if (state.status !== said.status || tenths > said.tenths || now - said.time >= 10_000) {
-      setStatus(`Analysing ${job.name}: ${state.status} ${Math.round((state.progress || 0) * 100)}%`);
-      said = {status: state.status, tenths, time: now};
+    const phase = `${state.status} ${state.waiting_for}`;  // waiting (for how many), running, ...
+    if (phase !== said.phase || tenths > said.tenths || now - said.time >= 10_000) {
+      setStatus(`Analysing ${name()}: ${progressText(state)}`);
+      said = {phase, tenths, time: now};
     }
     if (state.status === "done") break;
-    if (state.status === "failed") {
-      localStorage.removeItem(JOB_KEY);
+    if (state.status === "failed") {  // (the tab keeps it: a reload says so again)
       progress.hidden = true;
       setStatus(`Error: ${state.error}`, true);
+      showRecent();
       return;
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -187,16 +293,18 @@ async function followJob(job, token) {
   if (token !== current) return;
   const frames = await (await fetch(result.links.frames_json)).json();
   if (token !== current) return;
-  localStorage.removeItem(JOB_KEY);
-  progress.hidden = true;
+  progress.hidden = true;  // (the tab keeps the job: a reload shows its results again)
   showVideo(result, frames);
+  $("expires").textContent = state.expires_at ? `The server deletes these results on ${
+    new Date(state.expires_at).toLocaleString()}: download what you keep.` : "";
+  showRecent();
   // what the file itself limited: a video cut short, or too dark to read as it was (fervid video prints both)
   const notes = [result.error,
                  result.frames_brightened && `dark in ${result.frames_brightened} of ${result.frames_analysed} ` +
                    "analysed frames: faces were found and read on its levels stretched"].filter(Boolean);
-  setStatus((result.tracks.length ? `${job.name}: ${result.tracks.length} person(s) tracked: ` +
+  setStatus((result.tracks.length ? `${name()}: ${result.tracks.length} person(s) tracked: ` +
              result.tracks.map((t) => `#${t.track} ${dominantText(t)}`).join("; ")
-                                  : `${job.name}: no face found`) + notes.map((note) => ` (note: ${note})`).join(""));
+                                  : `${name()}: no face found`) + notes.map((note) => ` (note: ${note})`).join(""));
 }
 
 function seekable(element, seek) {  // mouse and keyboard alike
@@ -369,8 +477,8 @@ function handle(files) {
   const file = files && files[0];
   if (!file) return;
   const token = ++current;
-  $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true; $("job").textContent = "";
-  localStorage.removeItem(JOB_KEY);  // a new file: the page no longer waits for the last one
+  clearResults();
+  sessionStorage.removeItem(JOB_KEY);  // a new file: the tab no longer shows the last one
   const isVideo = file.type.startsWith("video/") || isVideoName(file.name);
   const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: this page reads one file at a time; pick the next one when it is done)` : "";
   (isVideo ? analyseVideo(file, token) : analysePhoto(file, token))
@@ -384,8 +492,14 @@ drop.addEventListener("dragleave", (e) => { if (!drop.contains(e.relatedTarget))
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); handle(e.dataTransfer.files); });
 $("file-input").addEventListener("change", (e) => { handle(e.target.files); e.target.value = ""; });  // same file again: a change
 
-const pending = localStorage.getItem(JOB_KEY);
-if (pending) {  // reloaded while a video was being analysed: follow that job again
-  const job = JSON.parse(pending);
-  followJob(job, ++current).catch((err) => setStatus(`Error: ${problem(err)}`, true));
+const shared = localStorage.getItem(JOB_KEY);  // an earlier page's job of every tab: into the recent list
+if (shared) {
+  try { remember(JSON.parse(shared)); } catch { /* not JSON */ }
+  localStorage.removeItem(JOB_KEY);
 }
+window.addEventListener("hashchange", openLinkedJob);
+if (!openLinkedJob()) {
+  const mine = sessionStorage.getItem(JOB_KEY);
+  if (mine) follow(JSON.parse(mine));  // reloaded: this tab's video again, analysed meanwhile or not
+}
+showRecent();
