@@ -3569,7 +3569,7 @@ def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_
     faces, _ = synthetic_faces(36)
     _ckplus_folder(faces, tmp_path / "ck")  # 12 people, one sequence of three frames each
     # synthetic faces are all read as one emotion: instead, 2 of every 3 people's faces right, the others wrong (an
-    # interval over people all wrong would be Wilson's, the faces read as independent)
+    # interval over people all wrong would be Wilson's over the people)
     def predicted(cnn, ds, logits=False, **kwargs):
         right = np.array([int(subject[1:]) % 3 != 0 for subject in ds.subjects])
         scores = np.eye(7)[np.where(right, ds.labels, (ds.labels + 1) % 7)] * 5.0
@@ -3638,8 +3638,9 @@ def test_evaluate_reads_a_label_table_with_subjects_and_names_what_it_left_out(t
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
     # (synthetic faces, none read right: Wilson's interval, as an interval over the people would be 0.0-0.0)
-    assert metrics["n"] == 37 and metrics["ci_method"] == ("Wilson, 37 faces read as independent: none right, too "
-                                                           "few for an interval over 13 subjects")
+    assert metrics["n"] == 37 and metrics["ci_method"] == ("Wilson over 13 subjects, each right where any of its "
+                                                           "faces is: none of 37 faces right, too few right to "
+                                                           "resample the subjects")
     assert metrics["settings"]["dataset_kind"] == "folder"
     assert f"  1 x no such file: {tmp_path / 'crops' / 'happy' / 'gone.png'} (labels.csv line 39)" in result.output
     assert f"{tmp_path / 'labels.csv'} label 'Scared' (line 40: did you mean fear?)" in result.output
