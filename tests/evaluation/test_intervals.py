@@ -85,12 +85,12 @@ def test_a_perfect_score_gets_wilsons_interval_not_a_zero_width_one():
     assert ev.accuracy_ci95 == wilson_interval(1, 20) and ev.accuracy_ci95[0] < 2 / 60 < ev.accuracy_ci95[1]
     assert ev.ci_method == ("Wilson over 20 subjects, each right where any of its faces is: 2 of 60 faces right, too "
                             "few right to resample the subjects")
-    # kappa all right is 1 whatever is resampled: no interval, and why
+    # kappa all right is 1 over any part of the faces: no interval, and why
     two = np.tile([3, 6, 6], 57)
     kappa = score(two, two, subjects=subjects)
     assert kappa.kappa == 1.0 and kappa.kappa_ci95 is None
-    assert kappa.kappa_text == ("Cohen's kappa 1.0000 (no interval: all 171 faces right, kappa 1.0000 whatever is "
-                                "resampled)")
+    assert kappa.kappa_text == ("Cohen's kappa 1.0000 (no interval: all 171 faces right, kappa 1.0000 over any part "
+                                "of them)")
 
 
 def test_a_near_perfect_video_scores_interval_counts_the_participants_not_the_frames():

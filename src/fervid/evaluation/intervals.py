@@ -53,7 +53,7 @@ def _group_numbers(groups: Sequence | np.ndarray, items: int, what: str) -> np.n
 
 
 def _too_few(count: int, groups_are: str) -> str:
-    return f"none: {count} {groups_are[:-1]}(s), too few to resample"
+    return f"none: {count} {groups_are[:-1]}(s), too few: an interval needs {MIN_INTERVAL_GROUPS}"
 
 
 def _t_interval(estimate: float, left_out: np.ndarray, bounds: tuple[float, float]) -> list[float]:
@@ -78,7 +78,7 @@ def interval_over_groups(values: np.ndarray, groups: Sequence | np.ndarray, grou
     - ``t interval over 6 subjects``: under it, the mean plus or minus the t quantile on G-1 degrees of freedom
       times the groups' delete-one jackknife standard error (for this ratio of sums, close to the cluster-robust
       one), kept within the values' own range;
-    - ``none: 4 subject(s), too few to resample``, None: under :data:`MIN_INTERVAL_GROUPS` groups."""
+    - ``none: 4 subject(s), too few: an interval needs 5``, None: under :data:`MIN_INTERVAL_GROUPS` groups."""
     from scipy.stats import bootstrap
 
     values = np.asarray(values, dtype=float)
@@ -133,7 +133,7 @@ def kappa_interval(y_true: np.ndarray, y_pred: np.ndarray, classes: int, groups:
     each resample's or leave-one-out's kappa
     from its groups' confusion matrices added up, and how it was made: as :func:`interval_over_groups` chooses
     (``bootstrap over 40 faces``, ``t interval over 6 subjects``, seeded), or None and ``none: `` with why:
-    too few groups, every item right (kappa is 1 whatever is resampled: an interval of 1.0-1.0 says nothing), or
+    too few groups, every item right (kappa is 1 over any part of them: an interval of 1.0-1.0 says nothing), or
     kappa undefined on the data or without one of its groups (one class only, in both)."""
     from scipy.stats import DegenerateDataWarning, bootstrap
 
@@ -157,7 +157,7 @@ def kappa_interval(y_true: np.ndarray, y_pred: np.ndarray, classes: int, groups:
     if not np.isfinite(kappa):  # undefined on the data itself: nothing to resample
         return None, "none: kappa undefined (one class only, in both)"
     if (cells % (classes + 1) == 0).all():  # every item on the diagonal
-        return None, f"none: all {len(cells)} {items_are} right, kappa 1.0000 whatever is resampled"
+        return None, f"none: all {len(cells)} {items_are} right, kappa 1.0000 over any part of them"
     if count < MIN_BOOTSTRAP_GROUPS:
         left_out = kappa_of_confusions(confusions.sum(axis=0) - confusions)
         if not np.isfinite(left_out).all():
