@@ -1789,6 +1789,9 @@ def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
     hours, rest = divmod(round(found["video_seconds"]), 3600)
     echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
                f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
+    if found["copies"]:
+        echo(f"  {len(found['copies'])} copy(ies) of another file's content, analysed once, not counted: "
+             + "; ".join(found["copies"][:5]) + (" ..." if len(found["copies"]) > 5 else ""))
     for sample in found["samples"]:
         echo(f"  {sample['file']} ({sample['width']}x{sample['height']}): {sample['seconds_analysed']:g} s "
                    f"analysed at {sample['real_time']:g}x real time")
