@@ -1905,7 +1905,9 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
 def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp_path):
     """An hour's interview wrote about 3,300 key frames beside its annotated MP4, and nothing said so before the
     disk filled. `--estimate` sizes the videos' outputs from what its samples wrote per second of video: where the
-    sample is the whole video, the outputs a run writes (annotated MP4, key frames, tables, JSON and timelines)."""
+    sample is the whole video, the outputs a run writes (annotated MP4, key frames, tables, JSON and timelines).
+    A copy of a video is analysed once by a run (one output folder): the estimate sampled it and counted its disk
+    twice."""
     from typer.testing import CliRunner
 
     from fervid.apps.batch import estimate_batch
@@ -1915,8 +1917,12 @@ def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CARPHONE, corpus / "a.mp4")
-    shutil.copy(CARPHONE, corpus / "b.mp4")  # twice the disk
+    (corpus / "b.mp4").write_bytes(CARPHONE.read_bytes() + b"\0" * 16)  # another file, the same frames: twice the disk
+    shutil.copy(CARPHONE, corpus / "c.mp4")  # a copy of a.mp4: analysed once, with it
     found = estimate_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN))
+    assert found["files"] == 3 and found["videos"] == 2
+    assert found["copies"] == [f"{corpus / 'c.mp4'}: the same file as {corpus / 'a.mp4'}, analysed once"]
+    assert sorted(Path(sample["file"]).name for sample in found["samples"]) == ["a.mp4", "b.mp4"]
     options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
     result = VideoAnalyzer(MEAN.analyzer(threads=1), options.video()).run(CARPHONE, tmp_path / "one")
     written = {p.name: p.stat().st_size for p in (tmp_path / "one").iterdir() if not p.name.startswith(".")}
@@ -1937,6 +1943,7 @@ def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp
                      rf"{2 * len(key_frames)} PNGs\), [\d.]+ kB of tables, [\d.]+ kB of tracks JSONs and timelines",
                      said), said
     assert "annotated" not in said.split("disk:")[1].split("(the samples'")[0]  # --no-annotate: none written
+    assert f"1 copy(ies) of another file's content, analysed once, not counted: {corpus / 'c.mp4'}: the same" in said
 
 
 @needs_sample_clip

@@ -1975,7 +1975,7 @@ def test_evaluate_on_video_resamples_videos_or_participants_not_segments_of_one(
     output, metrics = scored("people.csv", lines, "video,start,end,emotion,participant")
     assert metrics["intervals"] == {
         "resampled": "segments", "videos": 5, "participants": 2,
-        "note": "the intervals are over the segments of 2 participants (participants too few to resample: 5 are "
+        "note": "the intervals are over the segments of 2 participants (participants too few for an interval over them: 5 are "
                 "needed): they describe these participants' segments only, and cannot be carried to other people"}
     assert "in 5 of 5 video(s), of 2 participant(s);" in output and metrics["intervals"]["note"] in output
     assert metrics["per_frame"]["ci_method"].endswith(" over 10 segments, of 2 participants only"), metrics
@@ -1986,7 +1986,7 @@ def test_evaluate_on_video_resamples_videos_or_participants_not_segments_of_one(
     output, metrics = scored("carphone.csv", one_video)  # one person's video cut in 6: no other person measured
     assert metrics["intervals"]["resampled"] == "segments" and metrics["intervals"]["videos"] == 1
     assert metrics["per_frame"]["ci_method"].endswith(" over 6 segments, of 1 video only"), metrics
-    assert ("the intervals are over the segments of 1 video (videos too few to resample: 5 are needed): they describe "
+    assert ("the intervals are over the segments of 1 video (videos too few for an interval over them: 5 are needed): they describe "
             "this video's segments only, and cannot be carried to other people") in output
     assert ", of 1 video only)" in output
 
@@ -3569,7 +3569,7 @@ def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_
     faces, _ = synthetic_faces(36)
     _ckplus_folder(faces, tmp_path / "ck")  # 12 people, one sequence of three frames each
     # synthetic faces are all read as one emotion: instead, 2 of every 3 people's faces right, the others wrong (an
-    # interval over people all wrong would be Wilson's, the faces read as independent)
+    # interval over people all wrong would be Wilson's over the people)
     def predicted(cnn, ds, logits=False, **kwargs):
         right = np.array([int(subject[1:]) % 3 != 0 for subject in ds.subjects])
         scores = np.eye(7)[np.where(right, ds.labels, (ds.labels + 1) % 7)] * 5.0
@@ -3638,8 +3638,9 @@ def test_evaluate_reads_a_label_table_with_subjects_and_names_what_it_left_out(t
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
     # (synthetic faces, none read right: Wilson's interval, as an interval over the people would be 0.0-0.0)
-    assert metrics["n"] == 37 and metrics["ci_method"] == ("Wilson, 37 faces read as independent: none right, too "
-                                                           "few for an interval over 13 subjects")
+    assert metrics["n"] == 37 and metrics["ci_method"] == ("Wilson over 13 subjects, each right where any of its "
+                                                           "faces is: none of 37 faces right, too few right to "
+                                                           "resample the subjects")
     assert metrics["settings"]["dataset_kind"] == "folder"
     assert f"  1 x no such file: {tmp_path / 'crops' / 'happy' / 'gone.png'} (labels.csv line 39)" in result.output
     assert f"{tmp_path / 'labels.csv'} label 'Scared' (line 40: did you mean fear?)" in result.output
@@ -3709,7 +3710,7 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["sample_fps"] == 5.0 and metrics["settings"]["method"] == "lstm"
     assert metrics["per_frame"]["unit"] == "frames"
-    assert metrics["per_frame"]["ci_method"] == "none: 1 segment(s), too few to resample"
+    assert metrics["per_frame"]["ci_method"] == "none: 1 segment(s), too few: an interval needs 5"
     # one label: kappa is undefined, said so (null, not NaN, in metrics.json)
     assert metrics["per_frame"]["kappa"] is None and "Cohen's kappa undefined" in result.output
     assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7",
@@ -4924,3 +4925,14 @@ def test_evaluate_reads_a_coders_millisecond_elan_and_boris_tables_as_video_segm
                      f"obs1\t{video}\tteacher\thappy\temotion\t1.001\t4.004\n", encoding="utf-8")
     aggregated = runner.invoke(app, ["evaluate", "--data", str(boris), "--results", str(run)])
     assert aggregated.exit_code == 0 and "2 of 2 segment(s) scored" in aggregated.output, aggregated.output
+
+
+def test_evaluate_help_says_the_participant_column_and_how_the_comparison_interval_is_made():
+    """The help listed video,start,end,emotion[,track] without the participant column the intervals resample by, and
+    called the models' paired interval a bootstrap, which is a t interval under 30 subjects."""
+    help_words = " ".join(runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"}).output.replace("│", " ")
+                          .split())
+    assert "video,start,end,emotion[,track][,participant] (or subject: the intervals then resample the people)" \
+        in help_words
+    assert "a paired interval of the difference over the subjects: a t interval under 30, a bootstrap from 30" \
+        in help_words and "paired bootstrap" not in help_words

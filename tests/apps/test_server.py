@@ -645,6 +645,9 @@ def test_queue_bound_gives_429(tmp_path, face_clip):
         full = c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")})
     assert codes[0] == 202 and 429 in codes
     assert full.status_code == 429 and int(full.headers["retry-after"]) > 0
+    assert "--max-queued-jobs" in full.json()["error"]
+    # in words for the web page's user, without the option (there was no message)
+    assert full.json()["message"] == ("The server is busy: 1 video(s) are already waiting. Try again in a minute.")
 
 
 def test_a_video_job_takes_one_file(client, face_clip):
@@ -739,6 +742,9 @@ def test_many_files_count_against_one_request_limit(tmp_path):
     with TestClient(create_app(settings), base_url=BASE) as c:
         r = c.post("/v1/images", files=many[:5])
         assert r.status_code == 413 and "at most 4" in r.json()["error"]
+        # the web page's user is told in words too (it showed the bare error)
+        assert r.json()["message"] == ("Too many pictures at once: this server takes up to 4 in one request, and 5 "
+                                       "were sent. Send them in smaller groups.")
 
 
 def test_decompression_bomb_is_refused_before_decoding(client):
@@ -749,11 +755,25 @@ def test_decompression_bomb_is_refused_before_decoding(client):
     r = client.post("/v1/images", files=[("files", ("bomb.png", png_declaring(12000, 12000), "image/png"))])
     assert r.status_code == 415 and "too large" in r.json()["error"] and "bomb.png" in r.json()["error"]
     # its size and the limit that refused it, by the option that sets it (it blamed Pillow's limit, not this one)
-    assert "12000 x 12000 (144.0 megapixels; the limit is 50, the server's --max-image-megapixels)" in r.json()["error"]
+    assert "12000 x 12000 (144 megapixels; the limit is 50, the server's --max-image-megapixels)" in r.json()["error"]
     # the web page shows a message without the option: who can change the limit, and what the user can do
     assert r.json()["message"] == ("bomb.png is too large a picture for this server (144 megapixels; it takes up to "
                                    "50). Make it smaller, or ask whoever runs the server to raise the limit.")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB: no 144 M pixels
+
+
+@pytest.mark.parametrize("width, height, limit_megapixels, said", [
+    (400, 500, 0.1, "0.2"),  # (read "0 megapixels; it takes up to 0.1")
+    (7100, 7100, 50, "50.4"),  # (read "50 megapixels; it takes up to 50")
+    (7072, 7072, 50, "50.01")])  # three figures would say 50, as the limit
+def test_a_too_large_pictures_size_differs_from_the_limit_in_words(tmp_path, width, height, limit_megapixels, said):
+    settings = ServerSettings(data_dir=tmp_path / "d", max_image_pixels=int(limit_megapixels * 1e6))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        r = c.post("/v1/images", files=[("files", ("big.png", png_declaring(width, height), "image/png"))])
+    assert r.status_code == 415
+    assert f"({said} megapixels; the limit is {limit_megapixels:g}" in r.json()["error"]
+    assert r.json()["message"].startswith(f"big.png is too large a picture for this server ({said} megapixels; it "
+                                          f"takes up to {limit_megapixels:g}). ")
 
 
 def alive(pid):

@@ -318,9 +318,14 @@ def test_a_video_of_frames_over_the_servers_size_limit_is_refused(data_dir):
     settings = ServerSettings(data_dir=data_dir, max_upload_mb=5, max_video_pixels=20_000)
     with TestClient(create_app(settings), base_url=BASE) as client:
         answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    # (it said "not a readable video": it may be readable, only too large for this server)
     assert answer.status_code == 415 and answer.json()["error"] == (
-        "clip.mp4: not a readable video (frames too large: 176 x 144 (0.0253 megapixels; the limit is 0.02, "
-        "the server's --max-video-megapixels))")
+        "clip.mp4: frames too large: 176 x 144 (0.0253 megapixels; the limit is 0.02, "
+        "the server's --max-video-megapixels)")
+    # and in words for the web page's user, without the option (there was no message)
+    assert answer.json()["message"] == (
+        "clip.mp4's frames are too large for this server (0.0253 megapixels; it takes up to 0.02). Make the video "
+        "smaller, or ask whoever runs the server to raise the limit.")
     assert not list((data_dir / "jobs").iterdir())
 
 

@@ -105,7 +105,7 @@ def test_the_interval_resamples_people_where_the_data_names_them(monkeypatch):
     # 4 people: too few to resample, and no interval rather than Wilson's, which would read 40 faces as 40 draws
     few_true, few_pred, few_subjects = _people([1, 0, 1, 1])
     few = score(few_true, few_pred, subjects=few_subjects)
-    assert few.accuracy_ci95 is None and few.ci_method == "none: 4 subject(s), too few to resample"
+    assert few.accuracy_ci95 is None and few.ci_method == "none: 4 subject(s), too few: an interval needs 5"
     # a dataset that names its people (CK+, JAFFE) is scored so by evaluate()
     monkeypatch.setattr(evaluation, "predict_dataset", lambda cnn, ds: np.eye(7)[y_pred])
     made = FaceDataset(np.zeros((len(y_true), 48, 48), np.uint8), y_true, name="made", subjects=subjects)
@@ -1050,8 +1050,8 @@ def test_kappas_interval_resamples_the_groups_the_accuracys_does():
     # a few segments give no interval: resampling 4 segments all right gave "1.0000-1.0000"
     few = score(y_true[:80], y_pred[:80], unit="frames", subjects=lines[:80], groups_are="segments")
     assert few.accuracy_ci95 is None and few.kappa_ci95 is None and few.kappa is not None
-    assert few.ci_method == few.kappa_ci_method == "none: 4 segment(s), too few to resample"
-    assert few.kappa_text.endswith(" (no interval: 4 segment(s), too few to resample)")
+    assert few.ci_method == few.kappa_ci_method == "none: 4 segment(s), too few: an interval needs 5"
+    assert few.kappa_text.endswith(" (no interval: 4 segment(s), too few: an interval needs 5)")
     # the interval's kappa of the data itself is sklearn's: over 8 people a t interval, over 40 a bootstrap
     rng = np.random.default_rng(0)
     for people, method in ((8, "t interval over 8 subjects"), (40, "bootstrap over 40 subjects")):

@@ -70,25 +70,46 @@ def test_jaffes_interval_is_the_cluster_robust_t_interval_of_its_six_people():
 
 def test_a_perfect_score_gets_wilsons_interval_not_a_zero_width_one():
     """CK+'s 171 happy faces all right, 57 people: "1.0000 (95% CI 1.0000-1.0000, bootstrap over 57 subjects)" read
-    as certainty; no resample of the people can vary it. Wilson's interval over the faces says what 171 faces can."""
+    as certainty; no resample of the people can vary it. Wilson's interval over the 57 people says what they can."""
     from fervid.evaluation.intervals import wilson_interval
 
     subjects = [f"S{i:03d}" for i in np.repeat(np.arange(57), 3)]
     happy = np.full(171, 3)
     ev = score(happy, happy, "ckplus", subjects=subjects)
-    assert ev.accuracy_ci95 == wilson_interval(171, 171) == pytest.approx([0.978, 1.0], abs=1e-3)
-    assert ev.ci_method == ("Wilson, 171 faces read as independent: none wrong, too few for an interval over 57 "
-                            "subjects")
-    # all but a few wrong, over fewer people (a t interval's error would be 0 where each is all wrong)
+    assert ev.accuracy_ci95 == wilson_interval(57, 57) == pytest.approx([0.937, 1.0], abs=1e-3)
+    assert ev.ci_method == ("Wilson over 57 subjects, each wrong where any of its faces is: none of 171 faces wrong, "
+                            "too few wrong to resample the subjects")
+    # all but a few wrong, over fewer people (a t interval's error would be 0 where each is all wrong): the 2 right
+    # faces are of one person, who counts right, the other 19 wrong
     ev = score(happy[:60], np.r_[np.full(58, 6), 3, 3], subjects=subjects[:60])
-    assert ev.accuracy_ci95 == wilson_interval(2, 60) and ev.accuracy_ci95[0] < 2 / 60 < ev.accuracy_ci95[1]
-    assert ev.ci_method.startswith("Wilson, 60 faces read as independent: 2 right, too few for an interval over 20 ")
-    # kappa all right is 1 whatever is resampled: no interval, and why
+    assert ev.accuracy_ci95 == wilson_interval(1, 20) and ev.accuracy_ci95[0] < 2 / 60 < ev.accuracy_ci95[1]
+    assert ev.ci_method == ("Wilson over 20 subjects, each right where any of its faces is: 2 of 60 faces right, too "
+                            "few right to resample the subjects")
+    # kappa all right is 1 over any part of the faces: no interval, and why
     two = np.tile([3, 6, 6], 57)
     kappa = score(two, two, subjects=subjects)
     assert kappa.kappa == 1.0 and kappa.kappa_ci95 is None
-    assert kappa.kappa_text == ("Cohen's kappa 1.0000 (no interval: all 171 faces right, kappa 1.0000 whatever is "
-                                "resampled)")
+    assert kappa.kappa_text == ("Cohen's kappa 1.0000 (no interval: all 171 faces right, kappa 1.0000 over any part "
+                                "of them)")
+
+
+def test_a_near_perfect_video_scores_interval_counts_the_participants_not_the_frames():
+    """510 frames of 5 participants all right read "Wilson, 510 frames read as independent" 0.9925-1.0000, while one
+    wrong segment gave 0.9111-1.0000 (a t interval over the 5): the frames of one person are no independent draws.
+    Wilson's over the 5 participants reads 0.566-1.000, one of them with a wrong frame 0.376-0.964."""
+    from fervid.evaluation.intervals import wilson_interval
+
+    participants = np.repeat([f"P{i}" for i in range(5)], 102)
+    labels = np.full(510, 3)
+    ev = score(labels, labels, "video", unit="frames", subjects=participants, groups_are="participants")
+    assert ev.accuracy_ci95 == wilson_interval(5, 5) == pytest.approx([0.566, 1.0], abs=1e-3)
+    assert ev.ci_method == ("Wilson over 5 participants, each wrong where any of its frames is: none of 510 frames "
+                            "wrong, too few wrong to resample the participants")
+    predicted = labels.copy()
+    predicted[[3, 40, 100]] = 6  # three frames wrong, all of P0
+    ev = score(labels, predicted, "video", unit="frames", subjects=participants, groups_are="participants")
+    assert ev.accuracy_ci95 == wilson_interval(4, 5) and ev.accuracy_ci95[0] < 0.5
+    assert ev.ci_method.startswith("Wilson over 5 participants, each wrong where any of its frames is: 3 of 510 ")
 
 
 def test_kappa_is_undefined_where_the_labels_name_one_class():

@@ -1007,4 +1007,5 @@ def test_a_participant_column_names_each_segments_person_and_borises_no_focal_su
     few = IntervalGroups.of(rows)
     assert (few.groups, few.groups_are, few.videos, few.participants) == (None, "segments", 6, 3)
     assert few.method("bootstrap over 10 segments") == "bootstrap over 10 segments, of 3 participants only"
-    assert few.method("none: 4 segment(s), too few to resample") == "none: 4 segment(s), too few to resample"
+    assert few.method("none: 4 segment(s), too few: an interval needs 5") == (
+        "none: 4 segment(s), too few: an interval needs 5")

@@ -2944,6 +2944,32 @@ def test_analyze_video_names_its_outputs_apart_from_another_users(analyzer, tmp_
             pass
 
 
+def test_analyze_video_warns_where_it_replaces_your_outputs_of_another_video_of_that_name(analyzer, tmp_path,
+                                                                                          face_clip):
+    """The README said another video's outputs are never replaced, but analyze_video replaced the caller's own
+    outputs of p01/cam.mp4 with p02/cam.mp4's under cam_*, said only by result.replaced: a warning names both."""
+    import shutil
+    import warnings
+
+    first, second = tmp_path / "p01" / "cam.mp4", tmp_path / "p02" / "cam.mp4"
+    for video in (first, second):
+        video.parent.mkdir()
+        shutil.copy(face_clip, video)
+    res = tmp_path / "res"
+    settings = dict(method="frame", annotate=False, key_frames=0)
+    with warnings.catch_warnings():  # the first, and the same video again: nothing of another's replaced, unsaid
+        warnings.simplefilter("error")
+        assert analyzer.analyze_video(first, res, **settings).replaced is None
+        assert analyzer.analyze_video(first, res, **settings).replaced is None
+    with pytest.warns(UserWarning) as warned:
+        result = analyzer.analyze_video(second, res, **settings)
+    assert result.ok and result.stem == "cam" and result.replaced == str(first)
+    assert [str(w.message) for w in warned] == [
+        f"{second}: its outputs replaced your outputs of {first} in {res}/ (both named cam_*); give another stem or "
+        "out_dir to keep both"]
+    assert json.loads((res / "cam_tracks.json").read_text(encoding="utf-8"))["file"] == str(second)
+
+
 ANALYSED_UNPRIVILEGED = """
 import sys, warnings
 from fervid.inference.analyzer import Analyzer

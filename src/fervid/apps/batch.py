@@ -30,6 +30,7 @@ import sqlite3
 import sys
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1124,7 +1125,9 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
 
     from fervid.inference.video import VideoAnalyzer, container_facts
 
-    files, problems = collect_inputs(inputs)
+    found_files, problems = collect_inputs(inputs)
+    # a run analyses one content of one kind once (BatchState.add: one output folder for all its copies)
+    files, copies = _without_copies(found_files)
     is_video = [input_kind(p) == "video" for p in files]
     videos = [p for p, video in zip(files, is_video) if video]
     images = [p for p, video in zip(files, is_video) if not video]
@@ -1203,12 +1206,37 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
     for video in known if samples else []:
         for kind, size in disk_for(video).items():
             disk[kind] += size
-    return {"files": len(files), "videos": len(videos), "images": len(images),
+    return {"files": len(found_files), "videos": len(videos), "images": len(images),
+            "copies": [f"{copy}: the same file as {first}, analysed once" for copy, first in copies],
             "video_seconds": round(sum(facts[v].seconds or 0.0 for v in known), 1), "unknown_length": unknown,
             "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
             "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
             "disk_bytes": {kind: round(size) for kind, size in disk.items()},
             "problems": [f"{item}: {why}" for item, why in problems]}
+
+
+def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """``files`` without those of the same content and kind as an earlier one, as a run finds them (by
+    :func:`file_sha256`: BatchState.add), and the ones left out, each with the first of its content. Only files
+    of a size another has are read to hash (a corpus's distinct videos are not read whole for an estimate)."""
+    kinds = [input_kind(p) for p in files]
+    sizes = [p.stat().st_size if p.is_file() else -1 for p in files]
+    shared = {key for key, n in Counter(zip(sizes, kinds)).items() if n > 1 and key[0] >= 0}
+    first_of: dict[tuple[str, str], Path] = {}
+    kept, copies = [], []
+    for path, kind, size in zip(files, kinds, sizes):
+        if (size, kind) in shared:
+            try:
+                digest = file_sha256(path)
+            except OSError:  # unreadable: the run's to report, as the samples' are
+                kept.append(path)
+                continue
+            first = first_of.setdefault((digest, kind), path)
+            if first != path:
+                copies.append((path, first))
+                continue
+        kept.append(path)
+    return kept, copies
 
 
 # The videos' outputs an estimate sizes, as their sample wrote them: the annotated MP4, the key frames, the tables

@@ -1789,6 +1789,9 @@ def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
     hours, rest = divmod(round(found["video_seconds"]), 3600)
     echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
                f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
+    if found["copies"]:
+        echo(f"  {len(found['copies'])} copy(ies) of another file's content, analysed once, not counted: "
+             + "; ".join(found["copies"][:5]) + (" ..." if len(found["copies"]) > 5 else ""))
     for sample in found["samples"]:
         echo(f"  {sample['file']} ({sample['width']}x{sample['height']}): {sample['seconds_analysed']:g} s "
                    f"analysed at {sample['real_time']:g}x real time")
@@ -2212,7 +2215,8 @@ EVALUATE_MODEL_OPTION = typer.Option(
          "model given as a path: ./NAME). Given several times, "
          "the models are compared on the same faces: each is scored as alone (its outputs in --out/<its name>/), "
          "then side by side (accuracy and its interval, macro-F1, per-class F1) with a paired test of each two (the "
-         "exact McNemar p, and a paired bootstrap interval of the difference), printed and written to --out as "
+         "exact McNemar p, and a paired interval of the difference over the subjects: a t interval under 30, a "
+         "bootstrap from 30), printed and written to --out as "
          "comparison.md, comparison.csv and comparison.json.")
 
 
@@ -2227,7 +2231,8 @@ def evaluate(
                                              "crop>, or a label table of them, resized), photos (<emotion>/<photo> "
                                              "or a label table of photos, each photo's most confident face found "
                                              "and aligned), video (a CSV of annotated "
-                                             "segments: video,start,end,emotion[,track], times in seconds or "
+                                             "segments: video,start,end,emotion[,track][,participant] (or subject: "
+                                             "the intervals then resample the people), times in seconds or "
                                              "m:ss; each video analysed, scored per frame and per segment); auto: "
                                              "a table with start and end columns (or a first line of times) is "
                                              "video, "

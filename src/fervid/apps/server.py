@@ -69,7 +69,8 @@ from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, 
                                  ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES, UNCERTAIN_MARK
-from fervid.inference.images import NAME_MAX, ImageLoadError, ImageTooLargeError, decode_image_bytes, fitted_stem
+from fervid.inference.images import (NAME_MAX, ImageLoadError, ImageTooLargeError, decode_image_bytes, fitted_stem,
+                                     megapixels_text)
 from fervid.inference.models import DEFAULT_MODEL, ModelConfig, is_shipped_name, resolve_model_dir
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
@@ -225,8 +226,8 @@ class PlainHTTPException(HTTPException):
     """An HTTPException with a ``message`` for a person besides its ``detail`` (the answer's ``error``, which names
     the server's options for whoever runs it): the web page shows the message."""
 
-    def __init__(self, status_code: int, detail: str, message: str):
-        super().__init__(status_code, detail=detail)
+    def __init__(self, status_code: int, detail: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(status_code, detail=detail, headers=headers)
         self.message = message
 
 
@@ -1163,8 +1164,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Analyse one or more photos; the same JSON schema as `fervid image --json`: a file that is not an image
         is listed with ``ok: false`` and its error, unless no file is (then 415, every file's error in one)."""
         if len(files) > settings.max_images_per_request:
-            raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
-                                            f"{settings.max_images_per_request}")
+            raise PlainHTTPException(
+                413, f"{len(files)} images in one request; at most {settings.max_images_per_request}",
+                f"Too many pictures at once: this server takes up to {settings.max_images_per_request} in one "
+                f"request, and {len(files)} were sent. Send them in smaller groups.")
         results, too_large = [], []
         for upload in files:
             data = await upload.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
@@ -1174,7 +1177,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             except ImageLoadError as exc:  # not decodable as an image, or too large decoded
                 results.append(ImageResult(name, error=str(exc)))
                 if isinstance(exc, ImageTooLargeError):
-                    too_large.append(f"{name} is too large a picture for this server ({exc.megapixels:.0f} "
+                    too_large.append(f"{name} is too large a picture for this server "
+                                     f"({megapixels_text(exc.megapixels, exc.limit_megapixels)} "
                                      f"megapixels; it takes up to {exc.limit_megapixels:g}). Make it smaller, or ask "
                                      "whoever runs the server to raise the limit.")
             del data  # released before the next image is read
@@ -1187,7 +1191,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(
         e413="the request body is larger than --max-upload-mb",
-        e415="the file is not a video FFmpeg can read" + NOT_MULTIPART,
+        e415="the file is not a video FFmpeg can read, or its frames are over --max-video-megapixels"
+             + NOT_MULTIPART,
         e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again",
         e500="the server could not store the upload (e.g. its folder is not writable)",
@@ -1198,7 +1203,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                        "full-HD video). Default: the server's (fervid serve --annotate/--no-annotate); true on a "
                        "--no-annotate server is a 422."))) -> dict:
         """Queue a video for analysis; returns the job id at once."""
-        from fervid.inference.video import VideoError, open_video
+        from fervid.inference.video import VideoError, VideoFramesTooLargeError, open_video
 
         if annotate is None:
             annotate = settings.pipeline.annotate
@@ -1226,6 +1231,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                            limit_name="the server's --max-video-megapixels").release()
             except VideoError as exc:
                 reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
+                if isinstance(exc, VideoFramesTooLargeError):  # readable, maybe: too large for this server
+                    name = filename or "the video"
+                    raise PlainHTTPException(
+                        415, f"{name}: {reason}",
+                        f"{name}'s frames are too large for this server "
+                        f"({megapixels_text(exc.megapixels, exc.limit_megapixels)} megapixels; it takes up to "
+                        f"{exc.limit_megapixels:g}). Make the video smaller, or ask whoever runs the server to raise "
+                        "the limit.") from None
                 raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
             store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
                         filename=filename, error=None, annotate=annotate)
@@ -1234,9 +1247,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise
         if not state["workers"].submit(job_id):
             store.delete(job_id)
-            raise HTTPException(429, detail=f"{filename or 'the video'}: the server's queue of video jobs is full "
-                                            f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
-                                headers={"Retry-After": str(RETRY_QUEUED_S)})
+            raise PlainHTTPException(
+                429, f"{filename or 'the video'}: the server's queue of video jobs is full "
+                     f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
+                f"The server is busy: {settings.max_queued_jobs} video(s) are already waiting. Try again in a "
+                "minute.", headers={"Retry-After": str(RETRY_QUEUED_S)})
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"  # behind a proxy's path prefix (--root-path): with it
         return {"job_id": job_id, "status": "queued", "status_url": jobs, "result_url": f"{jobs}/result"}
 

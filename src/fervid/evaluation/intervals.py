@@ -28,9 +28,10 @@ MIN_INTERVAL_GROUPS = 5
 # a point or two (Monte Carlo error about 0.5) and CK+'s 86 people keep their bootstrap interval.
 MIN_BOOTSTRAP_GROUPS = 30
 BOOTSTRAP_RESAMPLES = 2000
-# An accuracy with fewer items right, or fewer wrong, than this gets Wilson's interval over the items: a group's
-# variation cannot be seen in so few, and an interval over groups shrinks to nothing (171 of 171 CK+ happy faces
-# right gave 1.0000-1.0000 for "bootstrap over 57 subjects"; Wilson's reads 0.978-1.000)
+# An accuracy with fewer items right, or fewer wrong, than this gets Wilson's interval over its groups: a group's
+# variation cannot be seen in so few, and an interval that resamples groups shrinks to nothing (171 of 171 CK+ happy
+# faces right gave 1.0000-1.0000 for "bootstrap over 57 subjects"; Wilson's over the 57 reads 0.937-1.000, over the
+# 171 faces as if independent 0.978-1.000: too narrow, as 510 frames of 5 people read 0.993-1.000)
 FEW_ITEMS_ONE_WAY = 5
 
 
@@ -52,7 +53,7 @@ def _group_numbers(groups: Sequence | np.ndarray, items: int, what: str) -> np.n
 
 
 def _too_few(count: int, groups_are: str) -> str:
-    return f"none: {count} {groups_are[:-1]}(s), too few to resample"
+    return f"none: {count} {groups_are[:-1]}(s), too few: an interval needs {MIN_INTERVAL_GROUPS}"
 
 
 def _t_interval(estimate: float, left_out: np.ndarray, bounds: tuple[float, float]) -> list[float]:
@@ -77,7 +78,7 @@ def interval_over_groups(values: np.ndarray, groups: Sequence | np.ndarray, grou
     - ``t interval over 6 subjects``: under it, the mean plus or minus the t quantile on G-1 degrees of freedom
       times the groups' delete-one jackknife standard error (for this ratio of sums, close to the cluster-robust
       one), kept within the values' own range;
-    - ``none: 4 subject(s), too few to resample``, None: under :data:`MIN_INTERVAL_GROUPS` groups."""
+    - ``none: 4 subject(s), too few: an interval needs 5``, None: under :data:`MIN_INTERVAL_GROUPS` groups."""
     from scipy.stats import bootstrap
 
     values = np.asarray(values, dtype=float)
@@ -101,18 +102,26 @@ def interval_over_groups(values: np.ndarray, groups: Sequence | np.ndarray, grou
 def accuracy_interval(right: np.ndarray, groups: Sequence | np.ndarray, groups_are: str = "groups",
                       items_are: str = "items") -> tuple[list[float] | None, str]:
     """95% interval of the accuracy of ``right`` (1/0 per item) over whole ``groups``, as
-    :func:`interval_over_groups` makes it, but Wilson's over the items where fewer than :data:`FEW_ITEMS_ONE_WAY`
-    are right or wrong (ignoring the groups: what they share cannot show in so few, and an interval over them
-    would be 1.0000-1.0000 where all are right), its method then saying so: ``Wilson, 171 faces read as
-    independent: none wrong, too few for an interval over 57 subjects``."""
+    :func:`interval_over_groups` makes it, but Wilson's where fewer than :data:`FEW_ITEMS_ONE_WAY` items are right
+    or wrong (what the groups share cannot show in so few, and an interval over them would be 1.0000-1.0000 where
+    all are right). Wilson's over the groups, not the items: a group counts wrong where any of its items is (right
+    where any is, where right is the few), so that 510 frames of 5 participants all right read 0.566-1.000 as 5
+    participants do, not 0.993-1.000 as 510 independent frames would; its method says so: ``Wilson over 57
+    subjects, each wrong where any of its faces is: none of 171 faces wrong, too few wrong to resample the
+    subjects``."""
     right = np.asarray(right, dtype=bool)
-    count = len(np.unique(np.asarray(groups, dtype=str))) if len(groups) else 0
+    group_of = np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1] if len(groups) else np.zeros(0, int)
+    count = int(group_of.max()) + 1 if group_of.size else 0
     correct, n = int(right.sum()), len(right)
     fewest = min(correct, n - correct)
-    if count >= MIN_INTERVAL_GROUPS and len(right) == len(groups) and fewest < FEW_ITEMS_ONE_WAY:
-        which = "wrong" if correct > n - correct else "right"
-        return wilson_interval(correct, n), (f"Wilson, {n} {items_are} read as independent: {fewest or 'none'} "
-                                             f"{which}, too few for an interval over {count} {groups_are}")
+    if count >= MIN_INTERVAL_GROUPS and n == len(groups) and fewest < FEW_ITEMS_ONE_WAY:
+        which, other = ("wrong", "right") if correct > n - correct else ("right", "wrong")
+        # the groups with any of the few: wrong where the few are wrong, right where they are right
+        with_few = len(np.unique(group_of[right if which == "right" else ~right]))
+        groups_right = count - with_few if which == "wrong" else with_few
+        return wilson_interval(groups_right, count), (
+            f"Wilson over {count} {groups_are}, each {which} where any of its {items_are} is: "
+            f"{fewest or 'none'} of {n} {items_are} {which}, too few {which} to resample the {groups_are}")
     return interval_over_groups(right, groups, groups_are)
 
 
@@ -124,7 +133,7 @@ def kappa_interval(y_true: np.ndarray, y_pred: np.ndarray, classes: int, groups:
     each resample's or leave-one-out's kappa
     from its groups' confusion matrices added up, and how it was made: as :func:`interval_over_groups` chooses
     (``bootstrap over 40 faces``, ``t interval over 6 subjects``, seeded), or None and ``none: `` with why:
-    too few groups, every item right (kappa is 1 whatever is resampled: an interval of 1.0-1.0 says nothing), or
+    too few groups, every item right (kappa is 1 over any part of them: an interval of 1.0-1.0 says nothing), or
     kappa undefined on the data or without one of its groups (one class only, in both)."""
     from scipy.stats import DegenerateDataWarning, bootstrap
 
@@ -148,7 +157,7 @@ def kappa_interval(y_true: np.ndarray, y_pred: np.ndarray, classes: int, groups:
     if not np.isfinite(kappa):  # undefined on the data itself: nothing to resample
         return None, "none: kappa undefined (one class only, in both)"
     if (cells % (classes + 1) == 0).all():  # every item on the diagonal
-        return None, f"none: all {len(cells)} {items_are} right, kappa 1.0000 whatever is resampled"
+        return None, f"none: all {len(cells)} {items_are} right, kappa 1.0000 over any part of them"
     if count < MIN_BOOTSTRAP_GROUPS:
         left_out = kappa_of_confusions(confusions.sum(axis=0) - confusions)
         if not np.isfinite(left_out).all():

@@ -1,5 +1,5 @@
 """Scoring fervid's video labels against your own annotations of the videos: segments, each a stretch of one video
-with the emotion an annotator saw there (``video,start,end,emotion``; optional ``track``).
+with the emotion an annotator saw there (``video,start,end,emotion``; optional ``track`` and ``participant``).
 
 Each segment is scored on one face: the track its ``track`` column names (fervid's track number, from an earlier
 ``fervid video`` of the same file), or else the track seen in most of the segment's analysed frames (the person the
@@ -707,7 +707,7 @@ class IntervalGroups:
         these = (f"this {'person' if participants is not None else 'video'}'s" if count == 1 else
                  f"these {column}s'")
         return cls(None, "segments", videos, participants,
-                   f"the intervals are over the segments of {whose} ({column}s too few to resample: "
+                   f"the intervals are over the segments of {whose} ({column}s too few for an interval over them: "
                    f"{MIN_INTERVAL_GROUPS} are needed): they describe {these} segments only, and cannot be carried "
                    "to other people")
 

@@ -393,8 +393,10 @@ class Analyzer:
         video is analysed, their names starting with ``stem`` (default: the video's own stem; give analyses of one
         video by several methods, or of videos of one name, their own stems or folders). Another user's outputs of
         that name there, or ones you cannot read, are never replaced: these are named apart as `fervid video` names
-        them (``result.stem``, "u2_session1"), and a warning says so (``result.kept_apart``). ``progress(frames_done,
-        frames_total)`` is called as frames are read.
+        them (``result.stem``, "u2_session1"), and a warning says so (``result.kept_apart``). Your own outputs there
+        of another video of that name are replaced (`fervid video` names them apart; here the name is yours to
+        choose): a warning names both videos (``result.replaced``). ``progress(frames_done, frames_total)`` is
+        called as frames are read.
 
         To cancel: ``stop``, called after ``progress`` for each frame read (``stop=event.is_set`` with a
         ``threading.Event`` set from a GUI's button); once it returns true the analysis ends as at the video's end,
@@ -444,6 +446,9 @@ class Analyzer:
             warnings.warn(result.window_notice, stacklevel=2)
         if result.kept_apart:  # another user's outputs under ``stem``: kept, these named apart (result.stem)
             warnings.warn(f"{result.source}: {result.kept_apart}", stacklevel=2)
+        if result.replaced:  # your own outputs of another video of that name: replaced, as asked, but said
+            warnings.warn(f"{result.source}: its outputs replaced your outputs of {result.replaced} in {out_dir}/ "
+                          f"(both named {result.stem}_*); give another stem or out_dir to keep both", stacklevel=2)
         return result
 
     def stream(self, fps: float | None = None, **changes: Unpack[StreamChanges]) -> FaceStream:

@@ -92,6 +92,17 @@ class ImageLoadError(FervidError, ValueError):
     """An input that cannot be turned into an image; the message names the input and the problem."""
 
 
+def megapixels_text(megapixels: float, limit_megapixels: float) -> str:
+    """``megapixels`` to three significant figures, or as many more as it takes to differ from the limit it is over
+    (50.04 over 50 is not "50"; 0.0253 is not "0")."""
+    limit = f"{limit_megapixels:g}"
+    for digits in range(3, 10):
+        text = f"{megapixels:.{digits}g}"
+        if text != limit:
+            return text
+    return f"{megapixels!r}"
+
+
 class ImageTooLargeError(ImageLoadError):
     """An image over a pixel limit: ``megapixels`` it has, ``limit_megapixels`` it may have (for a plain message
     beside the technical one, as the web page shows it)."""
@@ -297,7 +308,8 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
         with _pillow_errors(name, limit, pillow_bound=limit < max_pixels), Image.open(source) as im:
             if im.width * im.height > limit:
                 raise ImageTooLargeError(f"{name}: image too large: {im.width} x {im.height} "
-                                         f"({im.width * im.height / 1e6:.1f} megapixels; the limit is {limit / 1e6:g}"
+                                         f"({megapixels_text(im.width * im.height / 1e6, limit / 1e6)} megapixels; "
+                                         f"the limit is {limit / 1e6:g}"
                                          + (", Pillow's: twice PIL.Image.MAX_IMAGE_PIXELS)" if limit < max_pixels else
                                             f", {limit_name})" if limit_name else ")"),
                                          im.width * im.height / 1e6, limit / 1e6)

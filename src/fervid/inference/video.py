@@ -41,7 +41,7 @@ from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import (annotate, face_label, naming_file, replacing, temporary_name, with_caption,
                                        write_image)
 from fervid.emotions import EMOTIONS, dominant_emotion
-from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
+from fervid.inference.images import (as_local_file, megapixels_text, check_input_file, fitted_stem, is_url, not_media_said,
                                      not_utf8_reason, memory_failure, opencv_name,
                                      printable_name, recorded_name, recorded_path, stem_not_taken, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
@@ -199,6 +199,15 @@ def output_paths_error(out_dir: str | Path, stem: str, option: str = "out_dir", 
 
 class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
+
+
+class VideoFramesTooLargeError(VideoError):
+    """A video whose frames are over a pixel limit: ``megapixels`` a frame has, ``limit_megapixels`` it may have (for a
+    plain message beside the technical one, as the web page shows it). The video may be readable otherwise."""
+
+    def __init__(self, message: str, megapixels: float, limit_megapixels: float):
+        super().__init__(message)
+        self.megapixels, self.limit_megapixels = megapixels, limit_megapixels
 
 
 class OutputsBusy(FolderLocked):
@@ -2283,11 +2292,14 @@ def _declared_frame_size(header: str) -> tuple[int, int] | None:
     return (int(size[1]), int(size[2])) if size else None
 
 
-def _frames_too_large(path: Path, width: int, height: int, max_pixels: int, limit_name: str = "") -> VideoError:
+def _frames_too_large(path: Path, width: int, height: int, max_pixels: int,
+                      limit_name: str = "") -> VideoFramesTooLargeError:
     """The refusal of a video whose frames are over ``max_pixels`` (:data:`MAX_FRAME_PIXELS`), said as an image's
     over its limit is."""
-    return VideoError(f"{path}: frames too large: {width} x {height} ({width * height / 1e6:.3g} megapixels; the "
-                      f"limit is {max_pixels / 1e6:g}" + (f", {limit_name})" if limit_name else ")"))
+    megapixels, limit = width * height / 1e6, max_pixels / 1e6
+    return VideoFramesTooLargeError(
+        f"{path}: frames too large: {width} x {height} ({megapixels_text(megapixels, limit)} megapixels; the limit is "
+        f"{limit:g}" + (f", {limit_name})" if limit_name else ")"), megapixels, limit)
 
 
 def _video_stream_line(header: str) -> str:
