@@ -420,3 +420,18 @@ def cnn_runs_out_of_memory(monkeypatch, fails_at: int) -> None:
         self.session = RunsOutOfMemory(self.session, fails_at)
 
     monkeypatch.setattr(EmotionCNN, "__init__", making)
+
+
+def windows_without_long_paths(monkeypatch) -> None:
+    """fervid as on Windows where long paths are not enabled: no path of more than 259 characters opens."""
+    import types
+
+    from fervid import machine
+
+    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
+    # run from a console (machine.program_creationflags asks Windows through ctypes.windll, which Linux has not)
+    import ctypes
+
+    console = types.SimpleNamespace(kernel32=types.SimpleNamespace(GetConsoleWindow=lambda: 1))
+    monkeypatch.setattr(ctypes, "windll", console, raising=False)

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import cnn_runs_out_of_memory, needs_sample_clip, write_participant_behind_small_face
+from conftest import (cnn_runs_out_of_memory, needs_sample_clip, windows_without_long_paths,
+                      write_participant_behind_small_face)
 
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.emotions import EMOTIONS
@@ -2420,16 +2421,6 @@ def test_frames_memory_mb_is_among_a_batchs_settings_as_it_changes_the_frames_an
     assert summary["settings"]["frames_memory_mb"] == 500.0
 
 
-def _windows_without_long_paths(monkeypatch):
-    """fervid as on Windows where long paths are not enabled: no path of more than 259 characters opens."""
-    import types
-
-    from fervid import machine
-
-    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="win32"))
-    monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
-
-
 @needs_sample_clip
 def test_where_windows_limits_paths_a_long_named_videos_results_are_named_to_fit(tmp_path, monkeypatch):
     """Windows (without long paths) opens no path of more than 259 characters: a video of a long name had its
@@ -2441,7 +2432,7 @@ def test_where_windows_limits_paths_a_long_named_videos_results_are_named_to_fit
     from fervid.inference.video import OutputNames
     from fervid.machine import WINDOWS_MAX_PATH, windows_path_length
 
-    _windows_without_long_paths(monkeypatch)
+    windows_without_long_paths(monkeypatch)
     video = tmp_path / f"{'interview_' * 18}.mp4"  # a stem of 180 characters
     shutil.copy(CARPHONE, video)
     out = tmp_path / "out"
@@ -2473,7 +2464,7 @@ def test_where_windows_limits_paths_a_batch_into_a_folder_too_deep_for_its_resul
     is read or any folder made, naming where, how long and what to do."""
     from fervid.errors import PathTooLongError
 
-    _windows_without_long_paths(monkeypatch)
+    windows_without_long_paths(monkeypatch)
     out = tmp_path / ("o" * 100) / ("u" * 60)
     with pytest.raises(PathTooLongError) as refused:
         run_batch([str(CARPHONE)], BatchOptions(out=out, pipeline=MEAN), progress=False)
@@ -2495,7 +2486,7 @@ def test_where_windows_limits_paths_an_estimate_times_a_long_named_video(tmp_pat
 
     from fervid.apps.batch import estimate_batch
 
-    _windows_without_long_paths(monkeypatch)
+    windows_without_long_paths(monkeypatch)
     deep = tmp_path / ("t" * 40) / ("e" * 40)
     deep.mkdir(parents=True)
     monkeypatch.setattr(tempfile, "tempdir", str(deep))

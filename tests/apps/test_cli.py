@@ -14,7 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import (FACE_CLIP_FRAMES, REPO, cnn_runs_out_of_memory, needs_repository,
-                      needs_sample_clip, wait_until_listening, write_participant_behind_small_face)
+                      needs_sample_clip, wait_until_listening, windows_without_long_paths,
+                      write_participant_behind_small_face)
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -4788,21 +4789,11 @@ def test_a_negative_clock_time_is_refused_as_a_negative_number_is(tmp_path, face
     assert not (tmp_path / "refused").exists()
 
 
-def _windows_without_long_paths(monkeypatch):
-    """fervid as on Windows where long paths are not enabled: no path of more than 259 characters opens."""
-    import types
-
-    from fervid import machine
-
-    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="win32"))
-    monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
-
-
 def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch, face_clip):
     """Windows (without long paths) opens no path of more than 259 characters: a video of a long name, analysed
     into a deep --out, failed as its first key frame was written, its analysis lost. Its run is refused before any
     video is analysed, the error naming its outputs, how long their paths get, and the fixes."""
-    _windows_without_long_paths(monkeypatch)
+    windows_without_long_paths(monkeypatch)
     short, long_named = tmp_path / "a.mp4", tmp_path / f"{'interview_' * 15}.mp4"  # a stem of 150 characters
     for video in (short, long_named):
         shutil.copy(face_clip, video)
@@ -4826,7 +4817,7 @@ def test_where_windows_limits_paths_live_and_demo_refuse_naming_their_own_option
     said "out_dir", the API's name): `live` with a file, a shorter name to it too; `demo`, whose video goes into
     --out's carphone/, the most --out may be for that and no renaming (the sample's name is fervid's), nothing
     written (its photo was, before the video was refused)."""
-    _windows_without_long_paths(monkeypatch)
+    windows_without_long_paths(monkeypatch)
     clip = tmp_path / "clip.mp4"
     shutil.copy(face_clip, clip)
     out = tmp_path / ("results " * 25).strip()
@@ -4852,7 +4843,7 @@ def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_bef
                                                                                              astronaut_png):
     """`fervid image --annotate` of a photo of a long name into a deep folder, and a --csv of a long path, are
     refused before any photo is analysed, each said with its fix."""
-    _windows_without_long_paths(monkeypatch)
+    windows_without_long_paths(monkeypatch)
     photo = tmp_path / f"{'portrait_' * 20}.png"  # a stem of 180 characters
     shutil.copy(astronaut_png, photo)
     folder = tmp_path / "annotated copies"
