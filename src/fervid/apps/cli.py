@@ -1014,6 +1014,7 @@ def image(
                                         more_frames_notice, names_clear_of_earlier_runs, output_stems,
                                         recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
+    from fervid.inference.set_aside import unlink_retrying
 
     # detection's options do nothing to images read whole: refused, not ignored
     detecting = [option for option in ("detector", "score_threshold", "min_face", "max_faces")
@@ -1087,8 +1088,10 @@ def image(
                 # _face2.._face5 were left to be sorted and scored as faces of their own
                 for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
                     if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
-                        try:
-                            stale.unlink(missing_ok=True)
+                        try:  # (tried again while Windows' scanner or indexer holds it a moment)
+                            unlink_retrying(stale)
+                        except FileNotFoundError:
+                            pass
                         except OSError as exc:  # (open in an image viewer, on Windows: said so)
                             raise held_open_error(exc, stale) from None
                 for n, face in enumerate(result.faces, 1):
