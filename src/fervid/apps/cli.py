@@ -2954,7 +2954,10 @@ def experiment(
                         **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__,
                         "left_out": ds.left_out}
     path = save_result(result, out)
+    notes = result.notes()  # how to read the predictions CSV (JAFFE's subject NA), as the JSON's notes say
     if quiet:
+        for line in notes:  # a notice: on stderr with --quiet
+            echo(line, fg=typer.colors.YELLOW, err=True)
         return
     ev = result.evaluation
     echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
@@ -2963,6 +2966,8 @@ def experiment(
     echo(ev.per_class_table())
     others = [path.with_name(path.stem + suffix).name for suffix in ("_predictions.csv", "_confusion.png")]
     echo(f"wrote {path}, {', '.join(others)} and {path.with_name(path.stem + '_curves.png').name}")
+    for line in notes:
+        echo(line)
 
 
 @app.command()
