@@ -1683,6 +1683,21 @@ assert summary["rows"] == 1600000 and summary["video_tracks"] == 48, summary
     assert set(pd.read_parquet(out / "dataset.parquet", columns=["file"])["file"]) == {f"v{i}.mp4" for i in range(8)}
 
 
+def test_a_run_with_no_rows_has_no_uncertain_share(tmp_path):
+    """A run of an empty room only: no row to share, so no share (null, and n/a in summary.md), not 0.0 read as
+    a measured absence of uncertainty."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    _no_face_video(corpus / "empty_room.mp4", frames=10)
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "o", pipeline=MEAN.replace(annotate=False)),
+                        progress=False)
+    assert summary["rows"] == 0 and summary["no_faces"] == [str(corpus / "empty_room.mp4")]
+    written = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert written["uncertain_share"] is None and written["uncertain_share_by_kind"] == {"image": None, "video": None}
+    assert "- rows flagged uncertain: n/a (n/a of image faces, n/a of video frames)" in (
+        tmp_path / "o" / "summary.md").read_text(encoding="utf-8")
+
+
 @needs_sample_clip
 def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astronaut_rgb):
     """Only corpus-wide numbers were written: no per-video or per-track summary, and a video in which no face was
@@ -1719,6 +1734,16 @@ def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astrona
     in_photo = table[table["file"] == str(corpus / "photo.jpg")]
     assert files.loc[str(corpus / "photo.jpg"), "uncertain_share"] == float(in_photo["uncertain"].iloc[0])
     assert pd.isna(room["uncertain_share"]) and pd.isna(files.loc[str(corpus / "broken.jpg"), "uncertain_share"])
+    # the run's, of all its rows, and of each kind's (summary.json; summary.md says them too)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["uncertain_share"] == round(table["uncertain"].mean(), 4)
+    assert summary["uncertain_share_by_kind"] == {
+        kind: round(table[table["kind"] == kind]["uncertain"].mean(), 4) for kind in ("image", "video")}
+    assert summary["uncertain_share_by_kind"]["image"] == float(in_photo["uncertain"].iloc[0])
+    assert (f"- rows flagged uncertain: {summary['uncertain_share']:.1%} ("
+            f"{summary['uncertain_share_by_kind']['image']:.1%} of image faces, "
+            f"{summary['uncertain_share_by_kind']['video']:.1%} of video frames)") in (
+        out / "summary.md").read_text(encoding="utf-8")
     assert (room["status"], room["rows"], room["note"]) == ("done", 0, "no faces found") and room["duration"] == 2.0
     assert cut["status"] == "partial" and "truncated or corrupt" in cut["note"]
     assert files.loc[str(corpus / "photo.jpg"), "kind"] == "image" and files.loc[str(corpus / "photo.jpg"), "rows"] == 1

@@ -3509,6 +3509,36 @@ def test_an_image_cropped_again_with_fewer_faces_leaves_none_of_its_earlier_crop
     assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png", "group_face9.png"]
 
 
+def test_an_earlier_crop_windows_holds_a_moment_is_deleted_on_a_later_try(tmp_path, astronaut_rgb, monkeypatch):
+    """Windows' virus scanner or indexer opening the earlier _face2.png for a moment (its delete refused, WinError
+    32) failed the image's crops at once; the delete is tried again, as fervid's renames are."""
+    import types
+
+    from fervid.errors import WINDOWS_HELD_OPEN
+    from fervid.inference import set_aside
+
+    Image.fromarray(_two_faces(astronaut_rgb)).save(tmp_path / "group.jpg")
+    crops = tmp_path / "crops"
+    assert runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "-q"]).exit_code == 0
+    real_unlink, refused, waits = os.unlink, [], []
+
+    def unlink(path, *args, **kwargs):
+        if Path(path).name == "group_face2.png" and len(refused) < 2:
+            refused.append(path)
+            held = PermissionError(13, "The process cannot access the file because it is being used by another "
+                                   "process", os.fspath(path))
+            held.winerror = 32
+            raise held
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+    again = runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "--max-faces", "1"])
+    assert again.exit_code == 0, again.output
+    assert 32 in WINDOWS_HELD_OPEN and len(refused) == 2 and waits == list(set_aside.REPLACE_RETRY_WAITS_S[:2])
+    assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png"]
+
+
 def test_a_small_image_is_annotated_enlarged_so_its_label_can_be_read(tmp_path, astronaut_rgb):
     """A 48x48 face crop's annotated copy: its label covered half the face and was cut off, in text a few pixels
     tall. The copy is enlarged by a whole factor (6: 288 px), each pixel a block; the results keep the image's own

@@ -281,3 +281,35 @@ def test_the_fold_sd_is_the_sample_sd():
     result = ExperimentResult("jaffe", "lstm-cnn", "subject", score(np.array([0, 1]), np.array([0, 1])),
                               fold_accuracies=[0.5, 0.7, 0.9])
     assert result.to_dict()["fold_accuracy_std"] == pytest.approx(0.2)  # sqrt((0.04 + 0 + 0.04) / 2)
+
+
+def test_an_experiment_on_jaffe_says_how_to_read_a_subject_named_na(tmp_path, astronaut_rgb):
+    """One of JAFFE's posers is named NA: the predictions CSV read with pandas' defaults (or R's) lost his faces to
+    a missing subject. The name is kept, and the experiment says how to read the file (printed, and in its JSON's
+    notes), in the words `evaluate`'s report.md uses."""
+    import json
+
+    import pandas as pd
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    head = Image.fromarray(astronaut_rgb[20:276, 100:356]).convert("L")  # 256x256, as JAFFE's, a face inside
+    jaffe = tmp_path / "jaffe"
+    jaffe.mkdir()
+    for n, subject in enumerate(("NA", "KA", "MK")):
+        for k, code in enumerate(("HA", "NE")):
+            head.rotate(2 * n + k).save(jaffe / f"{subject}.{code}1.{10 * n + k}.tiff")
+    result = CliRunner().invoke(app, ["experiment", "--dataset", "jaffe", "--jaffe", str(jaffe), "--model",
+                                      "lstm-pixels", "--epochs", "1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    predictions = tmp_path / "out" / "jaffe_lstm-pixels_subject_predictions.csv"
+    assert pd.read_csv(predictions)["subject"].nunique() == 2  # pandas' defaults: NA is missing
+    assert pd.read_csv(predictions, keep_default_na=False)["subject"].value_counts()["NA"] == 2
+    note = ("notice: jaffe_lstm-pixels_subject_predictions.csv's `subject` holds `NA`, a name here, which pandas and "
+            "R read as missing by default: read it with `pd.read_csv(f, keep_default_na=False)` or "
+            "`read.csv(f, na.strings = character())`")
+    assert note in result.output.splitlines()
+    saved = json.loads((tmp_path / "out" / "jaffe_lstm-pixels_subject.json").read_text(encoding="utf-8"))
+    assert saved["notes"] == [note]

@@ -1657,6 +1657,9 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         # per row: a video frame weighs what a photo's face does; hence also each kind apart
         "emotion_share": every.shares(),
         "emotion_share_by_kind": {kind: c.shares() for kind, c in by_kind.items()},
+        # the share of the rows flagged uncertain (files.csv has each file's): None with no rows to share
+        "uncertain_share": every.uncertain_share(),
+        "uncertain_share_by_kind": {kind: c.uncertain_share() for kind, c in by_kind.items()},
         "failures": [{"file": recorded_name(r["path"]), "error": r["error"]} for r in failed],
         # videos that broke mid-way: their rows up to the break are in the table
         "partial": [{"file": recorded_name(r["path"]), "error": r["error"]} for r in partial],
@@ -1678,10 +1681,17 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         # no rows of a kind (a run of videos only has no image faces): no share, rather than 0.0% of every emotion
         return f"{counts.shares()[emotion]:.1%}" if counts.rows else "n/a"
 
+    def uncertain_text(counts: _Counts) -> str:
+        share = counts.uncertain_share()
+        return "n/a" if share is None else f"{share:.1%}"
+
     lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
              f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']} "
              f"({summary['image_faces']} in images, {summary['video_tracks']} video tracks), "
-             f"table rows: {summary['rows']}", "- per file: files.csv; per video track: tracks.csv", "",
+             f"table rows: {summary['rows']}",
+             f"- rows flagged uncertain: {uncertain_text(every)} ({uncertain_text(by_kind['image'])} of image faces, "
+             f"{uncertain_text(by_kind['video'])} of video frames)",
+             "- per file: files.csv; per video track: tracks.csv", "",
              "| emotion | share of rows | of image faces | of video frames |",
              "|---|---|---|---|",
              *[f"| {e} | {share_text(every, e)} | {share_text(by_kind['image'], e)} | "

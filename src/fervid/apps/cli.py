@@ -1014,6 +1014,7 @@ def image(
                                         more_frames_notice, names_clear_of_earlier_runs, output_stems,
                                         recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
+    from fervid.inference.set_aside import unlink_retrying
 
     # detection's options do nothing to images read whole: refused, not ignored
     detecting = [option for option in ("detector", "score_threshold", "min_face", "max_faces")
@@ -1087,8 +1088,10 @@ def image(
                 # _face2.._face5 were left to be sorted and scored as faces of their own
                 for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
                     if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
-                        try:
-                            stale.unlink(missing_ok=True)
+                        try:  # (tried again while Windows' scanner or indexer holds it a moment)
+                            unlink_retrying(stale)
+                        except FileNotFoundError:
+                            pass
                         except OSError as exc:  # (open in an image viewer, on Windows: said so)
                             raise held_open_error(exc, stale) from None
                 for n, face in enumerate(result.faces, 1):
@@ -2956,7 +2959,10 @@ def experiment(
                         **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__,
                         "left_out": ds.left_out}
     path = save_result(result, out)
+    notes = result.notes()  # how to read the predictions CSV (JAFFE's subject NA), as the JSON's notes say
     if quiet:
+        for line in notes:  # a notice: on stderr with --quiet
+            echo(line, fg=typer.colors.YELLOW, err=True)
         return
     ev = result.evaluation
     echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
@@ -2965,6 +2971,8 @@ def experiment(
     echo(ev.per_class_table())
     others = [path.with_name(path.stem + suffix).name for suffix in ("_predictions.csv", "_confusion.png")]
     echo(f"wrote {path}, {', '.join(others)} and {path.with_name(path.stem + '_curves.png').name}")
+    for line in notes:
+        echo(line)
 
 
 @app.command()

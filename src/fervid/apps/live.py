@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from fervid.inference.records import TIME_DECIMALS
+from fervid.inference.set_aside import replace_retrying
 from fervid.inference.temporal import labels_delay
 from fervid.inference.video import (FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult,
                                     wall_clock_now)
@@ -283,7 +284,7 @@ def _save(session: LiveSession, store, job_ttl_hours: float, prefix: str = "") -
     result = session.finish()
     job_id = uuid.uuid4().hex
     folder = store.make_folder(job_id)
-    session.record_dir.rename(folder / "out")
+    replace_retrying(session.record_dir, folder / "out")  # (tried again while Windows' scanner holds a file a moment)
     store.make_private(folder)  # written by the server's threads under the process's umask: 0600 as an upload's outputs
     saved = time.time()
     store.write(job_id, id=job_id, status="done", progress=1.0, created=saved, finished=saved,

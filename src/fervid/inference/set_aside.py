@@ -48,15 +48,27 @@ def replace_retrying(source: str | os.PathLike, target: str | os.PathLike) -> No
     moment later. Only there: a rename's PermissionError elsewhere (POSIX's EACCES, EPERM) is the folder's
     permissions, which waiting does not change. A file held for longer (a table open in Excel) is still refused:
     the last try's error is raised."""
+    _retrying_held_open(lambda: os.replace(source, target))
+
+
+def unlink_retrying(path: str | os.PathLike) -> None:
+    """``os.unlink(path)``, tried again as :func:`replace_retrying` tries a rename: Windows refuses to delete a file
+    that a scanner or indexer has open for a moment as it refuses to rename it."""
+    _retrying_held_open(lambda: os.unlink(path))
+
+
+def _retrying_held_open(operation: Callable[[], None]) -> None:
+    """``operation()`` (a rename or a delete, looked up as it is called: tests patch ``os``), tried again after
+    each of :data:`REPLACE_RETRY_WAITS_S` where Windows refuses it as held open; the last try's error raised."""
     for wait in REPLACE_RETRY_WAITS_S:
         try:
-            os.replace(source, target)
+            operation()
             return
         except PermissionError as exc:
             if getattr(exc, "winerror", None) not in WINDOWS_HELD_OPEN:
                 raise
             time.sleep(wait)
-    os.replace(source, target)
+    operation()
 
 
 def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path], token: str | None = None) -> None:

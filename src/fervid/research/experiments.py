@@ -35,7 +35,7 @@ from fervid.inference.align import preprocess_faces
 from fervid.inference.annotate import naming_file
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.datasets import Sequences
-from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
+from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, read_as_missing_notes, score
 from fervid.inference.models import EmotionCNN, file_sha256
 from fervid.inference.options import SEED_MAX, check_seed
 from fervid.inference.set_aside import staged_outputs
@@ -79,9 +79,20 @@ class ExperimentResult:
     # subject is on both sides, needs them); written as <stem>_predictions.csv, not into the JSON
     predictions: list[dict] = field(default_factory=list)
 
+    def notes(self) -> list[str]:
+        """How to read its predictions CSV where a column holds a name pandas and R read as missing (JAFFE's
+        subject NA: :func:`fervid.evaluation.evaluate.read_as_missing_notes`, as `evaluate`'s report.md says it)."""
+        import pandas as pd
+
+        if not self.predictions:
+            return []
+        stem = output_stem(self.dataset, self.model, self.protocol)
+        return read_as_missing_notes({f"{stem}_predictions": pd.DataFrame(self.predictions)})
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out.pop("predictions")
+        out["notes"] = self.notes()
         out["fold_accuracy_mean"] = float(np.mean(self.fold_accuracies))
         # the sample sd (n - 1): over 5-10 folds the n divisor understates the spread by 5-11%
         out["fold_accuracy_std"] = float(np.std(self.fold_accuracies, ddof=1)) if len(self.fold_accuracies) > 1 \
