@@ -1946,7 +1946,7 @@ def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp
     (corpus / "b.mp4").write_bytes(CARPHONE.read_bytes() + b"\0" * 16)  # another file, the same frames: twice the disk
     shutil.copy(CARPHONE, corpus / "c.mp4")  # a copy of a.mp4: analysed once, with it
     found = estimate_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN))
-    assert found["files"] == 3 and found["videos"] == 2
+    assert found["files"] == 2 and found["videos"] == 2
     assert found["copies"] == [f"{corpus / 'c.mp4'}: the same file as {corpus / 'a.mp4'}, analysed once"]
     assert sorted(Path(sample["file"]).name for sample in found["samples"]) == ["a.mp4", "b.mp4"]
     options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
@@ -2172,6 +2172,54 @@ def test_a_full_disk_ends_the_run_keeping_what_finished_and_says_where(tmp_path,
     assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == set(done)  # the table holds what finished
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["pending"] == len(pending)
     assert not list(out.glob(".*.tmp")) and not list((out / "files").glob(".*"))
+
+
+def test_estimate_counts_the_files_a_run_analyses_and_says_their_copies_apart(tmp_path, astronaut_rgb, face_clip):
+    """`batch --estimate` said "3 file(s): 1 video(s) ... and 1 image(s)" where a copy of the video was among the
+    files: the files counted the copies a run skips, the videos and images did not. The three counts now agree, and
+    the copies are said on a line of their own."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.batch import estimate_batch
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(face_clip, corpus / "a.mp4")
+    shutil.copy(face_clip, corpus / "b.mp4")  # a copy: analysed once, with a.mp4
+    Image.fromarray(astronaut_rgb).resize((160, 160)).save(corpus / "face.png")
+    shutil.copy(corpus / "face.png", corpus / "face_again.png")  # and an image's
+    found = estimate_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), sample_seconds=1.0)
+    assert (found["files"], found["videos"], found["images"]) == (2, 1, 1), found
+    assert found["files"] == found["videos"] + found["images"]
+    assert sorted(found["copies"]) == [f"{corpus / 'b.mp4'}: the same file as {corpus / 'a.mp4'}, analysed once",
+                                       f"{corpus / 'face_again.png'}: the same file as {corpus / 'face.png'}, "
+                                       "analysed once"]
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "out"), "--method", "mean",
+                                   "--estimate", "-q"])
+    assert ran.exit_code == 0, ran.output
+    said = " ".join(ran.stdout.split())
+    assert re.search(r"^2 file\(s\): 1 video\(s\), 0 h 00 min 02 s of video by their files, and 1 image\(s\) 2 "
+                     r"copy\(ies\) of another file's content, analysed once, not counted: ", said), said
+    assert not (tmp_path / "out").exists()
+
+
+def test_estimate_times_the_stretch_from_start_to_end(tmp_path, face_clip):
+    """`--start`/`--end` analyse a stretch of each video, and the estimate timed and sized the whole of it (a
+    minute of an hour's recording was estimated at the hour's time and disk): it counts the stretch now, for
+    `fervid batch` and `fervid video` alike."""
+    from fervid.apps.batch import estimate_batch
+
+    found = estimate_batch([str(face_clip)], BatchOptions(out=tmp_path / "out", pipeline=MEAN, start=0.5, end=1.5))
+    sample = found["samples"][0]
+    assert sample["seconds_analysed"] == pytest.approx(1.0, abs=0.1)
+    # the stretch's 1 s at the sample's rate, not the file's 2 s
+    assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + 1.0 / sample["real_time"],
+                                                       abs=0.1)
+    for kind in ("annotated", "tables"):  # those that grow with the video's length
+        assert found["disk_bytes"][kind] == pytest.approx(sample["bytes_per_second"][kind] * 1.0, rel=0.1), found
+    assert found["video_seconds"] == pytest.approx(2.0, abs=0.05)  # the files' lengths, as said before
+    assert found["analysed_seconds"] == pytest.approx(1.0, abs=0.05)
 
 
 @needs_sample_clip

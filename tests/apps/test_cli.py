@@ -4771,6 +4771,44 @@ def test_a_folder_option_whose_value_is_the_text_typed_refuses_dash(capsys):
     assert capsys.readouterr().err.startswith("error: --out -: '-' means standard output")
 
 
+def test_video_estimate_says_the_time_and_disk_of_its_videos_and_writes_nothing(tmp_path, monkeypatch, face_clip,
+                                                                                astronaut_png):
+    """`fervid video` had no `--estimate` (the CHANGELOG sent its users to `fervid batch --estimate` on the same
+    files). It says the time and the disk of the outputs it would write, with its own settings (--no-annotate: no
+    MP4; --end: the stretch analysed), from batch's samples, writes nothing and exits 0; a file the run would fail
+    is named and the command exits 1, having estimated the others."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(face_clip, "talk.mp4")
+    ran = runner.invoke(app, ["video", "talk.mp4", "--out", "out", "--method", "mean", "--estimate", "-q"])
+    assert ran.exit_code == 0, ran.output
+    said = " ".join(ran.stdout.split())
+    assert said.startswith("1 video(s), 0 h 00 min 02 s of video by their files talk.mp4 (176x144): 2 s analysed at "
+                           ), said
+    assert re.search(r"disk: about [\d.]+ kB for the videos' outputs: [\d.]+ kB of annotated MP4s \(x264 CRF \d+\), "
+                     r"[\d.]+ kB of key frames \(about \d+ PNGs\), [\d.]+ kB of tables, ", said), said
+    assert re.search(r"estimated: about 0 min \d\d s, one video after another, on this ", said), said
+    assert ran.stderr == "" and not Path("out").exists()
+
+    shorter = runner.invoke(app, ["video", "talk.mp4", "--out", "out", "--method", "mean", "--estimate",
+                                  "--no-annotate", "--end", "1"])
+    said = " ".join(shorter.output.split())
+    assert shorter.exit_code == 0, said
+    assert "0 h 00 min 02 s of video by their files (0 h 00 min 01 s of it from --start to --end)" in said
+    assert "talk.mp4 (176x144): 1 s analysed at" in said and "annotated" not in said.split("disk:")[1]
+    assert not Path("out").exists()
+
+    Path("notes.mp4").write_text("not a video", encoding="utf-8")
+    shutil.copy(astronaut_png, "photo.mp4")  # a still image under a video's name: `fervid image` reads it
+    bad = runner.invoke(app, ["video", "talk.mp4", "notes.mp4", "photo.mp4", "gone.mp4", "--out", "out", "--method",
+                              "mean", "--estimate"])
+    said = " ".join(bad.output.split())
+    assert bad.exit_code == 1, said
+    assert "error: gone.mp4: no such file or folder" in said and "error: notes.mp4: not a video fervid can read" in said
+    assert re.search(r"error: photo\.mp4: [^.]*image.*`fervid image`", said), said
+    assert "1 video(s), 0 h 00 min 02 s of video by their files" in said and "talk.mp4 (176x144)" in said
+    assert not Path("out").exists()
+
+
 def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(tmp_path, monkeypatch):
     """`batch --estimate --workers 2` estimated one worker's time; and a manifest naming a file that is not there
     said `error: clip.mp4: no such file or folder` and exited 0, where the run itself exits 1."""

@@ -69,6 +69,7 @@ def test_quiet_is_said_as_it_is_for_each_command_and_every_long_running_command_
     assert "--json -, --csv - or --parquet -" in _help("image", "quiet")
     assert "--out, which it needs" in _help("evaluate", "quiet")
     assert "the estimate alone is printed, on stdout" in _help("batch", "quiet")
+    assert "the estimate alone is printed, on stdout" in _help("video", "quiet")
 
 
 def test_image_quiet_without_an_output_is_refused(astronaut_png):

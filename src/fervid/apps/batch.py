@@ -1115,22 +1115,34 @@ def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int | No
 def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: float = 20.0,
                    sample_videos: int = 3, sample_images: int = 10) -> dict:
     """How long ``fervid batch`` would take on ``inputs`` with ``options``' settings, on this machine, with one
-    worker, found by analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
+    worker (:func:`estimate_files`), and the inputs it could not read (``problems``). A copy of a file is analysed
+    once by a run (BatchState.add: one output folder for all its copies): it is counted once, and said in
+    ``copies``."""
+    found_files, problems = collect_inputs(inputs)
+    files, copies = _without_copies(found_files)
+    is_video = [input_kind(p) == "video" for p in files]
+    found = estimate_files([p for p, video in zip(files, is_video) if video],
+                           [p for p, video in zip(files, is_video) if not video], options,
+                           sample_seconds=sample_seconds, sample_videos=sample_videos, sample_images=sample_images)
+    return found | {"copies": [f"{copy}: the same file as {first}, analysed once" for copy, first in copies],
+                    "problems": [f"{item}: {why}" for item, why in problems]}
+
+
+def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions, sample_seconds: float = 20.0,
+                   sample_videos: int = 3, sample_images: int = 10) -> dict:
+    """How long analysing ``videos`` and ``images`` with ``options``' settings would take on this machine, one at a
+    time (`fervid batch` with one worker, `fervid video`), and the disk the videos' outputs would take, found by
+    analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
     ``sample_videos`` videos spread over their frame sizes (the size sets the cost of decoding, detecting and
-    encoding), and up to ``sample_images`` images. Each video's time is its length, from its container, at the rate
-    of the sample nearest in size (its frames past the first second), plus that sample's cost of starting and
-    finishing a video (``seconds_per_video``: the first frames, the outputs written at the end); an image's is the
-    samples' mean, less the first one's warm-up. An overnight run of a corpus used to be timed only once it ran."""
+    encoding), and up to ``sample_images`` images. Each video's time is the stretch of it analysed (its length,
+    from its container, within ``options``' start and end) at the rate of the sample nearest in size (its frames
+    past the first second), plus that sample's cost of starting and finishing a video (``seconds_per_video``: the
+    first frames, the outputs written at the end); an image's is the samples' mean, less the first one's warm-up.
+    An overnight run of a corpus used to be timed only once it ran."""
     import tempfile
 
     from fervid.inference.video import VideoAnalyzer, container_facts
 
-    found_files, problems = collect_inputs(inputs)
-    # a run analyses one content of one kind once (BatchState.add: one output folder for all its copies)
-    files, copies = _without_copies(found_files)
-    is_video = [input_kind(p) == "video" for p in files]
-    videos = [p for p, video in zip(files, is_video) if video]
-    images = [p for p, video in zip(files, is_video) if not video]
     facts = {v: container_facts(v) for v in videos}
     known = sorted((v for v in videos if facts[v].seconds), key=lambda v: facts[v].width * facts[v].height)
     picks = known if len(known) <= sample_videos else list(dict.fromkeys(
@@ -1188,15 +1200,20 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
         steady_images = image_seconds[1:] or image_seconds
         per_image = sum(steady_images) / len(steady_images) if steady_images else None
 
+    def analysed_length(video: Path) -> float:
+        # the stretch from --start to --end a run analyses (a minute of an hour's recording took the hour's time)
+        length = facts[video].seconds or 0.0
+        return max(0.0, min(length, length if options.end is None else options.end) - options.start)
+
     def seconds_for(video: Path) -> float:
         pixels = facts[video].width * facts[video].height
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
-        return nearest["seconds_per_video"] + (facts[video].seconds or 0.0) / nearest["real_time"]
+        return nearest["seconds_per_video"] + analysed_length(video) / nearest["real_time"]
 
     def disk_for(video: Path) -> dict[str, float]:
         pixels = facts[video].width * facts[video].height
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
-        seconds = facts[video].seconds or 0.0
+        seconds = analysed_length(video)
         return {kind: nearest["bytes_per_video"][kind] + nearest["bytes_per_second"][kind] * seconds
                 for kind in DISK_KINDS} | {"key_frames_count": nearest["key_frames_per_second"] * seconds}
 
@@ -1206,13 +1223,12 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
     for video in known if samples else []:
         for kind, size in disk_for(video).items():
             disk[kind] += size
-    return {"files": len(found_files), "videos": len(videos), "images": len(images),
-            "copies": [f"{copy}: the same file as {first}, analysed once" for copy, first in copies],
-            "video_seconds": round(sum(facts[v].seconds or 0.0 for v in known), 1), "unknown_length": unknown,
+    return {"files": len(videos) + len(images), "videos": len(videos), "images": len(images),
+            "video_seconds": round(sum(facts[v].seconds or 0.0 for v in known), 1),
+            "analysed_seconds": round(sum(analysed_length(v) for v in known), 1), "unknown_length": unknown,
             "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
             "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
-            "disk_bytes": {kind: round(size) for kind, size in disk.items()},
-            "problems": [f"{item}: {why}" for item, why in problems]}
+            "disk_bytes": {kind: round(size) for kind, size in disk.items()}}
 
 
 def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:

@@ -1395,7 +1395,15 @@ def video(
     end: Optional[str] = END_OPTION,
     segments: Optional[Path] = SEGMENTS_OPTION,
     segment_every: Optional[str] = SEGMENT_EVERY_OPTION,
-    quiet: bool = _quiet_option("the outputs are written to --out as ever"),
+    quiet: bool = _quiet_option("the outputs are written to --out as ever; with --estimate, the estimate alone is "
+                                "printed, on stdout"),
+    estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
+                                                            "settings, and the disk its outputs would take (annotated "
+                                                            "MP4, key frames, tables), as `fervid batch --estimate` "
+                                                            "does: the first 20 s of up to 3 of the videos, of "
+                                                            "different frame sizes, are analysed in a temporary "
+                                                            "folder, nothing is written to --out, and the videos' "
+                                                            "lengths are read from their files."),
 ) -> None:
     """Track every face in videos and classify its emotion (the expression shown, not a felt one) over time.
 
@@ -1432,6 +1440,16 @@ def video(
     files, problems = expand_inputs(_paths_from_stdin(inputs, from_stdin), VIDEO_SUFFIXES, notices=notices)
     problems = from_stdin + problems
     _say_notices(notices)
+    try:
+        check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
+    except ValueError as exc:
+        _bad_value(exc)
+    video_bounds = dict(max_frame_pixels=int(max_video_megapixels * 1e6), frames_memory_mb=frames_memory_mb,
+                        region=_region(region), start=start_seconds, end=end_seconds, segments=time_segments,
+                        segment_every=every)
+    if estimate:
+        _estimate_videos(files, problems, out, options, video_bounds, method, quiet)
+        return
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     earlier = stems_used_before(out) if out.is_dir() else {}
     for path in files:  # a video analysed into this folder before keeps its outputs' names: they are replaced
@@ -1458,13 +1476,7 @@ def video(
     _refuse_too_long([output_paths_error(out, stems[path], "--out") for path in files], "videos")
     failures = [f"{item}: {why}" for item, why in problems]
     busy: list[str] = []  # videos whose outputs another run is writing: not analysed, exit 75
-    try:
-        check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
-    except ValueError as exc:
-        _bad_value(exc)
-    runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6),
-                           frames_memory_mb=frames_memory_mb, region=_region(region), start=start_seconds,
-                           end=end_seconds, segments=time_segments, segment_every=every)
+    runner = _video_runner(options, named_method=method, **video_bounds)
     said: set[str] = set()  # notices of the run's settings, said once for all its videos
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
@@ -1547,6 +1559,38 @@ def video(
         _say_error(message)
     if failures or busy:  # an input that failed is worse news than one to try again later
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
+
+
+def _estimate_videos(files: list[Path], problems: list[tuple[str, str]], out: Path, options: PipelineOptions,
+                     video_bounds: dict, method: Optional[str], quiet: bool) -> None:
+    """`fervid video --estimate`: `fervid batch --estimate`'s estimate (:func:`fervid.apps.batch.estimate_files`) of
+    ``files``, each analysed as `fervid video` would (a copy too: each has outputs of its own). A file the run would
+    fail (not there, not a video, unreadable, frames over --max-video-megapixels) is said, naming it, and the
+    command exits 1, as the run would; a bad model or method is refused as the run refuses it."""
+    from fervid.apps.batch import BatchOptions, estimate_files
+    from fervid.inference.images import failure_message
+    from fervid.inference.video import VideoError, open_video
+
+    _video_runner(options, named_method=method, **video_bounds)
+    try:
+        batch_options = BatchOptions(out=out, pipeline=options, **video_bounds)
+    except ValueError as exc:
+        _bad_value(exc)
+    failures = [f"{item}: {why}" for item, why in problems]
+    videos = []
+    for path in files:  # each opened and its first frame read, as the run begins it
+        try:
+            open_video(path, max_pixels=batch_options.max_frame_pixels,
+                       limit_name="--max-video-megapixels").release()
+        except VideoError as exc:  # (a still image too: StillImageError says which command reads it)
+            failures.append(str(exc))
+            continue
+        except Exception as exc:  # a decoder's error
+            failures.append(failure_message(path, exc))
+            continue
+        videos.append(path)
+    _say_estimate(lambda: estimate_files(videos, [], batch_options) | {"copies": [], "problems": failures},
+                  batch_options, quiet, command="video")
 
 
 def _live_option(option):
@@ -1774,24 +1818,31 @@ def _bytes_text(size: float) -> str:
     return f"{size:.0f} bytes"
 
 
-def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
-    """`fervid batch --estimate`: the samples timed, and the run's estimated time and its videos' outputs' size on
-    disk (on stdout: the command's result, printed with --quiet too)."""
-    from fervid.apps.batch import estimate_batch
+def _say_estimate(estimating: Callable[[], dict], options, quiet: bool = False, command: str = "batch") -> None:
+    """`fervid batch --estimate` and `fervid video --estimate`: the samples timed (``estimating``:
+    :func:`fervid.apps.batch.estimate_batch` or :func:`~fervid.apps.batch.estimate_files` called), and the run's
+    estimated time and its videos' outputs' size on disk (on stdout: the command's result, printed with --quiet
+    too). ``command``: "batch" (files, videos and images; with one worker) or "video" (videos, one after
+    another)."""
     from fervid.machine import cpu_model
 
     if not quiet:
         echo("timing samples with these settings ...", err=True)
     try:
-        found = estimate_batch(inputs, options)
+        found = estimating()
     except KeyboardInterrupt:
         echo("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     for problem in found["problems"]:
         _say_error(problem)
     hours, rest = divmod(round(found["video_seconds"]), 3600)
-    echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
-               f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
+    length = f"{hours} h {rest // 60:02d} min {rest % 60:02d} s of video by their files"
+    if found["analysed_seconds"] != found["video_seconds"]:  # --start or --end: a stretch of each
+        analysed_hours, analysed_rest = divmod(round(found["analysed_seconds"]), 3600)
+        length += (f" ({analysed_hours} h {analysed_rest // 60:02d} min {analysed_rest % 60:02d} s of it from "
+                   "--start to --end)")
+    echo(f"{found['files']} file(s): {found['videos']} video(s), {length}, and {found['images']} image(s)"
+         if command == "batch" else f"{found['videos']} video(s), {length}")
     if found["copies"]:
         echo(f"  {len(found['copies'])} copy(ies) of another file's content, analysed once, not counted: "
              + "; ".join(found["copies"][:5]) + (" ..." if len(found["copies"]) > 5 else ""))
@@ -1814,13 +1865,13 @@ def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
                  f"{_bytes_text(disk['other'])} of tracks JSONs and timelines"]
         echo(f"disk: about {_bytes_text(sum(disk[kind] for kind in ('annotated', 'key_frames', 'tables', 'other')))} "
              f"for the videos' outputs: {', '.join(p for p in parts if p)} (the samples' outputs per second of "
-             "video, by the sample nearest in frame size, times each video's length)")
+             "video, by the sample nearest in frame size, times the length of each video analysed)")
     total = round(found["estimated_seconds"])
     took = (f"{total // 3600} h {total % 3600 // 60:02d} min" if total >= 3600 else
             f"{total // 60} min {total % 60:02d} s")
-    echo(f"estimated: about {took} with one worker on this "
-               f"{cpu_model()} (the samples' faces and sizes stand for the rest: expect it to be off by a "
-               f"fifth or more); nothing was written to {options.out}")
+    how = " with one worker" if command == "batch" else ", one video after another,"
+    echo(f"estimated: about {took}{how} on this {cpu_model()} (the samples' faces and sizes stand for the rest: "
+         f"expect it to be off by a fifth or more); nothing was written to {options.out}")
     if found["problems"]:  # as a run's inputs that cannot be read: they would fail it
         raise typer.Exit(EXIT_FAILED)
 
@@ -3060,7 +3111,9 @@ def batch(
     # a bad model, detector or temporal model fails here, once, not in every worker
     _video_runner(pipeline, named_method=method)
     if estimate:
-        _say_estimate(inputs, options, quiet)
+        from fervid.apps.batch import estimate_batch
+
+        _say_estimate(lambda: estimate_batch(inputs, options), options, quiet)
         return
     try:
         summary = run_batch(inputs, options, progress=not quiet)
