@@ -122,8 +122,9 @@ async function analysePhoto(file, token) {
   photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
   const stem = file.name.replace(/\.[^.]*$/, "");
   // the table first, in plain words, as a video's; the JSON for programmers
-  $("photo-downloads").innerHTML = `<p><button type="button" id="photo-csv">Download the faces (spreadsheet, CSV)</button></p>
-    <p class="note">For programmers: <a href="${photoDownload}" download="${escapeHtml(stem)}.json">the result as JSON</a></p>`;
+  $("photo-downloads").innerHTML = `<p><button type="button" id="photo-csv">Download the faces (spreadsheet,
+    CSV)</button></p><p class="note">For programmers: <a href="${photoDownload}" download="${
+    escapeHtml(stem)}.json">the result as JSON</a></p>`;
   const button = $("photo-csv");
   button.addEventListener("click", () => downloadPhotoTable(file, `${stem}.csv`, button).catch((err) => {
     setStatus(`Error: ${problem(err)}`, true);

@@ -210,7 +210,7 @@ function drawOverlay(result) {
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   ctx.lineWidth = 3; ctx.font = "16px sans-serif";
   const drawn = [];
-  // the drawn labels in words, for a screen reader (the canvas was silent; a label's "?" is said "uncertain")
+  // the drawn labels in words, for a screen reader (the canvas was silent); an uncertain label's mark: "uncertain"
   overlay.setAttribute("aria-label", result.faces.length ? `The camera picture, faces marked: ${result.faces.map(
     (face) => `#${face.track} ${faceLabelSpoken(face.emotion, face.confidence, face.uncertain)}`).join("; ")}`
                                                          : "The camera picture: no face found");
