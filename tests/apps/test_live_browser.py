@@ -83,6 +83,9 @@ def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, 
     assert page.evaluate("document.activeElement.id") == "stop"  # from the disabled Start to Stop
     expect(page.locator("#changes")).to_contain_text("happy")
     expect(page.locator("#changes")).to_have_attribute("aria-live", "polite")
+    # the drawn labels, in words: the camera picture was a silent canvas to a screen reader
+    expect(page.locator("#overlay")).to_have_attribute("aria-label", re.compile(
+        r"^The camera picture, faces marked: (#\d+ \w+ \d+%(, uncertain)?; )*#\d+ happy \d+%"))
     timeline = page.locator("#timelines canvas").first
     expect(timeline).to_have_attribute("role", "img")
     expect(timeline).to_have_attribute("aria-label", re.compile(r"^track \d+, last 30 s: \w+ \d+%"))
@@ -137,3 +140,34 @@ def test_a_malformed_message_gets_a_clean_error_and_the_server_goes_on(server, p
     page.click("#start")  # a new session on the same server works
     expect(page.locator("#faces .face[data-emotion='happy']")).to_have_count(1, timeout=30_000)
     page.click("#stop")
+
+
+@needs_sample_clip
+def test_saved_sessions_are_listed_on_the_main_page_told_apart(server, page):
+    """A saved session's results were reachable from the live page alone, until it was closed: "Your recent
+    videos" listed uploaded videos only. Each saved session is listed there, named by when it ran, with a link that
+    shows its timelines."""
+    page.goto(server + "/live")
+    page.evaluate("localStorage.removeItem('fervid-recent-videos')")  # the earlier tests' sessions
+    for _ in range(2):
+        page.click("#start")
+        page.wait_for_function("() => window.fervidLive.results > 3", timeout=30_000)
+        page.wait_for_timeout(1100)  # the two sessions start in different seconds
+        page.click("#stop")
+        expect(page.locator("#download-csv")).to_be_visible(timeout=30_000)
+    jobs = page.evaluate("JSON.parse(localStorage.getItem('fervid-recent-videos')).map((entry) => entry.job_id)")
+    assert jobs[0] == page.evaluate("window.fervidLive.saved.job_id")
+    page.click("text=see its timelines on the main page")
+    expect(page.locator("#status")).to_contain_text("person(s) tracked", timeout=30_000)
+    expect(page.locator("#timelines canvas").first).to_be_visible()
+    recent = page.locator("#recent-list li")
+    expect(page.locator("#recent h2")).to_have_text("Your recent videos and live sessions")
+    expect(recent).to_have_count(2)
+    names = [item.get_by_role("link").text_content() for item in recent.all()]
+    assert all(re.match(r"^live camera, .+ to .+ \(\d+ person\(s\)\)$", name) for name in names), names
+    assert names[0] != names[1]
+    expect(recent.first).to_contain_text("(saved ")  # not "uploaded"
+    recent.nth(1).get_by_role("link").click()  # the first session, shown from its link
+    expect(page.locator("#job")).to_have_text(f"job {jobs[1]}", timeout=30_000)
+    expect(page.locator("#status")).to_contain_text(f"{names[1]}: ", timeout=30_000)
+    expect(page.locator("#status")).to_contain_text("person(s) tracked")

@@ -192,6 +192,37 @@ def test_images_endpoint_same_schema_as_cli(client, astronaut_rgb):
     assert face["emotion"] == "happy" and set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_images_as_csv_are_the_table_fervid_image_writes(client, astronaut_png, tmp_path, monkeypatch):
+    """The web page offered a photo's faces as JSON only (a video's as spreadsheets too): ?format=csv answers the
+    table `fervid image --csv` writes, a face per row with the JSON's values, and a row naming a file's error."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.inference.records import IMAGE_TABLE_COLUMNS
+
+    photo = [("files", ("astronaut.png", astronaut_png.read_bytes(), "image/png"))]
+    r = client.post("/v1/images?format=csv", files=[*photo, ("files", ("notes.png", b"some text", "image/png"))])
+    assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == IMAGE_TABLE_COLUMNS and [row["file"] for row in rows] == ["astronaut.png", "notes.png"]
+    face = client.post("/v1/images", files=photo).json()["files"][0]["faces"][0]
+    assert rows[0]["face"] == "1" and rows[0]["emotion"] == face["emotion"] == "happy"
+    assert [float(rows[0][k]) for k in ("x", "y", "width", "height")] == list(face["box"].values())
+    assert {e: float(rows[0][e]) for e in face["probabilities"]} == face["probabilities"]
+    assert float(rows[0]["confidence"]) == face["confidence"] and rows[0]["uncertain"] == "FALSE"
+    assert rows[1]["face"] == "" and "not an image" in rows[1]["error"]
+    monkeypatch.chdir(astronaut_png.parent)  # the command line names the file as it is given: astronaut.png
+    written = CliRunner().invoke(app, ["image", "astronaut.png", "--csv", str(tmp_path / "faces.csv"), "--quiet"])
+    assert written.exit_code == 0, written.output
+    only_photo = client.post("/v1/images?format=csv", files=photo).text
+    assert only_photo == (tmp_path / "faces.csv").read_text(encoding="utf-8")
+    # a format the server does not write is refused, not answered as JSON
+    refused = client.post("/v1/images?format=xlsx", files=photo)
+    assert refused.status_code == 422 and "format" in refused.json()["error"]
+
+
 def test_an_iphones_heic_upload_is_analysed_with_the_heic_extra(client, astronaut_rgb):
     """A HEIC photo (an iPhone's default, uploaded from the web page or an app) was refused as not an image."""
     pytest.importorskip("pillow_heif")

@@ -5,7 +5,9 @@ download: it is pointed at that executable). Skipped locally when Chromium is mi
 browser is a failure, so the test cannot silently vanish. Screenshots go to tests/e2e/ (ignored by git).
 """
 
+import io
 import re
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -76,7 +78,7 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
     expect(page.locator("#photo-percent")).to_contain_text("how sure the model is")
     expect(page.locator("#photo-percent")).to_contain_text(f"less than {UNCERTAIN_BELOW} sure")
     expect(page.locator("#photo-numbering")).to_contain_text("numbered from the left")
-    expect(page.locator("#photo-downloads")).to_have_text("For programmers: the result as JSON")
+    expect(page.locator("#photo-downloads .note")).to_have_text("For programmers: the result as JSON")
     page.screenshot(path=str(SHOTS / "photo.png"), full_page=True)
     assert page.evaluate("window.cspViolations") == []  # the photo drawn from a blob: URL, under the server's CSP
 
@@ -93,6 +95,60 @@ def test_an_uncertain_faces_row_shows_the_mark_once_and_tells_a_screen_reader_un
     expect(label).to_have_text(re.compile(r"^surprise \d+%\?$"))
     expect(label.get_by_role("img", name="uncertain", exact=True)).to_have_count(1)
     expect(page.locator("#faces")).not_to_contain_text("(uncertain)")
+
+
+def test_a_photos_status_and_picture_say_its_faces_to_a_screen_reader(server, page, uncertain_face_png):
+    """The status line said "surprise 44%?" to a screen reader (the mark read as nothing, or "question mark"), and
+    the picture was "carphone_88.png with 1 face(s) outlined", its drawn labels unsaid: the status's mark is an image
+    named "uncertain", and the picture's name lists each face's label in words."""
+    page.goto(server + "/")
+    page.set_input_files("#file-input", str(uncertain_face_png))
+    status = page.locator("#status")
+    expect(status).to_have_text(re.compile(r"^carphone_88\.png: 1 face\(s\): surprise \d+%\?$"), timeout=30_000)
+    expect(status.get_by_role("img", name="uncertain", exact=True)).to_have_count(1)
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("img", name=re.compile(
+        r"^carphone_88\.png with 1 face\(s\) outlined: 1 surprise \d+%, uncertain$"))).to_have_count(1)
+
+
+def test_a_photos_faces_download_as_the_servers_csv_table(server, page, astronaut_png, tmp_path):
+    """A video's faces could be downloaded as spreadsheets, a photo's as JSON only: the photo's button downloads
+    the table `fervid image --csv` writes (the server's ?format=csv), named after the photo."""
+    import csv
+
+    from fervid.inference.records import IMAGE_TABLE_COLUMNS
+
+    page.goto(server + "/")
+    page.set_input_files("#file-input", str(astronaut_png))
+    expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
+    button = page.get_by_role("button", name="Download the faces (spreadsheet, CSV)")
+    with page.expect_download(timeout=30_000) as made:
+        button.click()
+    download = made.value
+    assert download.suggested_filename == "astronaut.csv"
+    table = Path(download.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert list(rows[0]) == IMAGE_TABLE_COLUMNS and len(rows) == 1
+    assert rows[0]["file"] == "astronaut.png" and rows[0]["emotion"] == "happy"
+    shown = page.locator("#faces tbody td").nth(1).text_content()
+    assert shown == f"happy {round(float(rows[0]['confidence']) * 100)}%", shown  # the faces the page shows
+    served = page.request.post(server + "/v1/images?format=csv", multipart={"files": {
+        "name": "astronaut.png", "mimeType": "image/png", "buffer": astronaut_png.read_bytes()}})
+    assert served.ok and table == served.text()
+    asked = []
+
+    def note(request):
+        if "format=csv" in request.url:
+            asked.append(request.url)
+
+    page.on("request", note)
+    try:
+        with page.expect_download() as again:  # kept: the photo is not analysed again
+            button.click()
+    finally:
+        page.remove_listener("request", note)
+    assert Path(again.value.path()).read_text(encoding="utf-8") == table and asked == []
+    assert page.evaluate("window.cspViolations") == []
 
 
 @needs_sample_clip

@@ -1281,20 +1281,16 @@ def _write_parquet(results, target: str, settings: dict) -> None:
 def _write_csv(results, target: str) -> None:
     """The table :func:`_write_parquet` writes (a row per face), to the file `target`, or to stdout for '-' (in
     UTF-8, as the file is)."""
-    import io
-
     from fervid.inference.annotate import replacing
-    from fervid.inference.records import write_csv
+    from fervid.inference.records import images_csv
 
-    table = images_table(results)
+    made = images_csv(results)
     if target == "-":
-        made = io.StringIO()
-        write_csv(made, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
-        send_to_stdout(made.getvalue())
+        send_to_stdout(made)
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with replacing(target) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
-        write_csv(fh, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
+        fh.write(made)
 
 
 def _outputs_in(out: Path, stem: str) -> dict[Path, tuple[int, int, int]]:

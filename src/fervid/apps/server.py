@@ -45,7 +45,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
-from typing import TypeGuard, overload
+from typing import Literal, TypeGuard, overload
 from urllib.parse import quote
 
 from anyio import CapacityLimiter, to_thread
@@ -73,7 +73,7 @@ from fervid.inference.images import (NAME_MAX, ImageLoadError, ImageTooLargeErro
                                      megapixels_text)
 from fervid.inference.models import DEFAULT_MODEL, ModelConfig, is_shipped_name, resolve_model_dir
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
-from fervid.inference.records import ImageResult, images_document
+from fervid.inference.records import ImageResult, images_csv, images_document
 from fervid.inference.set_aside import replace_retrying
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, output_paths_error
 from fervid.json_files import json_text
@@ -1159,10 +1159,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
              "--max-images-per-request), or a body over --max-upload-mb",
         e415="no file of the request could be read as an image (or every one was over the pixel limit); where "
              "some could, the answer is 200 and the others are listed with ok: false and their error"
-             + NOT_MULTIPART))
-    async def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
-        """Analyse one or more photos; the same JSON schema as `fervid image --json`: a file that is not an image
-        is listed with ``ok: false`` and its error, unless no file is (then 415, every file's error in one)."""
+             + NOT_MULTIPART) | {200: {"description": "the images' faces: JSON (ImagesOut), or with ?format=csv the "
+                                                   "table `fervid image --csv` writes, a row per face",
+                                    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    async def post_images(request: Request, files: list[UploadFile] = File(...),
+                          answer_format: Literal["json", "csv"] = Query("json", alias="format", description=(
+                              "json: the document `fervid image --json` writes; csv: the table `fervid image "
+                              "--csv` writes (a row per face, one with its file alone for an image without one)"))
+                          ) -> dict | Response:
+        """Analyse one or more photos; the same JSON schema as `fervid image --json`, or its CSV table
+        (``?format=csv``): a file that is not an image is listed with ``ok: false`` (in the table, a row with its
+        ``error``), unless no file is (then 415, every file's error in one)."""
         if len(files) > settings.max_images_per_request:
             raise PlainHTTPException(
                 413, f"{len(files)} images in one request; at most {settings.max_images_per_request}",
@@ -1187,6 +1194,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             if len(too_large) == len(results):  # every one over the pixel limit: said without the option's name
                 raise PlainHTTPException(415, detail, " ".join(too_large))
             raise HTTPException(415, detail=detail)
+        if answer_format == "csv":
+            return Response(await to_thread.run_sync(images_csv, results), media_type="text/csv; charset=utf-8")
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
     @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(

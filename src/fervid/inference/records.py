@@ -443,6 +443,16 @@ def images_table(results: Iterable[ImageResult]) -> pd.DataFrame:
     return dataframe(rows, IMAGE_TABLE_COLUMNS, nullable=True)
 
 
+def images_csv(results: Iterable[ImageResult]) -> str:
+    """:func:`images_table` as the CSV text `fervid image --csv` writes (:func:`write_csv`): what ``POST
+    /v1/images?format=csv`` answers, and the web page's download of a photo's faces."""
+    import io
+
+    made = io.StringIO()
+    write_csv(made, IMAGE_TABLE_COLUMNS, images_table(results).itertuples(index=False, name=None))
+    return made.getvalue()
+
+
 def images_document(results: list[ImageResult], settings: dict) -> dict:
     """The JSON document of `fervid image --json`, ``POST /v1/images``, the demo and batch's ``result.json`` of an
     image: what ran (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold,

@@ -4,13 +4,10 @@
 // This tab's video job, so that a reload finds it again: in sessionStorage, which is each tab's own (one key in
 // localStorage, shared by every tab, sent a reloaded tab to the video another tab had picked since).
 const JOB_KEY = "fervid-video-job";
-// This browser's recent video jobs (localStorage: every tab's), newest first, listed as "Your recent videos" while
-// the server keeps them: a closed tab's results were out of reach.
-const RECENT_KEY = "fervid-recent-videos";
-const RECENT_MAX = 10;
 const ADVISE_AFTER_MS = 30_000;  // the server out of reach this long: say whom to ask
 let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
 let photoDownload = null;  // the last photo's JSON, as a blob URL: let go when the next one replaces it
+let photoTable = null;  // the last photo's CSV, as a blob URL, once asked for: let go as the JSON is
 
 function problem(err) {  // "TypeError: Failed to fetch" says nothing to a person
   return err instanceof TypeError && /fetch|network/i.test(err.message)
@@ -105,7 +102,10 @@ async function analysePhoto(file, token) {
     canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
     canvas.getContext("2d").drawImage(image, 0, 0);
     drawBoxesAndLabels(canvas, result.faces);
-    canvas.setAttribute("aria-label", `${file.name} with ${result.faces.length} face(s) outlined`);
+    // what the picture's drawn labels say, in words (a screen reader read the canvas as the file's name alone)
+    canvas.setAttribute("aria-label", `${file.name} with ${result.faces.length} face(s) outlined${
+      result.faces.map((f, i) => `${i ? ";" : ":"} ${i + 1} ${faceLabelSpoken(f.emotion, f.confidence, f.uncertain)}`)
+        .join("")}`);
   } catch {  // TIFF and other formats browsers do not draw: the server read it, so the results still show
     canvas.hidden = true;
     note.textContent = `This browser cannot display ${file.name}; its faces are listed below.`;
@@ -117,14 +117,46 @@ async function analysePhoto(file, token) {
   const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${faceLabelHtml(face.emotion,
     face.confidence, face.uncertain)}</td><td>${bars(face.probabilities)}</td></tr>`);
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
-  if (photoDownload) URL.revokeObjectURL(photoDownload);
+  for (const url of [photoDownload, photoTable]) if (url) URL.revokeObjectURL(url);
+  photoTable = null;
   photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
-  $("photo-downloads").innerHTML = `For programmers: <a href="${photoDownload}" download="${
-    escapeHtml(file.name.replace(/\.[^.]*$/, ""))}.json">the result as JSON</a>`;
+  const stem = file.name.replace(/\.[^.]*$/, "");
+  // the table first, in plain words, as a video's; the JSON for programmers
+  $("photo-downloads").innerHTML = `<p><button type="button" id="photo-csv">Download the faces (spreadsheet,
+    CSV)</button></p><p class="note">For programmers: <a href="${photoDownload}" download="${
+    escapeHtml(stem)}.json">the result as JSON</a></p>`;
+  const button = $("photo-csv");
+  button.addEventListener("click", () => downloadPhotoTable(file, `${stem}.csv`, button).catch((err) => {
+    setStatus(`Error: ${problem(err)}`, true);
+  }));
   $("photo").hidden = false;
-  setStatus(result.faces.length ? `${file.name}: ${result.faces.length} face(s): ${
-    result.faces.map((f) => faceLabel(f.emotion, f.confidence, f.uncertain)).join(", ")}`
-                                : `${file.name}: no face found`);
+  const labels = (label) => result.faces.map((f) => label(f.emotion, f.confidence, f.uncertain)).join(", ");
+  const intro = `${file.name}: ${result.faces.length} face(s): `;
+  if (result.faces.length) setStatus(intro + labels(faceLabel), false, escapeHtml(intro) + labels(faceLabelHtml));
+  else setStatus(`${file.name}: no face found`);
+}
+
+// The photo's faces as the server's CSV table (`fervid image --csv`'s; POST v1/images?format=csv): asked for the
+// first time its button is pressed (the server analyses the photo again), kept for the next press
+async function downloadPhotoTable(file, name, button) {
+  if (!photoTable) {
+    const form = new FormData();
+    form.append("files", file);
+    const response = await fetch("v1/images?format=csv", {method: "POST", body: form});
+    if (!response.ok) {
+      const text = await errorText(response);
+      if (button.isConnected) setStatus(`Error: ${file.name}'s spreadsheet: ${text}`, true);
+      return;
+    }
+    const table = await response.blob();
+    if (!button.isConnected || photoTable) return;  // another photo shown meanwhile, or pressed twice
+    photoTable = URL.createObjectURL(table);
+  }
+  const link = document.createElement("a");
+  link.href = photoTable; link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
 }
 
 async function analyseVideo(file, token) {
@@ -146,33 +178,11 @@ async function analyseVideo(file, token) {
   await followJob(job, token);
 }
 
-function readRecent() {
-  try {
-    const list = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
-    return Array.isArray(list) ? list.filter((entry) => entry && /^[0-9a-f]{32}$/.test(entry.job_id)) : [];
-  } catch {  // storage refused (a private window's settings) or not JSON: no list
-    return [];
-  }
-}
-
-function writeRecent(list) {
-  try { localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX))); } catch { /* refused: no list */ }
-}
-
-function remember(job) {
-  writeRecent([{job_id: job.job_id, name: job.name, started: Date.now(), status_url: job.status_url,
-                result_url: job.result_url}, ...readRecent().filter((entry) => entry.job_id !== job.job_id)]);
-}
-
-function forget(jobIds) {
-  writeRecent(readRecent().filter((entry) => !jobIds.includes(entry.job_id)));
-}
-
 const STATUS_WORDS = {queued: "waiting", running: "being analysed", done: "ready", failed: "failed"};
 
-// "Your recent videos": each of this browser's video jobs the server still has, with a link that shows its results
-// (in this tab; in a new one too), and when the server deletes it. Those the server no longer has (deleted, or
-// expired) are dropped from the list.
+// "Your recent videos and live sessions": each of this browser's video jobs and saved live sessions the server still
+// has, with a link that shows its results (in this tab; in a new one too), and when the server deletes it. Those the
+// server no longer has (deleted, or expired) are dropped from the list.
 async function showRecent() {
   const entries = readRecent();
   const states = await Promise.all(entries.map(async (entry) => {
@@ -189,7 +199,7 @@ async function showRecent() {
   const items = entries.map((entry, i) => [entry, states[i]]).filter(([entry, state]) => known.has(entry.job_id)
                                                                                      && !expired(state));
   $("recent-list").innerHTML = items.map(([entry, state]) => {
-    const said = [`uploaded ${new Date(entry.started).toLocaleString()}`];
+    const said = [`${entry.live ? "saved" : "uploaded"} ${new Date(entry.started).toLocaleString()}`];
     if (state) said.push(STATUS_WORDS[state.status] || state.status);
     if (state && state.expires_at) said.push(`the server deletes it on ${new Date(state.expires_at).toLocaleString()}`);
     return `<li><a href="#job=${entry.job_id}">${escapeHtml(entry.name)}</a> <span class="note">(${said.join(", ")})</span></li>`;
@@ -482,7 +492,11 @@ function handle(files) {
   const isVideo = file.type.startsWith("video/") || isVideoName(file.name);
   const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: this page reads one file at a time; pick the next one when it is done)` : "";
   (isVideo ? analyseVideo(file, token) : analysePhoto(file, token))
-    .then(() => { if (more && token === current) $("status").textContent += more; })
+    .then(() => {
+      if (!more || token !== current) return;
+      const status = $("status");
+      setStatus(status.textContent + more, status.classList.contains("error"), status.dataset.said + escapeHtml(more));
+    })
     .catch((err) => { if (token === current) setStatus(`Error: ${problem(err)}`, true); });
 }
 

@@ -17,10 +17,15 @@ const ink = (hex) => (contrast(hex, "#000000") >= contrast(hex, "#ffffff") ? "#0
 
 const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function setStatus(text, isError = false) {
-  if ($("status").textContent === text && $("status").classList.contains("error") === isError) return;  // said
-  $("status").textContent = text;
-  $("status").className = isError ? "error" : "";
+// The status line (a polite live region): `html`, where given, is `text` with its face labels as faceLabelHtml
+// makes them, so that a screen reader says "uncertain" where the line shows "?" (it read the mark as nothing, or as
+// "question mark")
+function setStatus(text, isError = false, html = escapeHtml(text)) {
+  const status = $("status");
+  if (status.dataset.said === html && status.classList.contains("error") === isError) return;  // said
+  status.innerHTML = html;
+  status.dataset.said = html;
+  status.className = isError ? "error" : "";
 }
 
 // A probability or share (0 to 1) as a whole percentage, rounded as the command line, the annotated images and
@@ -47,6 +52,41 @@ function faceLabel(emotion, confidence, uncertain) {
 function faceLabelHtml(emotion, confidence, uncertain) {
   const said = escapeHtml(faceLabel(emotion, confidence, false));
   return uncertain ? `${said}<span role="img" aria-label="uncertain">${escapeHtml(UNCERTAIN_MARK)}</span>` : said;
+}
+
+// faceLabel's label in words, for an aria-label (a canvas's, which a screen reader cannot read the drawn labels of):
+// "neutral 49%, uncertain" where the picture shows "neutral 49%?"
+function faceLabelSpoken(emotion, confidence, uncertain) {
+  const said = faceLabel(emotion, confidence, false);
+  return uncertain ? `${said}, uncertain` : said;
+}
+
+// This browser's recent video jobs and saved live sessions (localStorage: every tab's), newest first, listed on the
+// main page as "Your recent videos and live sessions" while the server keeps them: a closed tab's results were out
+// of reach. An entry: {job_id, name, started (ms), status_url, result_url, live (a saved live session)}.
+const RECENT_KEY = "fervid-recent-videos";
+const RECENT_MAX = 10;
+
+function readRecent() {
+  try {
+    const list = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
+    return Array.isArray(list) ? list.filter((entry) => entry && /^[0-9a-f]{32}$/.test(entry.job_id)) : [];
+  } catch {  // storage refused (a private window's settings) or not JSON: no list
+    return [];
+  }
+}
+
+function writeRecent(list) {
+  try { localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX))); } catch { /* refused: no list */ }
+}
+
+function remember(job, live = false) {
+  writeRecent([{job_id: job.job_id, name: job.name, started: Date.now(), status_url: job.status_url,
+                result_url: job.result_url, live}, ...readRecent().filter((entry) => entry.job_id !== job.job_id)]);
+}
+
+function forget(jobIds) {
+  writeRecent(readRecent().filter((entry) => !jobIds.includes(entry.job_id)));
 }
 
 // A video track's most common emotion, and how much of it the model was unsure of, as `fervid video` prints it

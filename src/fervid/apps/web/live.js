@@ -28,6 +28,7 @@ function clearStage() {  // nothing of a stopped session stays drawn over the bl
   const overlay = $("overlay");
   overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
   overlay.dataset.boxes = "[]";
+  overlay.setAttribute("aria-label", "The camera picture: no face marked");
   for (const id of ["fps", "rtt", "rtt95"]) $(id).textContent = "-";
   $("dark").hidden = true;  // of the stopped session's picture
 }
@@ -65,6 +66,7 @@ async function start() {
   // each handler acts for its own socket only: the last session's, still saving when Start was pressed again,
   // closed the new camera and wrote its "saved" links into the new session
   const ws = socket = new WebSocket(liveSocketUrl());
+  ws.startedAt = new Date();  // names the session if it is saved
   ws.binaryType = "arraybuffer";
   ws.onmessage = (event) => handle(JSON.parse(event.data), ws);
   ws.onclose = (event) => {
@@ -92,6 +94,7 @@ function handle(message, ws) {
     received(message);
     sendFrame();
   } else if (message.type === "saved") {
+    rememberSession(message, ws.startedAt);
     if (ws !== socket) {  // the session before this one: its links, without touching this one's status
       $("saved").innerHTML = `<p>The previous session was saved as job <code>${message.job_id}</code>:
         <a href="${message.result_url}">result</a></p>`;
@@ -102,7 +105,9 @@ function handle(message, ws) {
       ${message.tracks} person(s)): <a id="download-csv" href="${message.links.frames_csv}" download>every frame
       (spreadsheet)</a>; for programmers: <a href="${message.links.frames_parquet}" download>Parquet</a> ·
       <a href="${message.links.tracks_json}">JSON</a> · <a href="${message.result_url}">the result as JSON</a>.
-      The server deletes it on ${new Date(message.expires_at).toLocaleString()}: download what you keep.</p>`;
+      The server deletes it on ${new Date(message.expires_at).toLocaleString()}: download what you keep, or
+      <a href="./#job=${message.job_id}">see its timelines on the main page</a>, which lists it under your recent
+      videos and live sessions.</p>`;
     setStatus("Stopped; the session is saved.");
   } else if (message.type === "stopped") {
     if (!/nothing is saved/.test($("status").textContent)) setStatus("Stopped.");
@@ -110,6 +115,15 @@ function handle(message, ws) {
     live.error = message.error;
     setStatus(`Error: ${message.error}`, true);
   }
+}
+
+// A saved session joins the main page's "Your recent videos and live sessions", named by when it ran (every
+// session's job is a "live session" to the server): its link shows its timelines and downloads there
+function rememberSession(saved, startedAt) {
+  const jobs = saved.result_url.replace(/\/result$/, "");
+  const name = `live camera, ${startedAt.toLocaleString()} to ${new Date().toLocaleTimeString()} (${
+    saved.tracks} person(s))`;
+  remember({job_id: saved.job_id, name, status_url: jobs, result_url: saved.result_url}, true);
 }
 
 function watchFrames(video) {
@@ -196,6 +210,10 @@ function drawOverlay(result) {
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   ctx.lineWidth = 3; ctx.font = "16px sans-serif";
   const drawn = [];
+  // the drawn labels in words, for a screen reader (the canvas was silent); an uncertain label's mark: "uncertain"
+  overlay.setAttribute("aria-label", result.faces.length ? `The camera picture, faces marked: ${result.faces.map(
+    (face) => `#${face.track} ${faceLabelSpoken(face.emotion, face.confidence, face.uncertain)}`).join("; ")}`
+                                                         : "The camera picture: no face found");
   for (const face of result.faces) {
     const [x, y, w, h] = [face.x * sx, face.y * sy, face.width * sx, face.height * sy];
     ctx.strokeStyle = ctx.fillStyle = COLORS[face.emotion];
