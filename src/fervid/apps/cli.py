@@ -89,9 +89,9 @@ def _colour() -> Optional[bool]:
 
 
 def _say_cnn_folder_not_used(ctx: typer.Context, param: typer.CallbackParam, value):
-    """A shipped CNN's name typed (--model, experiment's --cnn) beside a folder of that name in the working folder: said once
-    that the folder is not used (fervid.inference.models.warn_of_cnn_folder_not_used). The default, typed by no
-    one, says nothing: `fervid image` beside a folder ferplus_vgg/ warned of it."""
+    """A shipped CNN's name typed (--model, experiment's --cnn) beside a folder of that name in the working folder:
+    said once that the folder is not used (fervid.inference.models.warn_of_cnn_folder_not_used). The default, typed
+    by no one, says nothing: `fervid image` beside a folder ferplus_vgg/ warned of it."""
     if param.name is not None and _typed(ctx, param.name):
         for name in value if isinstance(value, (list, tuple)) else [value]:
             warn_of_cnn_folder_not_used(name)
@@ -3411,7 +3411,8 @@ def _refuse_repeated_options(parser, args: list[str]) -> None:
                 if name in names:
                     value = value if equals or param.is_flag else " ".join(args[index + 1:index + 2])
                     typed.append(f"{name} {value}".strip())
-            _fail(f"{'/'.join((*_option_names(param), *param.secondary_opts))} is given {len(typed)} times ({', '.join(typed)}): "
+            shown = "/".join((*_option_names(param), *param.secondary_opts))
+            _fail(f"{shown} is given {len(typed)} times ({', '.join(typed)}): "
                   f"{'it takes one value' if not param.is_flag else 'it is one choice'}, give it once", EXIT_USAGE)
         seen.add(param.name)
 
