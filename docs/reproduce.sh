@@ -244,7 +244,7 @@ fervid evaluate --model src/fervid/weights/ferplus_vgg --dataset ferplus --data 
     --degraded-faces docs/eval/degraded_faces.json \
     --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_light_reg_seed1 && fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg --force && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
 cp runs/ferplus_vgg_light_reg_seed1/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
-fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --cnn ferplus_vgg --ferplus $PLUS \
+fervid train-temporal --data $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --model ferplus_vgg --ferplus $PLUS \
     --out src/fervid/weights/temporal_lstm_ferplus_vgg --force --epochs 30
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
 python benchmarks/bench_video.py
@@ -344,7 +344,7 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision fp32
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
-fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --force --epochs 30
+fervid train-temporal --data $FER --ckplus $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --model fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --force --epochs 30
 # (its comparison with the other video methods is in the LSTM's training.json; the lag and calibration: section 7 below)
 
 # 3. other datasets, cross-dataset, FER+ (docs/results.md sections 2 and 3): fer2013_vgg, int8, the default CenterFace,
@@ -405,7 +405,7 @@ python benchmarks/bench_lag.py --data $DATA --clips-per-person 2 --json docs/eva
 python benchmarks/temporal_calibration.py --data $DATA --clips-per-person 2 --json docs/eval/temporal_calibration.json
 # the seed-1 retrain of the default's LSTM, measured and not shipped (see the header): trained into the shipped folder,
 # measured, and the shipped LSTM restored
-fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --cnn ferplus_vgg --ferplus $PLUS \
+fervid train-temporal --data $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --model ferplus_vgg --ferplus $PLUS \
     --out src/fervid/weights/temporal_lstm_ferplus_vgg --force --epochs 30 --seed 1
 python benchmarks/bench_lag.py --data $DATA --clips-per-person 2 --json docs/eval/lag_lstm_ferplus_seed1.json
 git checkout -- src/fervid/weights/temporal_lstm_ferplus_vgg

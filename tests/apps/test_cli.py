@@ -560,7 +560,7 @@ def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
     live and experiment; a value out of range printed Click's three lines where fervid's own errors are one; and
     the codes were written nowhere a user could read them."""
     missing = tmp_path / "nothing"
-    for args in (["evaluate", "--data", str(missing)], ["train-temporal", "--fer2013", str(missing)],
+    for args in (["evaluate", "--data", str(missing)], ["train-temporal", "--data", str(missing)],
                  ["live", "--source", str(missing)], ["experiment", "--dataset", "ckplus", "--ckplus", str(missing)],
                  ["calibrate", "--data", str(missing), "--model", str(tmp_path)],
                  ["train", "--data", str(missing)]):

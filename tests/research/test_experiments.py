@@ -121,13 +121,13 @@ def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
     not_a_checkpoint.write_text("{}", encoding="utf-8")
     cases = [
         (["--epochs", "0"], 2, "--epochs must be at least 1, not 0"),
-        (["--model", "cnn-finetune"], 2, "--model cnn-finetune needs --cnn-checkpoint"),
+        (["--classifier", "cnn-finetune"], 2, "--classifier cnn-finetune needs --cnn-checkpoint"),
         (["--model", "cnn-finetune", "--cnn-checkpoint", str(tmp_path / "none.pt")], 2,
          f"--cnn-checkpoint {tmp_path / 'none.pt'}: no such file or folder"),
         (["--cnn-model", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
         # options that do not apply were accepted, ignored, and recorded in the JSON as if they had been used
         (["--jaffe", str(tmp_path / "ck")], 2, "--jaffe is not used by --dataset ckplus"),
-        (["--cnn-checkpoint", str(tmp_path / "x.pt")], 2, "--cnn-checkpoint is for --model cnn-finetune"),
+        (["--cnn-checkpoint", str(tmp_path / "x.pt")], 2, "--cnn-checkpoint is for --classifier cnn-finetune"),
         (["--model", "cnn-finetune", "--cnn-checkpoint", str(not_a_checkpoint)], 2, "not a torch checkpoint"),
     ]
     for args, code, message in cases:

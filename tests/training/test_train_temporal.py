@@ -178,10 +178,10 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
         (["--fer2013", str(csv), "--frames", "8"], 2, "frames must be odd and at least 3"),
         (["--fer2013", str(csv), "--epochs", "0"], 2, "epochs must be positive, not 0"),
         (["--fer2013", str(csv), "--still-clips", "-5"], 2, "--still-clips must be 0 or more, not -5"),
-        ([], 2, "--still-clips 3000 needs --fer2013"),
+        ([], 2, "--still-clips 3000 needs --data"),
         # no stills: the people's clips only, so FER2013 (or FER+'s votes) would be unused, yet recorded as used
         (["--fer2013", str(csv), "--still-clips", "0", "--ckplus", str(csv.parent)], 2,
-         "--fer2013 is for the stills' clips, and --still-clips 0 makes none: leave it out"),
+         "--data is for the stills' clips, and --still-clips 0 makes none: leave it out"),
         (["--still-clips", "0"], 2, "--still-clips 0 leaves the LSTM the people's clips only: give --ckplus"),
     ]
     for args, code, message in cases:
@@ -224,7 +224,7 @@ def test_the_lstm_trains_on_ckplus_and_jaffe_people_alone_as_the_published_desig
     assert report["train_frames"] == 6 * 2 * 120  # 4 s clips at 30 fps, people's only
     assert set(report["heldout"]) == {"people"} and report["heldout"]["people"]["clips"] == 2
     assert report["temperature_choice"]["fitted"] is not None  # fitted on the validation people
-    assert report["command"].startswith("fervid train-temporal --ckplus ") and "--fer2013" not in report["command"]
+    assert report["command"].startswith("fervid train-temporal --ckplus ") and "--data" not in report["command"]
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "- Clips: 2 per training person of CK+ (Lucey et al. 2010) (4 s each" in card
     assert "no FER2013 stills (`--still-clips 0`)" in card and "Stills:" not in card and "FER2013's faces" not in card
@@ -317,7 +317,7 @@ def test_train_temporal_says_what_it_left_out_and_what_its_heldout_report_covers
     assert report["heldout"]["stills"]["clips"] == 1 and report["heldout"]["stills"]["frames"] == 45  # 1.5 s at 30
     # its card, as a CNN's: the command that made it and the machine it ran on, beside the numbers
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert report["command"].startswith("fervid train-temporal --fer2013 ") and f"`{report['command']}`" in card
+    assert report["command"].startswith("fervid train-temporal --data ") and f"`{report['command']}`" in card
     assert report["device"] in card and "| stills | centred | " in card and "| people |" not in card
     from fervid.inference.models import file_sha256
 
@@ -526,7 +526,7 @@ def test_the_card_says_the_folder_whose_relative_paths_the_training_command_read
                                       "--out", "lstm", "-q"])
     assert result.exit_code == 0, result.output
     report = json.loads((work / "lstm" / "training.json").read_text(encoding="utf-8"))
-    assert report["command"].startswith("fervid train-temporal --fer2013 ../f.csv ")  # as given
+    assert report["command"].startswith("fervid train-temporal --data ../f.csv ")  # as given
     assert report["directory"] == str(work)  # and where: ../f.csv is tmp_path/f.csv
     card = (work / "lstm" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert f"- Command: `{report['command']}` (run in `{work}`)\n" in card

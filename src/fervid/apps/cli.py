@@ -89,9 +89,9 @@ def _colour() -> Optional[bool]:
 
 
 def _say_cnn_folder_not_used(ctx: typer.Context, param: typer.CallbackParam, value):
-    """A shipped CNN's name typed (--model, --cnn) beside a folder of that name in the working folder: said once
-    that the folder is not used (fervid.inference.models.warn_of_cnn_folder_not_used). The default, typed by no
-    one, says nothing: `fervid image` beside a folder ferplus_vgg/ warned of it."""
+    """A shipped CNN's name typed (--model, experiment's --cnn) beside a folder of that name in the working folder:
+    said once that the folder is not used (fervid.inference.models.warn_of_cnn_folder_not_used). The default, typed
+    by no one, says nothing: `fervid image` beside a folder ferplus_vgg/ warned of it."""
     if param.name is not None and _typed(ctx, param.name):
         for name in value if isinstance(value, (list, tuple)) else [value]:
             warn_of_cnn_folder_not_used(name)
@@ -879,7 +879,7 @@ def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | N
     if named_method and runner.temporal.name != named_method:
         # a method the user named is what their study reports: running another would be a flag that does nothing
         _fail(f"--method {named_method}: {(runner.notice or '').split(';')[0]} (train one with `fervid train-temporal "
-              "--cnn ...` and pass it as --temporal-model, or choose --method mean, hmm or frame)", 2)
+              "--model ...` and pass it as --temporal-model, or choose --method mean, hmm or frame)", 2)
     _say_notices([notice for notice in (runner.notice, runner.graph_notice) if notice])
     return runner
 
@@ -2054,14 +2054,15 @@ def train_temporal_cmd(
     out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
                                                   "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>). One "
                                                   "run at a time: another training there is refused (exit 75)."),
-    fer2013: Optional[str] = typer.Option(None, help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated "
-                                                     "from (needed unless --still-clips 0)."),
+    fer2013: Optional[str] = typer.Option(None, "--data", "--fer2013",
+                                          help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated "
+                                               "from (needed unless --still-clips 0)."),
     ckplus: str = typer.Option("", help="Your CK+48 folder: its people's expression changes join the clips "
                                         "(default: none)."),
     jaffe: str = typer.Option("", help="Your JAFFE folder: its people's expression changes join the clips "
                                        "(default: none)."),
-    cnn: str = typer.Option(DEFAULT_MODEL, callback=_say_cnn_folder_not_used,
-                            help="CNN whose features the LSTM reads."),
+    cnn: str = typer.Option(DEFAULT_MODEL, "--model", "--cnn", callback=_say_cnn_folder_not_used,
+                            help="Emotion CNN whose features the LSTM reads: a shipped name or a model folder."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
                                                      "majority, as for a CNN trained on FER+ (default: FER2013's)."),
     still_clips: int = typer.Option(3000, help="Clips of FER2013 Training stills (1.5 s each); 0: none, the "
@@ -2084,16 +2085,16 @@ def train_temporal_cmd(
     from fervid.evaluation.datasets import DatasetError
 
     if still_clips > 0 and fer2013 is None:
-        _fail(f"--still-clips {still_clips} needs --fer2013, the FER2013 CSV the stills come from (or --still-clips 0: "
+        _fail(f"--still-clips {still_clips} needs --data, the FER2013 CSV the stills come from (or --still-clips 0: "
               "the --ckplus/--jaffe people's clips only)", 2)
     if still_clips == 0:  # no stills: the published design's data, CK+ and JAFFE people only
-        for option, given in (("--fer2013", fer2013), ("--ferplus", ferplus)):  # unused, yet recorded as if used
+        for option, given in (("--data", fer2013), ("--ferplus", ferplus)):  # unused, yet recorded as if used
             if given:
                 _fail(f"{option} is for the stills' clips, and --still-clips 0 makes none: leave it out", 2)
         if not (ckplus or jaffe) or person_clips == 0:
             _fail("--still-clips 0 leaves the LSTM the people's clips only: give --ckplus and/or --jaffe, with "
                   "--person-clips above 0", 2)
-    for option, given in (("--fer2013", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
+    for option, given in (("--data", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
         _must_exist(option, given)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
     _check_can_write("--out", out)  # written after the training: said now, not after it
@@ -2112,9 +2113,10 @@ def train_temporal_cmd(
     except DatasetError as exc:
         _fail(str(exc), 2)
     # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
-    command = shlex.join(["fervid", "train-temporal", *(["--fer2013", fer2013] if fer2013 else []),
+    # (the options' names of today: the old ones still read)
+    command = shlex.join(["fervid", "train-temporal", *(["--data", fer2013] if fer2013 else []),
                           *(["--ckplus", ckplus] if ckplus else []),
-                          *(["--jaffe", jaffe] if jaffe else []), "--cnn", cnn,
+                          *(["--jaffe", jaffe] if jaffe else []), "--model", cnn,
                           *(["--ferplus", ferplus] if ferplus else []), "--still-clips", str(still_clips),
                           "--person-clips", str(person_clips), "--heldout-clips", str(heldout_clips), "--frames",
                           str(frames), "--epochs", str(epochs), "--seed", str(seed), "--out", str(out),
@@ -2932,12 +2934,16 @@ def experiment(
     dataset: str = typer.Option(..., help="jaffe, ckplus or jaffe+ckplus."),
     ckplus: Optional[Path] = typer.Option(None, help="Your CK+48 folder (for ckplus and jaffe+ckplus)."),
     jaffe: Optional[Path] = typer.Option(None, help="Your JAFFE folder (for jaffe and jaffe+ckplus)."),
-    model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN: the pixels, "
-                                               "normalised as --cnn-model's faces are, JAFFE's framed as its), "
-                                               "cnn-finetune."),
+    # --model: this command's old name for the classifier (elsewhere --model is the emotion CNN, here --cnn)
+    model: str = typer.Option("lstm-cnn", "--classifier", "--model",
+                              help="What is trained and tested: lstm-cnn (the paper's: an LSTM over --cnn's "
+                                   "features), lstm-pixels (no CNN: the pixels, normalised as --cnn's faces are, "
+                                   "JAFFE's framed as its), cnn-finetune (--cnn-checkpoint fine-tuned)."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
-    cnn_model: str = typer.Option(PAPER_MODEL, callback=_say_cnn_folder_not_used, help="CNN model folder or shipped name (feature extractor); default: "
-                                                    "the paper-pipeline model, trained on FER2013's labels."),
+    cnn_model: str = typer.Option(PAPER_MODEL, "--cnn", "--cnn-model", callback=_say_cnn_folder_not_used,
+                                  help="Emotion CNN (the feature extractor): a shipped name or a model folder; "
+                                       "default: the paper-pipeline model, trained on FER2013's labels. (--model "
+                                       "here is the classifier, as it always was in this command.)"),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
     seed: int = _seed_option(0, "Seed of the random splits (the subject folds are fixed: GroupKFold, or one subject "
@@ -2961,7 +2967,7 @@ def experiment(
     MODELS, PROTOCOLS = experiments.MODELS, experiments.PROTOCOLS
     run_experiment, save_result = experiments.run_experiment, experiments.save_result
     if model not in MODELS:
-        _fail(f"--model {model}: not one of {', '.join(MODELS)}", 2)
+        _fail(f"--classifier {model}: not one of {', '.join(MODELS)}", 2)
     if protocol not in PROTOCOLS:
         _fail(f"--protocol {protocol}: not one of {', '.join(PROTOCOLS)}", 2)
     if dataset not in ("jaffe", "ckplus", "jaffe+ckplus"):
@@ -2975,16 +2981,16 @@ def experiment(
     if epochs is not None and epochs < 1:
         _fail(f"--epochs must be at least 1, not {epochs}", 2)
     if model == "cnn-finetune" and cnn_checkpoint is None:
-        _fail("--model cnn-finetune needs --cnn-checkpoint: the CNN's torch checkpoint (runs/<run>/last.pt)", 2)
+        _fail("--classifier cnn-finetune needs --cnn-checkpoint: the CNN's torch checkpoint (runs/<run>/last.pt)", 2)
     if model != "cnn-finetune" and cnn_checkpoint is not None:  # it was ignored, and recorded as if used
-        _fail(f"--cnn-checkpoint is for --model cnn-finetune; {model} would ignore it", 2)
+        _fail(f"--cnn-checkpoint is for --classifier cnn-finetune; {model} would ignore it", 2)
     _must_exist("--cnn-checkpoint", cnn_checkpoint)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
         _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
     # (the command line checked: before anything is read) its outputs' names, which only this experiment writes
     _hold_output_folder(ctx, out, "experiment", stem=experiments.output_stem(dataset, model, protocol))
     try:
-        analyzer = PipelineOptions(model=cnn_model).analyzer()  # (--cnn-model typed: said as it was read)
+        analyzer = PipelineOptions(model=cnn_model).analyzer()  # (--cnn typed: said as it was read)
     except ModelError as exc:
         _fail_on(exc)
     root = jaffe if dataset == "jaffe" else ckplus
@@ -3000,7 +3006,7 @@ def experiment(
     try:
         result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed,
                                 epochs=epochs, test_size=test_size, progress=not quiet)
-    except ValueError as exc:  # a checkpoint that is not one, or not --cnn-model's network
+    except ValueError as exc:  # a checkpoint that is not one, or not --cnn's network
         _fail(str(exc), 2)
     result.settings |= {**({"ckplus": str(ckplus)} if ckplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
                         **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__,
@@ -3447,20 +3453,39 @@ def _refuse_repeated_options(parser, args: list[str]) -> None:
         if param.param_type_name != "option" or param.multiple or getattr(param, "count", False):
             continue
         if param.name in seen:
-            names = (*param.opts, *param.secondary_opts)
+            names = (*param.opts, *param.secondary_opts)  # every spelling, old ones too: each is counted as typed
             typed = []  # each time it is given, as typed: "--model a"
             for index, arg in enumerate(args):
                 name, equals, value = arg.partition("=")
                 if name in names:
                     value = value if equals or param.is_flag else " ".join(args[index + 1:index + 2])
                     typed.append(f"{name} {value}".strip())
-            _fail(f"{'/'.join(names)} is given {len(typed)} times ({', '.join(typed)}): "
+            shown = "/".join((*_option_names(param), *param.secondary_opts))
+            _fail(f"{shown} is given {len(typed)} times ({', '.join(typed)}): "
                   f"{'it takes one value' if not param.is_flag else 'it is one choice'}, give it once", EXIT_USAGE)
         seen.add(param.name)
 
 
 # the key of a command's arguments as typed (after its name) in Click's context meta
 COMMAND_LINE = "fervid.command_line"
+
+
+def _option_names(param) -> list[str]:
+    """An option's names as its help shows them: its name (the first long one declared) and its short ones (-q).
+    The long names declared after the first are old spellings (`train-temporal --cnn`, now --model): they still
+    work, and are not shown, so that each thing has one name across the commands."""
+    long_names = [name for name in param.opts if name.startswith("--")]
+    return [name for name in param.opts if not name.startswith("--") or name == long_names[0]]
+
+
+def _help_record(param, ctx):
+    """An option's line in its command's help, without its old spellings (:func:`_option_names`)."""
+    declared = param.opts
+    param.opts = _option_names(param)
+    try:
+        return param.get_help_record(ctx)
+    finally:
+        param.opts = declared
 
 
 class _FervidCommand(typer.core.TyperCommand):
@@ -3477,7 +3502,7 @@ class _FervidCommand(typer.core.TyperCommand):
             return super().parse_args(ctx, args)
         except typer.BadParameter as exc:  # a value out of range, a missing option: one line, as fervid's own are
             param = exc.param
-            named = ("/".join(param.opts) if param.param_type_name == "option" else _argument_name(param)) \
+            named = ("/".join(_option_names(param)) if param.param_type_name == "option" else _argument_name(param)) \
                 if param is not None else ""
             if not exc.message:  # a missing option or argument: "Missing option '--out'." named as it is typed
                 _fail(f"missing {named}" if named else exc.format_message(), EXIT_USAGE)
@@ -3499,7 +3524,7 @@ class _FervidCommand(typer.core.TyperCommand):
         # (click's Parameter has neither hidden nor help: its Option and Typer's Argument have both)
         params = [p for p in self.get_params(ctx) if not getattr(p, "hidden", False)]
         arguments = [(_argument_name(p), p.help or "") for p in params if isinstance(p, typer.core.TyperArgument)]
-        options = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
+        options = [_help_record(p, ctx) for p in params if p.param_type_name == "option"]
         for title, rows in (("Arguments", arguments), ("Options", [row for row in options if row])):
             if rows:
                 with formatter.section(title):

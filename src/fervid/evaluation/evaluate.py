@@ -817,7 +817,7 @@ def write_temporal_card(folder: str | Path) -> Path:
         "",
         "## Training",
         f"- Command: `{report.get('command', 'not recorded')}`"
-        # the folder its relative paths (--fer2013 ../shared/data/...) are read from
+        # the folder its relative paths (--data ../shared/data/...) are read from
         + (f" (run in `{report['directory']}`)" if report.get("directory") else ""),
         (f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels})"
          f"{people_clips}" if stills else

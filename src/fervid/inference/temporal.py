@@ -45,7 +45,7 @@ def temporal_model_for(cnn: str) -> Path:
     if cnn not in models:
         raise ModelError(f"no shipped temporal LSTM reads the features of CNN {cnn!r} (shipped for: "
                          f"{', '.join(models) or 'none'}); use --method mean or frame, or train one with "
-                         f"`fervid train-temporal --cnn {cnn}` and pass its folder as the temporal model")
+                         f"`fervid train-temporal --model {cnn}` and pass its folder as the temporal model")
     return models[cnn]
 
 
@@ -407,7 +407,7 @@ class LSTMTemporal:
         if self.config.get("target") != "centre":
             raise ModelError(f"{folder}: this LSTM was trained to label its window's last frame (an older fervid); "
                              f"fervid now reads the window around the frame it labels; retrain it with "
-                             f"`fervid train-temporal --cnn {self.cnn}`")
+                             f"`fervid train-temporal --model {self.cnn}`")
 
     @property
     def model_name(self) -> str:
@@ -435,7 +435,7 @@ class LSTMTemporal:
         if cnn_weights_sha256 and trained_on and trained_on != cnn_weights_sha256:
             raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r} with weights "
                              f"{trained_on[:12]}, but the CNN given has weights {cnn_weights_sha256[:12]} (retrained?); "
-                             f"retrain the LSTM with `fervid train-temporal --cnn ...`")
+                             f"retrain the LSTM with `fervid train-temporal --model ...`")
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
                  times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:

@@ -3702,7 +3702,7 @@ def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tu
     the one shipped for a shipped CNN); without one, the moving average runs."""
     if method == "lstm" and not temporal_model and cnn.features_of not in shipped_temporal_models():
         return "mean", (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving average "
-                        "(--method mean) instead (train one with `fervid train-temporal --cnn ...` and pass it as "
+                        "(--method mean) instead (train one with `fervid train-temporal --model ...` and pass it as "
                         "--temporal-model)")
     return method, None
 

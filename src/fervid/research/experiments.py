@@ -277,13 +277,13 @@ def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
     expected = {k: v for k, v in net.items() if k in shape}
     if any(shape[k] != expected[k] for k in expected):
         raise ValueError(f"{checkpoint}: its network ({shape}) is not CNN {cnn.config.name!r}'s ({expected}); give "
-                         "the model exported from the checkpoint's run (--cnn-model)")
+                         "the model exported from the checkpoint's run (--cnn)")
     run_norm = checkpoint.parent / "normalization.json"
     if run_norm.is_file():
         norm = Normalization.from_dict(json.loads(run_norm.read_text(encoding="utf-8")))
         if not norm.matches(cnn.config.normalization):
             raise ValueError(f"{checkpoint}: its run normalises faces differently from CNN {cnn.config.name!r}; give "
-                             "the model exported from that run (--cnn-model)")
+                             "the model exported from that run (--cnn)")
 
 
 def output_stem(dataset: str, model: str, protocol: str) -> str:
