@@ -1418,7 +1418,8 @@ def video(
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, kept_apart_notice,
-                                        output_paths_error, outputs_kept_apart, stems_used_before)
+                                        output_paths_error, outputs_kept_apart, recover_killed_replacements,
+                                        stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -1433,6 +1434,8 @@ def video(
     problems = from_stdin + problems
     _say_notices(notices)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
+    if out.is_dir():  # outputs a killed run set aside are back in place (or gone) before the names are judged
+        recover_killed_replacements(out)
     earlier = stems_used_before(out) if out.is_dir() else {}
     for path in files:  # a video analysed into this folder before keeps its outputs' names: they are replaced
         before = earlier.get(path.resolve())
