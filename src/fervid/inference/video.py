@@ -43,7 +43,8 @@ from fervid.inference.annotate import (annotate, face_label, naming_file, replac
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, megapixels_text, check_input_file, fitted_stem, is_url, not_media_said,
                                      not_utf8_reason, memory_failure, opencv_name,
-                                     printable_name, recorded_name, recorded_path, stem_not_taken, utf8_name)
+                                     not_this_users, printable_name, recorded_name, recorded_path, stem_not_taken,
+                                     utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -57,7 +58,7 @@ from fervid.inference.stream_urls import is_stream_url, masked_source, source_st
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.json_files import write_json
 from fervid.machine import long_paths_limited, path_too_long, program_creationflags, program_environment
-from fervid.ownership import other_users_file, owner_and_mode
+from fervid.ownership import other_users_file
 from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
@@ -3314,16 +3315,13 @@ def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> KeptOut
         summary = json.loads(tracks_json.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except OSError:
-        whose = owner_and_mode(tracks_json)
-        return KeptOutputs(f"outputs this user cannot read{f' ({whose})' if whose else ''}", "")
-    except ValueError:  # cut short (a crash while it was written): this user's stem to write again
-        summary = None
+    except (OSError, ValueError):  # one this user cannot read (said below), or cut short (a crash while it was
+        summary = None  # written): then this user's stem to write again
     earlier = summary.get("file") if isinstance(summary, dict) else None
     earlier = earlier if isinstance(earlier, str) else ""
     of = f" of {earlier}" if earlier else ""
-    if (owner := other_users_file(tracks_json)) is not None:
-        return KeptOutputs(f"{owner}'s outputs{of}", earlier)
+    if (whose := not_this_users(tracks_json, of)) is not None:  # (the rule a photo's outputs are kept by)
+        return KeptOutputs(whose, earlier)
     if (source is None or not earlier or earlier == recorded_name(source)
             or Path(recorded_path(earlier)).resolve() == Path(source).resolve()):
         return None
