@@ -1748,6 +1748,40 @@ def test_another_users_annotated_copies_are_kept_whether_readable_or_not(tmp_pat
     assert (ann / "u2_pic_fervid.png").is_file() and (ann / "u2_pic_face1.png").is_file()
 
 
+@as_root
+def test_outputs_another_user_writes_under_an_images_name_during_the_run_are_kept(tmp_path, astronaut_png,
+                                                                                monkeypatch):
+    """`fervid image` chose its outputs' names before analysing the images; student1's pic_fervid.png and
+    pic_face1.png, written into the shared folder while student2's run analysed pic.png, were replaced without a
+    word. They are asked again as each image's pictures are written, as a video's are under its lock: kept, this
+    image's named apart, and said so."""
+    from fervid.inference import images
+    from fervid.inference.annotate import write_image
+
+    (tmp_path / "u2").mkdir()
+    shutil.copy(astronaut_png, tmp_path / "u2" / "pic.png")
+    ann = tmp_path / "ann"
+    theirs = [ann / "pic_fervid.png", ann / "pic_face1.png"]
+    load_image = images.load_image
+
+    def student1_writes_meanwhile(path):
+        ann.mkdir(exist_ok=True)
+        for picture in theirs:
+            write_image(picture, np.zeros((8, 8), np.uint8), text={images.ANNOTATED_SOURCE_KEY: "0" * 32})
+        _hand_over(theirs, 0o644)
+        return load_image(path)
+
+    monkeypatch.setattr(images, "load_image", student1_writes_meanwhile)
+    ran = runner.invoke(app, ["image", str(tmp_path / "u2" / "pic.png"), "--annotate", str(ann), "--crops", str(ann),
+                              "-q"])
+    assert ran.exit_code == 0, ran.output
+    assert all(path.stat().st_uid == STRANGER for path in theirs)
+    assert all(np.asarray(Image.open(path)).max() == 0 for path in theirs)  # theirs, as written
+    assert ran.output == (f"notice: {tmp_path / 'u2' / 'pic.png'}: its outputs are named u2_pic (in {ann}, pic "
+                          f"names uid {STRANGER}'s outputs, written during this run)\n")
+    assert (ann / "u2_pic_fervid.png").is_file() and (ann / "u2_pic_face1.png").is_file()
+
+
 def test_fervid_demo_writes_its_json_through_a_temporary_file(tmp_path):
     """`fervid demo` wrote astronaut.json in place (O_TRUNC), unlike every other output: a link planted under its
     name in a shared folder was written through."""

@@ -644,6 +644,29 @@ def test_an_image_named_like_another_images_earlier_outputs_takes_its_folders_th
         images["a/img.png"]: "img"}  # its own: replaced under its name
 
 
+def test_what_is_in_the_way_of_an_images_pictures_is_asked_of_each_file_it_writes(tmp_path, astronaut_rgb):
+    """The names an image's pictures are written under, asked again as they are written (outputs another run wrote
+    there since the names were chosen were replaced without a word): another image's crop where its second face's
+    would go is in the way; its own earlier ones, and files recording no image, are not."""
+    from fervid.inference.annotate import write_image
+    from fervid.inference.images import ANNOTATED_SOURCE_KEY, outputs_in_the_way, source_id
+
+    ann, crops = tmp_path / "ann", tmp_path / "crops"
+    ann.mkdir()
+    crops.mkdir()
+    mine, another = source_id(tmp_path / "a" / "img.png"), source_id(tmp_path / "b" / "img.png")
+    face = np.ascontiguousarray(astronaut_rgb[:48, :48, 0])
+    assert outputs_in_the_way("img", mine, ann, crops, 2) is None  # nothing there
+    write_image(ann / "img_fervid.png", face, text={ANNOTATED_SOURCE_KEY: mine})
+    write_image(crops / "img_face1.png", face)  # another program's, or an earlier fervid's: no image recorded
+    assert outputs_in_the_way("img", mine, ann, crops, 2) is None
+    write_image(crops / "img_face2.png", face, text={ANNOTATED_SOURCE_KEY: another})
+    assert outputs_in_the_way("img", mine, ann, crops, 2) == "another image's outputs"
+    assert outputs_in_the_way("img", mine, ann, crops, 1) is None  # one face: its second crop's name not written
+    assert outputs_in_the_way("img", mine, ann, None, 2) is None  # no --crops
+    assert outputs_in_the_way("img", another, ann, None, 0) == "another image's outputs"  # a's annotated copy
+
+
 def test_small_images_are_annotated_enlarged_by_a_whole_factor(astronaut_rgb):
     """A 48x48 face crop's annotated copy had its label over half the face, cut off, in text a few pixels tall."""
     import cv2

@@ -2970,6 +2970,82 @@ def test_analyze_video_warns_where_it_replaces_your_outputs_of_another_video_of_
     assert json.loads((res / "cam_tracks.json").read_text(encoding="utf-8"))["file"] == str(second)
 
 
+def _set_aside_as_a_killed_run_left_them(out: Path, stem: str) -> dict[str, bytes]:
+    """``stem``'s outputs in ``out`` set aside under hidden names, as a run killed while replacing them leaves them
+    (before any new output went in: put back by the next run), each name's contents as they were."""
+    whole = {path.name: path.read_bytes() for path in sorted(out.glob(f"{stem}_*"))}
+    for name in whole:
+        (out / name).rename(out / f".{name}.0123456789abcdef.old")
+    return whole
+
+
+def test_fervid_video_judges_whose_a_name_is_once_a_killed_runs_set_aside_outputs_are_back(tmp_path, face_clip):
+    """A run of p01/cam.mp4 killed while replacing its cam_* left them set aside under hidden names: `fervid video
+    p02/cam.mp4` chose its stem before they were put back, took cam_* as free, then put p01's back and replaced
+    them with p02's. They are put back first: p01's are kept, p02's named apart, and said so."""
+    first, second = tmp_path / "p01" / "cam.mp4", tmp_path / "p02" / "cam.mp4"
+    for video in (first, second):
+        video.parent.mkdir()
+        video.write_bytes(face_clip.read_bytes())
+    res = tmp_path / "res"
+    out = ["--out", str(res), "-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
+    assert CliRunner().invoke(app, ["video", str(first), *out]).exit_code == 0
+    p01s = _set_aside_as_a_killed_run_left_them(res, "cam")
+    assert {"cam_tracks.json", "cam_frames.csv", "cam_track1_timeline.png"} <= set(p01s)
+    other = CliRunner().invoke(app, ["video", str(second), *out])
+    assert other.exit_code == 0, other.output
+    assert other.output == (f"notice: {second}: {res}/ holds the outputs of {first} named cam_*, which are kept; "
+                            "this video's are named p02_cam_*\n")
+    assert {name: (res / name).read_bytes() for name in p01s} == p01s
+    assert json.loads((res / "p02_cam_tracks.json").read_text(encoding="utf-8"))["file"] == str(second)
+    assert not [path.name for path in res.iterdir() if path.name.startswith(".")]  # none left hidden
+
+
+def test_killed_replacements_are_settled_stem_by_stem_under_each_stems_lock(tmp_path):
+    """What runs killed replacing their outputs set aside is put back stem by stem, each holding its stem's lock: a
+    stem whose lock another run holds (one replacing its outputs now) is left to it, and a hidden name no video's
+    output takes is not fervid's video outputs' to settle."""
+    from fervid.folder_lock import FolderLock
+    from fervid.inference.video import recover_killed_replacements
+
+    hidden = {name: tmp_path / f".{name}.0123456789abcdef.old"
+              for name in ("cam_tracks.json", "cam_track2_00001.50s_happy.png", "other_frames.csv", "notes.txt")}
+    for name, path in hidden.items():
+        path.write_text(name, encoding="utf-8")
+    assert [OutputNames.stem_of(name) for name in hidden] == ["cam", "cam", "other", None]
+    with FolderLock(tmp_path, "a test", "", name=".other.lock"):  # a run replacing other_* now
+        recover_killed_replacements(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([
+        "cam_tracks.json", "cam_track2_00001.50s_happy.png", hidden["other_frames.csv"].name,
+        hidden["notes.txt"].name, ".other.lock"])
+    assert (tmp_path / "cam_tracks.json").read_text(encoding="utf-8") == "cam_tracks.json"
+
+
+@as_root
+def test_analyze_video_keeps_another_users_outputs_a_killed_run_had_set_aside(analyzer, tmp_path, face_clip):
+    """student1's session1_*, set aside by their run killed as it replaced them: student2's analyze_video chose the
+    stem session1 while they were hidden, put them back as it began writing, then replaced them, warning that it
+    replaced "your outputs". They are put back before the stem is chosen: kept, this run's named apart."""
+    videos = (tmp_path / "u1" / "session1.mp4", tmp_path / "u2" / "session1.mp4")
+    for video in videos:
+        video.parent.mkdir()
+        video.write_bytes(face_clip.read_bytes())
+    res = tmp_path / "res"
+    settings = dict(method="frame", annotate=False, key_frames=0)
+    assert analyzer.analyze_video(videos[0], res, **settings).stem == "session1"
+    theirs = _set_aside_as_a_killed_run_left_them(res, "session1")
+    for hidden in res.glob(".session1_*.old"):
+        os.chown(hidden, STRANGER, -1)
+    with pytest.warns(UserWarning) as warned:
+        result = analyzer.analyze_video(videos[1], res, **settings)
+    assert result.ok and result.stem == "u2_session1" and result.replaced is None
+    assert [str(w.message) for w in warned] == [
+        f"{videos[1]}: {res}/ holds uid {STRANGER}'s outputs of {videos[0]} named session1_*, which are kept; this "
+        "video's are named u2_session1_*"]
+    assert {name: (res / name).read_bytes() for name in theirs} == theirs
+    assert all((res / name).stat().st_uid == STRANGER for name in theirs)
+
+
 ANALYSED_UNPRIVILEGED = """
 import sys, warnings
 from fervid.inference.analyzer import Analyzer

@@ -1012,7 +1012,7 @@ def image(
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
                                         more_frames_notice, names_clear_of_earlier_runs, output_stems,
-                                        recorded_source, source_id)
+                                        outputs_in_the_way, recorded_source, source_id, stem_not_taken)
     from fervid.inference.records import ImageResult, images_document
     from fervid.inference.set_aside import unlink_retrying
 
@@ -1044,8 +1044,11 @@ def image(
     # (one folder where --annotate and --crops are the same: "in ann and ann" said it twice)
     written_to = " and ".join(dict.fromkeys(str(folder) for folder in (annotate_dir, crops_dir) if folder))
     another_images = "another image's outputs, from an earlier run"
-    notices += [f"{path}: its outputs are named {stem} (in {written_to}, {was} names "
-                f"{earlier.kept.get(was.lower(), another_images)})" for path, was, stem in renamed[:3]]
+    def named_apart(path: Path, was: str, stem: str, what: str) -> str:
+        return f"{path}: its outputs are named {stem} (in {written_to}, {was} names {what})"
+
+    notices += [named_apart(path, was, stem, earlier.kept.get(was.lower(), another_images))
+                for path, was, stem in renamed[:3]]
     if len(renamed) > 3:
         notices.append(f"{len(renamed) - 3} more image(s) named apart from earlier runs' images of their names")
     _say_notices(notices)
@@ -1065,6 +1068,7 @@ def image(
     pictures_stopped_at: Optional[Path] = None  # the image whose pictures found the output folder full or read-only
     bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
     more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
+    named_apart_since: list[str] = []  # images named apart from outputs written under their names during the run
     for path in bar:
         bar.set_postfix_str(one_line(path.name[-30:]))
         try:
@@ -1080,6 +1084,16 @@ def image(
         # recorded "ok": false with none
         try:
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
+            # outputs another run wrote under this image's name since it was chosen are kept, as a video's are
+            # (outputs_lock): this image's named apart, as names_clear_of_earlier_runs names them
+            tried = {stem.lower() for other, stem in stems.items() if other != path} | set(earlier.kept) | {
+                stem for stem, owners in earlier.owners.items() if owners - {source[ANNOTATED_SOURCE_KEY]}}
+            while (in_the_way := outputs_in_the_way(stems[path], source[ANNOTATED_SOURCE_KEY], annotate_dir,
+                                                    crops_dir, len(result.faces))) is not None:
+                was = stems[path]
+                tried.add(was.lower())
+                stems[path] = stem_not_taken(path, was, tried)
+                named_apart_since.append(named_apart(path, was, stems[path], f"{in_the_way}, written during this run"))
             if annotate_dir:
                 write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}",
                             annotate(*enlarged_to_annotate(img, result.faces)), text=source)
@@ -1141,6 +1155,7 @@ def image(
             print(f'"{UNCERTAIN_MARK}": an uncertain face (its confidence under the model\'s threshold)', file=out)
         n_faces = sum(len(r.faces) for r in results)
         print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
+    _say_notices(named_apart_since)
     more_frames = [line for line in more_frames if line]
     _say_notices(more_frames[:3] + ([f"{len(more_frames) - 3} more animated or multi-page images: frame 1 of each "
                                      "analysed"] if len(more_frames) > 3 else []))
@@ -1422,7 +1437,8 @@ def video(
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, kept_apart_notice,
-                                        output_paths_error, outputs_kept_apart, stems_used_before)
+                                        output_paths_error, outputs_kept_apart, recover_killed_replacements,
+                                        stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -1447,6 +1463,8 @@ def video(
         _estimate_videos(files, problems, out, options, video_bounds, method, quiet)
         return
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
+    if out.is_dir():  # outputs a killed run set aside are back in place (or gone) before the names are judged
+        recover_killed_replacements(out)
     earlier = stems_used_before(out) if out.is_dir() else {}
     for path in files:  # a video analysed into this folder before keeps its outputs' names: they are replaced
         before = earlier.get(path.resolve())

@@ -1231,10 +1231,12 @@ def recorded_source(path: Path) -> str | None:
     return source if isinstance(source, str) and source else None
 
 
-def kept_picture(path: Path) -> str | None:
-    """An annotated copy or a crop that no run of this user replaces, in words: another user's ("student1's
-    outputs"), or one this user cannot read (a colleague's under `umask 077`: it recorded no image to this user,
-    and was replaced as if its name were free). None for this user's own."""
+def not_this_users(path: Path, of: str = "") -> str | None:
+    """Outputs at ``path`` that no run of this user replaces, in words: another user's ("student1's outputs", then
+    ``of``: " of p01/cam.mp4"), or ones this user cannot read (a colleague's under `umask 077`: they recorded no
+    source to this user, and were replaced as if their name were free). None for this user's own, or none there.
+    The one reading of whose outputs are whose, for a photo's annotated copy and crops (:class:`EarlierOutputs`,
+    :func:`outputs_in_the_way`) and a video's tracks JSON (:func:`fervid.inference.video.kept_outputs`)."""
     try:
         with open(path, "rb"):
             pass
@@ -1244,7 +1246,26 @@ def kept_picture(path: Path) -> str | None:
         whose = owner_and_mode(path)
         return f"outputs this user cannot read{f' ({whose})' if whose else ''}"
     owner = other_users_file(path)
-    return None if owner is None else f"{owner}'s outputs"
+    return None if owner is None else f"{owner}'s outputs{of}"
+
+
+def outputs_in_the_way(stem: str, source: str, annotate_dir: Path | None, crops_dir: Path | None,
+                       faces: int) -> str | None:
+    """What the files an image's pictures are about to be written as hold (its annotated copy in ``annotate_dir``,
+    its ``faces`` crops in ``crops_dir``, named by ``stem``) where a run of this user does not replace them for the
+    image ``source`` (:func:`source_id`): another user's or unreadable outputs (:func:`not_this_users`), or another
+    image's, in words; None where they are free or ``source``'s own. The names are chosen before the images are
+    analysed (:func:`names_clear_of_earlier_runs`), and asked again as each image's pictures are written, as a
+    video's run asks under its lock (:func:`fervid.inference.video.outputs_lock`): outputs another run wrote there
+    meanwhile were replaced without a word."""
+    targets = ([Path(annotate_dir) / f"{stem}{ANNOTATED_IMAGE_SUFFIX}"] if annotate_dir else []) + (
+        [Path(crops_dir) / crop_name(stem, n) for n in range(1, faces + 1)] if crops_dir else [])
+    for target in targets:
+        if (kept := not_this_users(target)) is not None:
+            return kept
+        if os.path.lexists(target) and recorded_source(target) not in (None, source):
+            return "another image's outputs"
+    return None
 
 
 class EarlierOutputs:
@@ -1253,7 +1274,7 @@ class EarlierOutputs:
     crops. Names depend on which images are analysed together (astro.png with astro.jpg writes
     astro_png_fervid.png, alone astro_fervid.png), and two images of one name analysed in separate runs
     (a/img.jpg, then b/img.jpg) wrote over each other's outputs without a word. Another user's, and those this user
-    cannot read, are kept whatever image they are of (:func:`kept_picture`)."""
+    cannot read, are kept whatever image they are of (:func:`not_this_users`)."""
 
     def __init__(self, annotate_dir: Path | None, crops_dir: Path | None):
         self.stems: dict[str, str] = {}  # source id -> the stem its outputs were named by (the first found)
@@ -1269,7 +1290,7 @@ class EarlierOutputs:
             found += [(f, match["stem"], True) for f in sorted(Path(crops_dir).glob("*_face*.png"))
                       if (match := CROP_NAME.fullmatch(f.name))]
         for file, stem, is_crop in found:
-            if (kept := kept_picture(file)) is not None:
+            if (kept := not_this_users(file)) is not None:
                 self.kept.setdefault(stem.lower(), kept)
                 continue
             source = recorded_source(file)

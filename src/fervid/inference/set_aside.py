@@ -227,6 +227,15 @@ def recover_set_aside(folder: Path, owned: Callable[[str], bool], token: str | N
     return {replacement for replacement, began in begun.items() if began}
 
 
+def set_aside_names(folder: Path) -> set[str]:
+    """The names of the outputs in ``folder`` that replacements (:func:`replace_outputs`) have set aside, or whose
+    ``.placing`` marker is there: those :func:`recover_set_aside` has to settle, by a run killed or still going."""
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        return {found["name"] for entry in entries
+                if (found := _SET_ASIDE.fullmatch(entry.name) or _PLACING.fullmatch(entry.name))}
+    return set()
+
+
 def _drop_marker(marker: Path, set_aside: Sequence[Path]) -> None:
     """Delete a replacement's ``.placing`` marker once none of its ``set_aside`` outputs is left: one that would
     not go (held open on Windows) is deleted by the next run, not put back beside the newer outputs."""

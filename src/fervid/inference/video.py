@@ -43,7 +43,8 @@ from fervid.inference.annotate import (annotate, face_label, naming_file, replac
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, megapixels_text, check_input_file, fitted_stem, is_url, not_media_said,
                                      not_utf8_reason, memory_failure, opencv_name,
-                                     printable_name, recorded_name, recorded_path, stem_not_taken, utf8_name)
+                                     not_this_users, printable_name, recorded_name, recorded_path, stem_not_taken,
+                                     utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -52,12 +53,12 @@ from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_D
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackWindows, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
-from fervid.inference.set_aside import recover_set_aside, replace_outputs
+from fervid.inference.set_aside import recover_set_aside, replace_outputs, set_aside_names
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.json_files import write_json
 from fervid.machine import long_paths_limited, path_too_long, program_creationflags, program_environment
-from fervid.ownership import other_users_file, owner_and_mode
+from fervid.ownership import other_users_file
 from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
@@ -181,6 +182,18 @@ class OutputNames:
         name = cls._whole(name)
         annotated = cls("").annotated  # "_annotated.mp4", as any stem ends it
         return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
+
+    @classmethod
+    def stem_of(cls, name: str) -> str | None:
+        """The stem of the video whose output ``name`` is (whole or :meth:`partial`; :meth:`owns` says it is that
+        stem's), None for a name no video's output takes."""
+        name, any_stem = cls._whole(name), cls("")
+        for suffix in (any_stem.annotated, any_stem.frames_csv, any_stem.frames_parquet, any_stem.tracks_json,
+                       any_stem.episodes_csv, any_stem.segments_csv):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                return name[: -len(suffix)]
+        found = cls._per_track("(?P<stem>.+?)").fullmatch(name)
+        return found["stem"] if found else None
 
 
 def output_paths_error(out_dir: str | Path, stem: str, option: str = "out_dir", rename: str = "the video",
@@ -3302,16 +3315,13 @@ def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> KeptOut
         summary = json.loads(tracks_json.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except OSError:
-        whose = owner_and_mode(tracks_json)
-        return KeptOutputs(f"outputs this user cannot read{f' ({whose})' if whose else ''}", "")
-    except ValueError:  # cut short (a crash while it was written): this user's stem to write again
-        summary = None
+    except (OSError, ValueError):  # one this user cannot read (said below), or cut short (a crash while it was
+        summary = None  # written): then this user's stem to write again
     earlier = summary.get("file") if isinstance(summary, dict) else None
     earlier = earlier if isinstance(earlier, str) else ""
     of = f" of {earlier}" if earlier else ""
-    if (owner := other_users_file(tracks_json)) is not None:
-        return KeptOutputs(f"{owner}'s outputs{of}", earlier)
+    if (whose := not_this_users(tracks_json, of)) is not None:  # (the rule a photo's outputs are kept by)
+        return KeptOutputs(whose, earlier)
     if (source is None or not earlier or earlier == recorded_name(source)
             or Path(recorded_path(earlier)).resolve() == Path(source).resolve()):
         return None
@@ -3328,7 +3338,9 @@ def own_stem(out_dir: str | Path, stem: str, source: str | Path) -> tuple[str, s
     """The stem a run of ``source`` writes its outputs under in ``out_dir``: ``stem``, or where the outputs of
     that name are another user's or unreadable ones (:func:`kept_outputs`), a stem of its own as `fervid video`
     chooses one (:func:`fervid.inference.images.stem_not_taken`: p02_cam, then a counter), apart from every
-    output there that is not this user's of ``source``; with it, the notice that says so (None: ``stem``)."""
+    output there that is not this user's of ``source``; with it, the notice that says so (None: ``stem``). The
+    outputs that runs killed replacing them set aside are settled first (:func:`recover_killed_replacements`)."""
+    recover_killed_replacements(out_dir)
     kept = kept_outputs(Path(out_dir) / OutputNames(stem).tracks_json)
     if kept is None:
         return stem, None
@@ -3370,6 +3382,24 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     return stems
 
 
+def _stem_lock(out_dir: Path, stem: str) -> FolderLock:
+    """The lock one run at a time holds to write the outputs named ``stem`` in ``out_dir`` (:func:`outputs_lock`)."""
+    return FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
+                      error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True)
+
+
+def recover_killed_replacements(out_dir: str | Path) -> None:
+    """Settle the outputs in ``out_dir`` that runs killed replacing them set aside under hidden names
+    (:func:`fervid.inference.set_aside.recover_set_aside`), each stem's holding its lock: before a stem is chosen,
+    as the outputs in place say whose each name is. Settled only as the run of that stem locked it, p01/cam.mp4's
+    set aside were not there when a run of p02/cam.mp4 chose its stem: it took cam_* as free, then put p01's back
+    and replaced them. A stem whose lock another run holds (one still replacing its outputs) is left to it, and
+    one that cannot be locked (a folder this user cannot write) to the run that writes it."""
+    for stem in sorted({stem for name in set_aside_names(Path(out_dir)) if (stem := OutputNames.stem_of(name))}):
+        with contextlib.suppress(FolderLocked, OSError), _stem_lock(Path(out_dir), stem):
+            recover_set_aside(Path(out_dir), OutputNames(stem).owns)
+
+
 @contextlib.contextmanager
 def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = None) -> Iterator[None]:
     """One analysis at a time writes the outputs named ``stem`` in ``out_dir``, whichever process or thread runs it
@@ -3378,10 +3408,13 @@ def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = Non
     video there goes on. Raises :class:`OutputsBusy` where another run holds them, or where another user's or
     unreadable outputs were written under that name since its stem was chosen apart from them, and (``source``:
     the video they are for, whose stem was chosen apart from the other videos' outputs there) another video's
-    (:func:`kept_outputs`). The lock file (``.<stem>.lock``) is there only while it is held."""
+    (:func:`kept_outputs`), judged once what a run killed replacing them set aside is settled
+    (:func:`fervid.inference.set_aside.recover_set_aside`). The lock file (``.<stem>.lock``) is there only while it
+    is held."""
     out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
-    with FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
-                    error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
+    with _stem_lock(out_dir, stem):
+        # (hidden, the outputs in place were no one's: this run replaced them, kept_outputs said of another's)
+        recover_set_aside(out_dir, OutputNames(stem).owns)
         kept = kept_outputs(out_dir / OutputNames(stem).tracks_json, source)
         if kept is not None:
             raise OutputsBusy(f"{out_dir}: another fervid run wrote {kept.said} as {stem}_* while this one ran; run "
@@ -3598,7 +3631,8 @@ class ResultWriter:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
             # a killed run's earlier outputs, set aside as it replaced them: back in place, or gone, before this
-            # run reads the tracks JSON that says whose they are
+            # run reads the tracks JSON that says whose they are (done already where the stem's outputs_lock is
+            # held: here for a writer without it, a server's live session in its own folder)
             recover_set_aside(self.out_dir, names.owns)
             # (another user's and unreadable outputs are kept: VideoAnalyzer.run names this run's apart from them)
             earlier = kept_outputs(self.out_dir / names.tracks_json, result.source)
