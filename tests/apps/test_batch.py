@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import (FACE_CLIP_FPS, FACE_CLIP_FRAMES, cnn_runs_out_of_memory, windows_without_long_paths,
-                      write_participant_behind_small_face)
+from conftest import (FACE_CLIP_FPS, FACE_CLIP_FRAMES, cnn_runs_out_of_memory, needs_sample_clip,
+                      windows_without_long_paths, write_participant_behind_small_face)
 
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.emotions import EMOTIONS
@@ -1666,16 +1666,19 @@ def test_a_run_with_no_rows_has_no_uncertain_share(tmp_path):
         tmp_path / "o" / "summary.md").read_text(encoding="utf-8")
 
 
-def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astronaut_rgb, face_clip):
+@needs_sample_clip
+def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astronaut_rgb):
     """Only corpus-wide numbers were written: no per-video or per-track summary, and a video in which no face was
-    found was done with no row and no word."""
+    found was done with no row and no word. (carphone: a third of its track's rows are uncertain, so a share of
+    them, neither 0 nor 1, is checked; face_clip's astronaut is sure in every frame)"""
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
+    from fervid.samples import carphone
 
     corpus = tmp_path / "c"
     corpus.mkdir()
-    shutil.copy(face_clip, corpus / "clip.mp4")
+    shutil.copy(carphone(), corpus / "clip.mp4")
     _no_face_video(corpus / "empty_room.mp4")
     avi = _cut_avi(corpus, astronaut_rgb)
     Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "photo.jpg")
@@ -1693,8 +1696,7 @@ def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astrona
     clip, room, cut = files.loc[str(corpus / "clip.mp4")], files.loc[str(corpus / "empty_room.mp4")], files.loc[str(avi)]
     table = pd.read_parquet(out / "dataset.parquet")
     in_clip = table[table["file"] == str(corpus / "clip.mp4")]
-    assert (clip["status"], clip["tracks"], clip["rows"]) == ("done", 1, len(in_clip))
-    assert clip["duration"] == FACE_CLIP_FRAMES / FACE_CLIP_FPS
+    assert (clip["status"], clip["tracks"], clip["rows"]) == ("done", 1, len(in_clip)) and clip["duration"] > 3.9
     assert clip["happy"] == pytest.approx((in_clip["emotion"] == "happy").mean(), abs=1e-4)
     assert clip["dominant_emotion"] == in_clip["emotion"].mode()[0]
     # the share of its rows flagged uncertain, as the table has them (and as its track's in tracks.csv: one track)
@@ -1721,7 +1723,7 @@ def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astrona
     assert list(tracks.columns[:7]) == ["file", "track", "start", "end", "frames", "seen_seconds", "dominant_emotion"]
     one = tracks[tracks["file"] == str(corpus / "clip.mp4")].iloc[0]
     assert one["track"] == 1 and one["frames"] == len(in_clip) and 0 <= one["start"] < one["end"] <= clip["duration"]
-    assert one["seen_seconds"] > 0.9 * clip["duration"] and not one["partial"]
+    assert one["seen_seconds"] > 3 and not one["partial"]
     assert one["uncertain_share"] == clip["uncertain_share"]  # the clip's one track: its rows are the file's
     assert tracks[tracks["file"] == str(avi)]["partial"].all() and len(tracks[tracks["file"] == str(avi)])
     assert str(corpus / "empty_room.mp4") not in set(tracks["file"])
@@ -1773,8 +1775,8 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
 
     corpus = tmp_path / "c"
     corpus.mkdir()
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(face_clip), "-t", "1", "-c", "copy",
-                    "-f", "mpegts", str(corpus / "stream.ts")], check=True)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(face_clip), "-t", "1", "-c:v",
+                    "libx264", "-f", "mpegts", str(corpus / "stream.ts")], check=True)
     Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "photo.avif")
     Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "scan.tga")
     (corpus / "app.ts").write_text("export const a = 1;\n")
@@ -1972,8 +1974,10 @@ def test_videos_of_every_extension_ffmpeg_reads_and_an_ogg_with_pictures_are_ana
             "clip.asf": [], "clip.nut": [], "camcorder.mod": ["-c:v", "mpeg2video", "-f", "vob"],
             "raw.h264": ["-c:v", "libx264", "-f", "h264"], "clip.3g2": ["-c:v", "libx264", "-an"],
             "clip.f4v": ["-c:v", "libx264", "-f", "mp4"], "clip.qt": ["-c:v", "libx264", "-f", "mov"],
-            "clip.divx": ["-c:v", "mpeg4", "-f", "avi"], "theora.ogg": ["-c:v", "libtheora", "-an"],
-            "clip.bin": ["-c:v", "libx264", "-f", "mp4"]}
+            "clip.divx": ["-c:v", "mpeg4", "-f", "avi"], "clip.bin": ["-c:v", "libx264", "-f", "mp4"],
+            # with a camera's grain: OpenCV (4.14) decodes no frame of a Theora copy of face_clip as it is (flat
+            # grey around the face), which ffmpeg itself decodes
+            "theora.ogg": ["-vf", "noise=alls=20:allf=t", "-c:v", "libtheora", "-an"]}
     for name, options in made.items():
         subprocess.run([*ffmpeg, *options, str(corpus / name)], check=True)
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",
@@ -2274,8 +2278,8 @@ def test_a_batch_analyses_each_videos_region_and_stretch_and_a_run_with_others_i
     assert summary["done"] == 1 and summary["settings"]["region"] == [0.25, 0.0, 0.75, 1.0]
     (tracks,) = (out / "files").glob("*/clip_tracks.json")
     doc = json.loads(tracks.read_text(encoding="utf-8"))
-    # (x0, y0, x1, y1 of the 176x144 frames)
-    assert doc["region"] == [44, 0, 176, 144] and (doc["start"], doc["end"]) == (0.5, 1.5)
+    # (x, y, width, height in face_clip's 176x144 frames)
+    assert doc["region"] == [44, 0, 132, 144] and (doc["start"], doc["end"]) == (0.5, 1.5)
     rows = pd.read_parquet(out / "dataset.parquet")
     assert rows.time.min() >= 0.5 and rows.time.max() < 1.5 and (rows.x >= 44).all()
     with pytest.raises(BatchSettingsChanged, match=r"made with region=\[0\.25, 0\.0, 0\.75, 1\.0\].*asks for "
