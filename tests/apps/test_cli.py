@@ -4035,6 +4035,7 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
     assert _dominant_text({**spread, "emotion_share": {"fear": 0.61}}) == "mostly fear (61%), uncertain in 35% of frames"
 
 
+@needs_sample_clip
 def test_the_lines_printed_mark_an_uncertain_face_and_a_tracks_uncertain_share(tmp_path, astronaut_png,
                                                                                uncertain_face_png):
     """`fervid image` printed "surprise 44%" for a face flagged uncertain, as for a sure one, and `fervid video`

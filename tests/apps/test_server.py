@@ -275,7 +275,7 @@ def test_a_malformed_multipart_body_is_a_json_400_and_leaves_stderr_alone(client
 
 
 def test_video_job_lifecycle(client, face_clip):
-    r = client.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")})
+    r = client.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")})
     assert r.status_code == 202
     job_id = r.json()["job_id"]
     health = client.get("/healthz")
@@ -305,12 +305,12 @@ def test_video_job_lifecycle(client, face_clip):
     assert frames["tracks"]["1"]["time"] == [float(row.split(",")[0]) for row in rows]
     # saved under the uploaded file's name: downloads of several videos stay apart, and the saved JSON names the
     # video and its key frames as they download (stored as input.mp4, it said "input.mp4")
-    assert 'filename="carphone_annotated.mp4"' in video.headers["content-disposition"]
+    assert 'filename="face_clip_annotated.mp4"' in video.headers["content-disposition"]
     saved = client.get(result["links"]["tracks_json"])
-    assert 'filename="carphone_tracks.json"' in saved.headers["content-disposition"]
-    assert saved.json()["file"] == "carphone.mp4"
+    assert 'filename="face_clip_tracks.json"' in saved.headers["content-disposition"]
+    assert saved.json()["file"] == "face_clip.mp4"
     key_frame = saved.json()["tracks"][0]["episodes"][0]["key_frame"]
-    assert key_frame.startswith("carphone_track1_") and client.get(f"/v1/jobs/{job_id}/files/{key_frame}").is_success
+    assert key_frame.startswith("face_clip_track1_") and client.get(f"/v1/jobs/{job_id}/files/{key_frame}").is_success
     assert client.delete(f"/v1/jobs/{job_id}").status_code == 200
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
@@ -321,7 +321,7 @@ def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch, fac
     monkeypatch.chdir(tmp_path)
     settings = ServerSettings(data_dir=Path("fervid-data"), pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
@@ -341,7 +341,7 @@ def test_a_video_job_runs_where_python_has_no_os_nice(tmp_path, monkeypatch, fac
     python_site(tmp_path, monkeypatch, "import os\ndel os.nice\n")
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
 
@@ -354,13 +354,13 @@ def test_where_windows_limits_paths_a_job_too_deep_for_its_outputs_fails_naming_
     data = tmp_path / ("data " * 30).strip()
     settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         state = wait_done(c, job_id)
     assert state["status"] == "failed", state
-    # the job's folder, the server's own, is left out of a client's error (its outputs named out/carphone_*)
-    assert state["error"].startswith("out/carphone_*: written as paths of up to "), state
-    folder_most = 259 - len(f"/jobs/{job_id}/out/{OutputNames('carphone').longest}")
+    # the job's folder, the server's own, is left out of a client's error (its outputs named out/face_clip_*)
+    assert state["error"].startswith("out/face_clip_*: written as paths of up to "), state
+    folder_most = 259 - len(f"/jobs/{job_id}/out/{OutputNames('face_clip').longest}")
     assert (f"give a shorter --data-dir (of at most {folder_most} characters as a full path) or a shorter name to "
             "the video, or enable long paths" in state["error"]), state
 
@@ -370,7 +370,7 @@ def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path, face_clip):
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False,
                                                                                     key_frames=0))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         result = c.get(f"/v1/jobs/{job_id}/result").json()
@@ -401,18 +401,18 @@ def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypa
     assert settings.pipeline.annotate is False and settings.pipeline.key_frames == 0
 
     with TestClient(create_app(settings), base_url=BASE) as c:
-        refused = c.post("/v1/videos?annotate=true", files={"file": ("carphone.mp4", face_clip.read_bytes(),
+        refused = c.post("/v1/videos?annotate=true", files={"file": ("face_clip.mp4", face_clip.read_bytes(),
                                                                      "video/mp4")})
         assert refused.status_code == 422 and "--no-annotate" in refused.json()["error"]
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]  # as the web page posts it: no query
         assert wait_done(c, job_id)["status"] == "done"
         result = c.get(f"/v1/jobs/{job_id}/result").json()
         assert "annotated_video" not in result["links"] and len(result["tracks"]) == 1
         out = tmp_path / "d" / "jobs" / job_id / "out"
         pictures = sorted(p.name for p in out.iterdir() if p.suffix in (".mp4", ".png"))
-        assert pictures == ["carphone_track1_timeline.png"], pictures  # a chart of numbers, no face
-        assert wait_gone(out.parent / "carphone.mp4")
+        assert pictures == ["face_clip_track1_timeline.png"], pictures  # a chart of numbers, no face
+        assert wait_gone(out.parent / "face_clip.mp4")
 
 
 def modes(folder: Path) -> dict[str, str]:
@@ -442,19 +442,19 @@ def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_priva
     data = tmp_path / "data"
     settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         folder = data / "jobs" / job_id
-        assert wait_gone(folder / "carphone.mp4")  # the original, gone once its analysis ended
+        assert wait_gone(folder / "face_clip.mp4")  # the original, gone once its analysis ended
         result = c.get(f"/v1/jobs/{job_id}/result").json()  # the results stay, and are served
         assert len(result["tracks"]) == 1 and c.get(result["links"]["tracks_json"]).status_code == 200
-        assert c.get(f"/v1/jobs/{job_id}/files/carphone.mp4").status_code == 404
+        assert c.get(f"/v1/jobs/{job_id}/files/face_clip.mp4").status_code == 404
     assert oct(data.stat().st_mode & 0o777) == "0o700"
     files = modes(data)
     assert files["jobs"] == files[f"jobs/{job_id}"] == files[f"jobs/{job_id}/out"] == "0o700"
     written = {name: mode for name, mode in files.items() if (data / name).is_file()}  # .lock (the pid) too
-    assert f"jobs/{job_id}/job.json" in written and f"jobs/{job_id}/out/carphone_tracks.json" in written
+    assert f"jobs/{job_id}/job.json" in written and f"jobs/{job_id}/out/face_clip_tracks.json" in written
     assert set(written.values()) == {"0o600"}, written
 
 
@@ -462,11 +462,11 @@ def test_a_failed_jobs_upload_is_deleted_too(tmp_path, face_clip):
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(
         model=str(tmp_path / "no-such-model"), method="mean", annotate=False))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+        job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         state = wait_done(c, job_id)
         assert state["status"] == "failed" and "no-such-model" in state["error"]
-        assert wait_gone(tmp_path / "data" / "jobs" / job_id / "carphone.mp4")
+        assert wait_gone(tmp_path / "data" / "jobs" / job_id / "face_clip.mp4")
 
 
 def test_an_older_servers_finished_jobs_lose_their_uploads_at_start_up(tmp_path, usual_umask, face_clip):
@@ -613,7 +613,7 @@ def test_a_quote_in_an_uploaded_name_is_the_quote(client, face_clip):
 
 def test_video_job_without_the_annotated_copy(client, face_clip):
     job_id = client.post("/v1/videos?annotate=false",
-                         files={"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}).json()["job_id"]
+                         files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}).json()["job_id"]
     assert wait_done(client, job_id)["status"] == "done"
     result = client.get(f"/v1/jobs/{job_id}/result").json()
     assert "annotated_video" not in result["links"] and len(result["tracks"]) == 1
@@ -1325,7 +1325,7 @@ def test_behind_a_reverse_proxy_under_a_path_prefix(tmp_path, face_clip):
     """Behind nginx's `location /fervid/ { proxy_pass http://127.0.0.1:8765/; }` the page loaded, but its assets,
     /docs' OpenAPI and scripts, and the API's links (status_url, result links) all pointed at the root: 404s.
     `fervid serve --root-path /fervid` behind a proxy that strips the prefix: every one answers, through it."""
-    video = {"file": ("carphone.mp4", face_clip.read_bytes(), "video/mp4")}
+    video = {"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
     with fervid_server(tmp_path / "d", "--root-path", "/fervid/", "--method", "mean") as (upstream, _), \
             prefix_proxy(upstream, "/fervid") as url, httpx.Client(timeout=30) as http:
         origin = url.removesuffix("/fervid")
