@@ -987,7 +987,7 @@ def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analy
     at most 0.3 s apart), all without a word, and the tracks JSON did not say what a window held."""
     import warnings
 
-    with pytest.warns(UserWarning, match="a 1 s centred window holds 1 analysed frame: --method mean has nothing"):
+    with pytest.warns(UserWarning, match="a 1 s centred window holds 1 analysed frame: method=\"mean\" has nothing"):
         mean = analyzer.analyze_video(carphone(), method="mean", sample_fps=1, annotate=False)
     assert mean.run_settings["frames_per_window"] == 1 and mean.run_settings["window"] == 1.0
     with pytest.warns(UserWarning, match=r"\(0.5 s apart\), a 1 s centred window holds 3 analysed frames: the LSTM "
