@@ -1,13 +1,16 @@
 """fervid.FervidError: one base for the errors fervid raises, each keeping the built-in base it had, and fervid's
-classes (not bare built-ins) for an API caller's mistakes."""
+classes (not bare built-ins) for an API caller's mistakes. fervid.FervidWarning: one base for the warnings it gives."""
 
+import ast
+import importlib
 import pickle
+import warnings
 
 import pytest
 
 import fervid
 from fervid.samples import ASTRONAUT_FILE, carphone
-from conftest import needs_sample_clip
+from conftest import PACKAGE, needs_sample_clip
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +30,46 @@ def test_every_exported_error_is_a_fervid_error_and_keeps_its_built_in_base():
     for name, builtin in kept.items():
         cls = getattr(fervid, name)
         assert issubclass(cls, fervid.FervidError) and issubclass(cls, builtin), name
+
+
+def test_every_warning_fervid_gives_is_a_fervid_warning():
+    """An app embedding fervid could not filter its warnings: most were plain UserWarnings, said at the caller's line
+    (stacklevel 2), so ``filterwarnings("ignore", module="fervid")`` missed them too. Each warnings.warn in the
+    package names a category, and each is a FervidWarning, which is a UserWarning as they were."""
+    assert issubclass(fervid.FervidWarning, UserWarning) and "FervidWarning" in fervid.__all__
+    calls = 0
+    for source in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "warn"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "warnings"):
+                continue
+            calls += 1
+            where = f"{source.relative_to(PACKAGE.parent)}:{node.lineno}"
+            category = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "category"), None)
+            assert isinstance(category, ast.Name), f"{where}: warnings.warn without a category of fervid's"
+            module = importlib.import_module(".".join(source.relative_to(PACKAGE.parent).with_suffix("").parts))
+            assert issubclass(getattr(module, category.id), fervid.FervidWarning), where
+    assert calls >= 10  # (the scan found them)
+
+
+def test_one_filter_by_category_silences_fervids_warnings(tmp_path, monkeypatch):
+    """A folder named as the shipped model in the working folder is warned of (ModelFolderNotUsed, a
+    FervidWarning); filtered by fervid.FervidWarning, it is not."""
+    from fervid.folder_lock import LocksNotSupported
+    from fervid.inference.models import DEFAULT_MODEL, ModelFolderNotUsed, warn_of_folder_not_used
+
+    assert issubclass(ModelFolderNotUsed, fervid.FervidWarning) and issubclass(LocksNotSupported, fervid.FervidWarning)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_MODEL).mkdir()
+    with pytest.warns(fervid.FervidWarning, match=f"the folder ./{DEFAULT_MODEL} here is not used"):
+        warn_of_folder_not_used(DEFAULT_MODEL)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=fervid.FervidWarning)
+        warn_of_folder_not_used(DEFAULT_MODEL)
+    assert said == []
 
 
 @needs_sample_clip

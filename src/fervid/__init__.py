@@ -17,7 +17,8 @@ from fervid import onnx_runtime_telemetry
 onnx_runtime_telemetry.turn_off()
 
 from fervid.emotions import EMOTIONS as EMOTIONS
-from fervid.errors import FervidError as FervidError, OptionError as OptionError, OutputDirError as OutputDirError
+from fervid.errors import (FervidError as FervidError, FervidWarning as FervidWarning, OptionError as OptionError,
+                           OutputDirError as OutputDirError)
 from fervid.inference.records import Face as Face, ImageResult as ImageResult, images_table as images_table
 
 # what a type checker and an IDE see; at run time these load on first use (below). The `import X as X` form is
@@ -63,8 +64,10 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
          "OutputsBusy": "fervid.inference.video"}
 # The public names, written out: a type checker reads a literal list, not one built from _LAZY
 # (tests/test_init.py checks that the two agree). FervidError: the base of every error here, and of OptionError
-# (a setting fervid cannot use) and OutputDirError (an output folder a file is in the way of)
-__all__ = ["EMOTIONS", "Face", "ImageResult", "images_table", "FervidError", "OptionError", "OutputDirError",
+# (a setting fervid cannot use) and OutputDirError (an output folder a file is in the way of). FervidWarning: the base
+# of every warning fervid gives, to filter them by (warnings.filterwarnings("ignore", category=fervid.FervidWarning))
+__all__ = ["EMOTIONS", "Face", "ImageResult", "images_table", "FervidError", "FervidWarning", "OptionError",
+           "OutputDirError",
            "__version__", "Analyzer", "Detection", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog",
            "Episode", "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable",
            "VideoError", "OutputsBusy", "FaceStream", "StreamFrame", "TrackClassifier", "list_models",

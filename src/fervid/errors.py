@@ -1,7 +1,10 @@
 """The errors fervid raises for what it can name: one base, :class:`FervidError`, so that an application catches
 them all (``except fervid.FervidError``) without catching its own bugs. Each class keeps the built-in base it
 had before this one existed (``ImageLoadError`` and ``VideoError`` are ValueErrors, ``ModelError`` a RuntimeError,
-``UnknownName`` a KeyError and a ValueError), so code written against those keeps working.
+``UnknownName`` a KeyError and a ValueError), so code written against those keeps working. And the warnings it
+gives, one base, :class:`FervidWarning`, so that an application filters them all
+(``warnings.filterwarnings("ignore", category=fervid.FervidWarning)``); and how a notice the command line and the
+API both give names an option (:func:`said_option`).
 
 Kept free of heavy imports: ``import fervid`` loads it at once (the classes that need OpenCV or ONNX Runtime stay
 lazy)."""
@@ -11,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from typing import Literal
 
 
 class FervidError(Exception):
@@ -49,6 +53,37 @@ class OutOfMemory(MemoryError):
     memory at frame 19 (0.60 s; ONNX Runtime: std::bad_alloc); ..."). A MemoryError, as running out of memory always was, raised in place of
     Python's own or of ONNX Runtime's allocation failure (``std::bad_alloc``, which is no MemoryError), that one
     its ``__cause__``."""
+
+
+class FervidWarning(UserWarning):
+    """The base of the warnings fervid gives (a temporal window too short for its method, a model's folder not
+    used, outputs named apart): ``warnings.filterwarnings("ignore", category=fervid.FervidWarning)`` silences them
+    all, and "error" makes them raise. Filter by this category, not by module: a warning about a call is
+    attributed to the caller's line (``stacklevel``), so ``module="fervid"`` does not match it. A UserWarning,
+    as fervid's warnings always were."""
+
+
+class TelemetryNotStopped(FervidWarning, RuntimeWarning):
+    """onnxruntime was imported before fervid, its usage telemetry on, and fervid could not turn it off
+    (:mod:`fervid.onnx_runtime_telemetry`). A RuntimeWarning too, as this warning was before
+    :class:`FervidWarning`."""
+
+
+# how a message names an option, as its reader gives it: "flags" on the command line (--sample-fps 4), "keywords"
+# in Python (sample_fps=4)
+OptionNaming = Literal["flags", "keywords"]
+
+
+def said_option(name: str, naming: OptionNaming, value: object = None) -> str:
+    """The option ``name`` (a keyword's name: ``sample_fps``), with ``value`` where one is given, as ``naming``'s
+    reader writes it: ``--sample-fps 4``, ``--method frame``, ``--window`` on the command line; ``sample_fps=4``,
+    ``method="frame"``, ``window`` in Python. For a notice that the command line and the API both give."""
+    if naming == "flags":
+        flag = "--" + name.replace("_", "-")
+        return flag if value is None else f"{flag} {value}"
+    if value is None:
+        return name
+    return f'{name}="{value}"' if isinstance(value, str) else f"{name}={value}"
 
 
 def file_in_the_way(path) -> OutputDirError:

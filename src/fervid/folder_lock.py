@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from fervid.errors import FervidError
+from fervid.errors import FervidError, FervidWarning
 from fervid.ownership import explained, user_name
 
 WINDOWS_LOCK_BYTE = 1 << 20
@@ -31,7 +31,7 @@ LOCK_FILE = ".lock"  # a folder's lock file, unless another is named (a model fo
 HELD_ERRNOS = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 
-class LocksNotSupported(UserWarning):
+class LocksNotSupported(FervidWarning):
     """A folder whose file system takes no locks: the run goes on without one (:class:`FolderLock`), and nothing
     stops a second run writing there at once."""
 

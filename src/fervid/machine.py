@@ -29,7 +29,7 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-# the user's OMP_NUM_THREADS, as the process started: fervid sets it itself for yuface's OpenMP (detect.py) and in
+# the user's OMP_NUM_THREADS, as the process started: fervid sets it itself while yuface's OpenMP starts (detect.py) and in
 # `fervid batch`'s workers, which must not read their own setting back as the user's bound
 _USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
 

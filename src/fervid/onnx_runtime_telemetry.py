@@ -21,6 +21,8 @@ import sys
 import warnings
 from collections.abc import Mapping
 
+from fervid.errors import TelemetryNotStopped
+
 # ORT_DISABLE_TELEMETRY's values that turn telemetry off (measured: "0", "false", "", "2" and "abc" leave it on)
 _TRUE_VALUES = ("1", "true", "yes", "on")
 # the variables by which ONNX Runtime sees a CI service (or its own test run) and keeps its telemetry off by itself
@@ -159,5 +161,5 @@ def turn_off() -> None:
         # import system's frames between them)
         warnings.warn(f"{cause}; fervid stopped its per-model events only. Import fervid before onnxruntime, or set "
                       "ORT_DISABLE_TELEMETRY=1 in the environment (in a frozen app: a runtime hook) - README, "
-                      "\"Privacy\"", RuntimeWarning, stacklevel=3)
+                      "\"Privacy\"", TelemetryNotStopped, stacklevel=3)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

@@ -345,6 +345,28 @@ def test_analyze_video_says_what_it_takes(analyzer, face_clip):
         analyzer.analyze_video(face_clip, options={"method": "mean"})
 
 
+def test_analyze_videos_warnings_name_its_keywords_and_one_filter_silences_them(analyzer, face_clip):
+    """analyze_video(path, window=0.05, method="mean") warned "--method mean has nothing to smooth ... a longer
+    --window lets it smooth", and with sample_fps=2 "use --method frame or --sample-fps 4 or more": flags, which a
+    Python caller has none of; and as plain UserWarnings said at the caller's line, which neither a category nor
+    ``module="fervid"`` could filter."""
+    with pytest.warns(fervid.FervidWarning) as said:
+        analyzer.analyze_video(face_clip, window=0.05, method="mean")
+        analyzer.analyze_video(face_clip, sample_fps=2)  # the LSTM, its frames 0.5 s apart
+    messages = [str(w.message) for w in said]
+    assert any(m.endswith('method="mean" has nothing to smooth and gives each frame\'s own labels, as '
+                          'method="frame" does; a longer window lets it smooth')  # (every frame analysed)
+               for m in messages), messages
+    assert any(m.endswith('use method="frame" or sample_fps=4 or more') for m in messages), messages
+    assert not any("--" in m for m in messages), messages
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=fervid.FervidWarning)
+        analyzer.analyze_video(face_clip, window=0.05, method="mean")
+        analyzer.analyze_video(face_clip, sample_fps=2)
+    assert not [w for w in caught if "smooth" in str(w.message) or "learnt" in str(w.message)]
+
+
 def test_analyze_video_says_where_an_analyzer_setting_goes(analyzer, face_clip):
     """analyze_video(path, max_faces=1) failed in VideoOptions.__init__ with no word of where max_faces belongs."""
 

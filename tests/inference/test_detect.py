@@ -1,3 +1,7 @@
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import cv2
@@ -169,6 +173,38 @@ def test_bad_input_is_refused(detector):
 def test_tiny_and_odd_sized_images(detector):
     for shape in ((1, 1, 3), (31, 33, 3), (100, 7, 3)):
         assert detector.detect(np.full(shape, 128, np.uint8)) == []
+
+
+# run in a fresh process: OpenMP reads its settings once, as it starts there
+_YUFACE_THREADS_SCRIPT = """
+import ctypes, json, os, pathlib, subprocess, sys
+from fervid.inference.detect import YuFaceDetector
+YuFaceDetector(threads=int(sys.argv[1]))
+import yuface
+child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('OMP_NUM_THREADS'))"],
+                       capture_output=True, encoding="utf-8", check=True).stdout.strip()
+# the Linux wheel's own OpenMP runtime (libgomp, bundled beside the package): the threads it runs parallel regions on
+runtime = sorted((pathlib.Path(yuface.__file__).parent.parent / "yuface.libs").glob("libgomp*"))
+threads = ctypes.CDLL(str(runtime[0])).omp_get_max_threads() if runtime else None
+print(json.dumps({"environment": [os.environ.get("OMP_NUM_THREADS"), os.environ.get("OMP_WAIT_POLICY")],
+                  "child": child, "threads": threads}))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_yuface_detector_runs_on_the_threads_asked_and_leaves_the_environment_as_it_was(threads):
+    """Analyzer(detector="yuface", threads=1) set OMP_NUM_THREADS=1 and OMP_WAIT_POLICY=PASSIVE in the caller's
+    environment for good: every program it started later, and torch's OpenMP loaded later, took fervid's settings
+    for its own. They are there only while yuface's OpenMP starts, which reads them then: it still runs on the
+    threads asked for."""
+    pytest.importorskip("yuface")
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("OMP_")}
+    done = subprocess.run([sys.executable, "-c", _YUFACE_THREADS_SCRIPT, str(threads)], capture_output=True,
+                          encoding="utf-8", env=environment, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.splitlines()[-1])
+    assert said["environment"] == [None, None] and said["child"] == "None"
+    assert said["threads"] in (threads, None)  # (None: a wheel whose OpenMP runtime is not libgomp beside it)
 
 
 def test_registry():

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import faces_coming_and_going, needs_sample_clip
 
-from fervid.errors import OptionError
+from fervid.errors import FervidWarning, OptionError
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.stream import FaceStream, StreamFrame
 from fervid.inference.temporal import TrackWindows
@@ -235,9 +235,14 @@ def test_settings_a_stream_does_not_use_are_refused_saying_why(analyzer, setting
 
 
 def test_a_method_that_falls_back_or_a_short_window_is_warned(analyzer):
-    with pytest.warns(UserWarning, match="--method mean has nothing to smooth"):
+    """Said in the API's words (it said "--method mean ... a longer --window or a higher --sample-fps"): a stream's
+    frames come at the rate given, so a faster rate is no advice, and a stream has no sample_fps."""
+    with pytest.warns(FervidWarning) as said:
         stream = analyzer.stream(2.0, method="mean", window=0.4)
     assert stream.method == "mean"
+    assert [str(w.message).split(": ", 1)[1] for w in said] == [
+        'method="mean" has nothing to smooth and gives each frame\'s own labels, as method="frame" does; a longer '
+        "window lets it smooth"]
 
 
 @pytest.mark.parametrize("max_faces, stays, away", [(None, True, 1.3), (1, False, 0.9)])

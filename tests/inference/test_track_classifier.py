@@ -188,3 +188,11 @@ def test_the_lstms_windows_of_all_tracks_run_together_giving_what_each_gives_run
     for track_id, outputs in alone.items():
         np.testing.assert_allclose([r.probabilities for r in rows if r.track_id == track_id], outputs, rtol=0,
                                    atol=1e-6)
+
+
+def test_a_window_too_short_at_the_rate_given_is_warned_in_the_apis_words(analyzer):
+    """It advised "--method frame or --sample-fps 4 or more": a flag, and a rate: the classifier's frames come at
+    the rate given, which it cannot raise."""
+    with pytest.warns(fervid.FervidWarning) as said:
+        analyzer.track_classifier(1.0, method="lstm")
+    assert [str(w.message).rsplit("; ", 1)[1] for w in said] == ['use method="frame"']

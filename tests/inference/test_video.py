@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from conftest import clip_writer, faces_coming_and_going, REPO, needs_repository, wait_until_listening
 
+from fervid.errors import FervidWarning
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
@@ -988,7 +989,7 @@ def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analy
     at most 0.3 s apart), all without a word, and the tracks JSON did not say what a window held."""
     import warnings
 
-    with pytest.warns(UserWarning, match="a 1 s centred window holds 1 analysed frame: --method mean has nothing"):
+    with pytest.warns(UserWarning, match="a 1 s centred window holds 1 analysed frame: method=\"mean\" has nothing"):
         mean = analyzer.analyze_video(carphone(), method="mean", sample_fps=1, annotate=False)
     assert mean.run_settings["frames_per_window"] == 1 and mean.run_settings["window"] == 1.0
     with pytest.warns(UserWarning, match=r"\(0.5 s apart\), a 1 s centred window holds 3 analysed frames: the LSTM "
@@ -1055,7 +1056,9 @@ def test_an_lstm_fed_another_graph_than_the_one_it_learnt_from_is_said(analyzer)
     assert fp32.graph_notice.startswith("the temporal LSTM temporal_lstm_ferplus_vgg learnt from the features of CNN "
                                         "ferplus_vgg's int8 graph model_int8.onnx, and this analysis runs its fp32 "
                                         "graph model.onnx")
-    assert fp32.graph_notice.endswith("--precision int8 runs the graph it learnt from")
+    assert fp32.graph_notice.endswith('precision="int8" runs the graph it learnt from')  # the API's words
+    flags = VideoAnalyzer(Analyzer(precision="fp32"), naming="flags")  # the command line's
+    assert flags.graph_notice.endswith("--precision int8 runs the graph it learnt from")
     assert VideoAnalyzer(Analyzer(precision="fp32"), VideoOptions(method="mean")).graph_notice is None
 
 
@@ -2413,10 +2416,13 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
                                       "-q"])
     assert result.exit_code == 0, result.output
     assert "notice: no temporal LSTM reads the features of CNN 'my_cnn'" in result.output
+    assert "(--method mean) instead" in result.output and "pass it as --temporal-model" in result.output
     summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text())
     assert summary["method"] == "mean" and summary["model"] == "my_cnn"
     # the Python API and batch said nothing, and batch recorded "lstm" for results the average made
-    with pytest.warns(UserWarning, match="no temporal LSTM reads the features of CNN 'my_cnn'"):
+    # (in the API's words: keywords, not the command line's flags)
+    with pytest.warns(FervidWarning, match=r"no temporal LSTM reads the features of CNN 'my_cnn'; using the moving "
+                                           r"average \(method=\"mean\"\) instead .* pass it as temporal_model\)"):
         assert Analyzer(str(mine)).analyze_video(carphone()).method == "mean"
     batch = CliRunner().invoke(app, ["batch", str(carphone()), "--model", str(mine), "--out", str(tmp_path / "b"),
                                      "-q", "--no-annotate"])

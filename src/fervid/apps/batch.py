@@ -378,7 +378,7 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     # names them (--precision int8, --score-threshold 0.4) asks for the same thing
     weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
-    settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
+    settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model, "flags")[0]
     if settings["method"] == "frame":  # no window runs: recorded as each video's tracks JSON records it, null
         settings["window"] = None
     # the LSTM that runs, by its weights (None: no LSTM runs): the one shipped for the CNN has one digest however it
@@ -879,7 +879,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
     """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
     ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), why they
     stop short where it broke mid-way (None: it did not), what its window leaves the temporal method at the rate
-    analysed, where that is not what the method is for (``VideoResult.window_notice``; None otherwise), and that its
+    analysed, where that is not what the method is for (``VideoResult.window_notice_in``; None otherwise), and that its
     frames were analysed at fewer a second than asked, as the memory for their windows allows (--frames-memory-mb:
     ``VideoResult.analysed_fps_cap``; None where they were not)."""
     import pyarrow as pa
@@ -887,7 +887,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
 
     from fervid.inference.video import VideoAnalyzer
 
-    result = VideoAnalyzer(analyzer, options.video()).run(path, out, progress=progress, stop=stop, stem=stem)
+    result = VideoAnalyzer(analyzer, options.video(), naming="flags").run(path, out, progress=progress, stop=stop, stem=stem)
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
     if result.table_path is not None:
         frames = None
@@ -919,7 +919,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
                          f"{options.frames_memory_mb:g}): at most {result.analysed_fps_cap:g} frames a second were "
                          "analysed, the others left out (analysed_fps_cap in its tracks JSON; files.csv's note says "
                          "so of each video so analysed); a higher --frames-memory-mb analyses more")
-    return parts(), result.error, result.window_notice, memory_notice
+    return parts(), result.error, result.window_notice_in("flags"), memory_notice
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -1150,7 +1150,7 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
     analyzer = options.pipeline.analyzer()
     samples: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
-        runner = VideoAnalyzer(analyzer, options.video())
+        runner = VideoAnalyzer(analyzer, options.video(), naming="flags")
         for n, video in enumerate(picks):
             # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
             fps = facts[video].fps or 30.0

@@ -22,6 +22,7 @@ import typer
 from fervid.apps import defaults as app_defaults
 from fervid.apps import standard_streams
 from fervid.apps.standard_streams import echo, send_to_stdout
+from fervid.errors import FervidWarning
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
@@ -486,7 +487,7 @@ def _video_notices(result, name: str, out: Path, detector=None, said: set[str] |
     from fervid.inference.track import ESTABLISHED_ROUNDS
 
     notices = []
-    window = result.window_notice
+    window = result.window_notice_in("flags")
     if window and window not in (said if said is not None else set()):
         notices.append(window)
         if said is not None:
@@ -871,7 +872,7 @@ def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | N
     from fervid.inference.video import VideoAnalyzer
 
     try:
-        runner = VideoAnalyzer(analyzer or _analyzer(options), options.video(**video_changes))
+        runner = VideoAnalyzer(analyzer or _analyzer(options), options.video(**video_changes), naming="flags")
     except ModelError as exc:
         _fail_on(exc)
     except ValueError as exc:  # a video setting of its own (--frames-memory-mb)
@@ -2628,7 +2629,7 @@ VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector",
 
 def _recorded_window_notice(summary: dict) -> str | None:
     """What the window left the temporal method of the analysis a tracks JSON records, where that is not what the
-    method is for (``VideoResult.window_notice``, from the recorded rate, method and window); None otherwise."""
+    method is for (``VideoResult.window_notice_in``, from the recorded rate, method and window); None otherwise."""
     from fervid.inference.temporal import window_notice
     from fervid.inference.video import recorded_analysis_rate
 
@@ -2636,7 +2637,7 @@ def _recorded_window_notice(summary: dict) -> str | None:
     if window is None or not fps or method is None:
         return None
     return window_notice(method, window, recorded_analysis_rate(summary), summary.get("centred_window", True),
-                         most_rate=fps, memory_capped=bool(summary.get("analysed_fps_cap")))
+                         "flags", most_rate=fps, memory_capped=bool(summary.get("analysed_fps_cap")))
 
 
 def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Optional[Path], results: Optional[Path],
@@ -2731,8 +2732,9 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
                 bar.close()
             if result.error:  # a video that broke off: scored on what was read, and said
                 warnings.append(result.error)
-            if result.window_notice and result.window_notice not in warnings:  # a window too short: said once
-                warnings.append(result.window_notice)
+            window = result.window_notice_in("flags")
+            if window and window not in warnings:  # a window too short: said once
+                warnings.append(window)
             tables[video] = AnalysedFrames(result.frame_table(), result.analysed_rate, result.duration,
                                            to_video_end=not result.error,
                                            detect_every=result.settings.get("detect_every", 0.0))
@@ -3719,10 +3721,11 @@ _PACKAGE_FOLDER = Path(__file__).resolve().parents[1]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning fervid's own code gives (an ffmpeg too old to describe a video) said as the command's other lines
-    are, "warning: ...", not as Python's "path:line: UserWarning: ..." with the source line; another package's as
-    Python says it."""
-    if Path(filename).resolve().is_relative_to(_PACKAGE_FOLDER) and file is None:
+    """A warning of fervid's (a :class:`~fervid.errors.FervidWarning`, or one its own code gives: an ffmpeg too old
+    to describe a video) said as the command's other lines are, "warning: ...", not as Python's "path:line:
+    UserWarning: ..." with the source line; another package's as Python says it."""
+    if file is None and (issubclass(category, FervidWarning)
+                         or Path(filename).resolve().is_relative_to(_PACKAGE_FOLDER)):
         echo(f"warning: {message}", fg=typer.colors.YELLOW, err=True, color=_colour())
     else:
         _python_showwarning(message, category, filename, lineno, file, line)

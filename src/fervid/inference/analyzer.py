@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from fervid.errors import OptionError
+from fervid.errors import FervidWarning, OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     checked_detection, largest_faces, left_to_right, make_detector, score_rank,
@@ -434,7 +434,7 @@ class Analyzer:
         # another graph than the one it learnt from: said
         for notice in (runner.notice, runner.graph_notice):
             if notice:
-                warnings.warn(notice, stacklevel=2)
+                warnings.warn(notice, FervidWarning, stacklevel=2)
         try:
             result = runner.run(_str_or_path(path), None if out_dir is None else _str_or_path(out_dir),
                                 progress=progress, stop=stop, stem=stem)
@@ -443,12 +443,13 @@ class Analyzer:
                 raise
             raise StillImageError(exc.what, "Analyzer.analyze_image") from None
         if result.window_notice:  # a window too short for the method at the rate analysed
-            warnings.warn(result.window_notice, stacklevel=2)
+            warnings.warn(result.window_notice, FervidWarning, stacklevel=2)
         if result.kept_apart:  # another user's outputs under ``stem``: kept, these named apart (result.stem)
-            warnings.warn(f"{result.source}: {result.kept_apart}", stacklevel=2)
+            warnings.warn(f"{result.source}: {result.kept_apart}", FervidWarning, stacklevel=2)
         if result.replaced:  # your own outputs of another video of that name: replaced, as asked, but said
             warnings.warn(f"{result.source}: its outputs replaced your outputs of {result.replaced} in {out_dir}/ "
-                          f"(both named {result.stem}_*); give another stem or out_dir to keep both", stacklevel=2)
+                          f"(both named {result.stem}_*); give another stem or out_dir to keep both", FervidWarning,
+                          stacklevel=2)
         return result
 
     def stream(self, fps: float | None = None, **changes: Unpack[StreamChanges]) -> FaceStream:
@@ -476,7 +477,7 @@ class Analyzer:
         self._check_detects("stream")
         stream = FaceStream(self, fps, **changes)
         for notice in stream.notices:
-            warnings.warn(notice, stacklevel=2)
+            warnings.warn(notice, FervidWarning, stacklevel=2)
         return stream
 
     def _check_detects(self, method: str) -> None:
@@ -525,7 +526,7 @@ class Analyzer:
 
         classifier = TrackClassifier(self, fps, **changes)
         for notice in classifier.notices:
-            warnings.warn(notice, stacklevel=2)
+            warnings.warn(notice, FervidWarning, stacklevel=2)
         return classifier
 
 

@@ -10,8 +10,11 @@ compares them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -324,6 +327,26 @@ class CenterFaceFP32Detector(CenterFaceDetector):
     fer2013_box = (4.2, 2.0, 43.8, 47.7)
 
 
+# held while the environment holds fervid's OpenMP settings: two detectors made at once in two threads would each
+# put back what the other had set
+_OPENMP_SETTINGS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _openmp_starting_with(**settings: str) -> Iterator[None]:
+    """The environment variables ``settings``, those not set already, in the environment for the block (an OpenMP
+    runtime starting in it reads them), and the environment put back as it was after it, set or not."""
+    with _OPENMP_SETTINGS_LOCK:
+        added = [name for name in settings if name not in os.environ]
+        for name in added:
+            os.environ[name] = settings[name]
+        try:
+            yield
+        finally:
+            for name in added:
+                os.environ.pop(name, None)
+
+
 class YuFaceDetector(_AtScales):
     """libfacedetection (BSD) via ``yuface``: boxes + 5 landmarks, model inside the wheel.
 
@@ -342,19 +365,25 @@ class YuFaceDetector(_AtScales):
 
     def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None,
                  min_face: float = DEFAULT_MIN_FACE, nms_iou: float = 0.3):
-        # libfacedetection uses OpenMP. Under the default (active) wait policy its threads spin and slow down
-        # badly when another process is busy; passive waiting and at most 2 threads keep it predictable. These
-        # must be set before the OpenMP runtime starts, i.e. before yuface is first imported (so ``threads``
-        # only counts for the first yuface detector of a process).
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        os.environ.setdefault("OMP_NUM_THREADS", str(inference_threads(threads)))
-        try:
-            import yuface  # imported here so other detectors work without it
-        except ImportError as exc:
-            raise DetectorUnavailable('the yuface detector is not installed: pip install "fervid[yuface]" '
-                                      "(wheels exist for CPython 3.10/3.11 on Linux x86-64 and Windows)") from exc
-
+        """``threads``: the OpenMP threads libfacedetection runs on (:func:`fervid.machine.inference_threads`), for
+        the first yuface detector of a process only: OpenMP reads its settings once, as it starts. Where you set
+        ``OMP_NUM_THREADS`` or ``OMP_WAIT_POLICY`` yourself, yours are kept. Your environment is left as it was
+        (the settings are in it only while the OpenMP runtime starts), so the programs you start, and OpenMP
+        libraries you load later (torch's), do not inherit fervid's."""
         check_min_face(min_face)
+        # libfacedetection uses OpenMP. Under the default (active) wait policy its threads spin and slow down
+        # badly when another process is busy; passive waiting and at most 2 threads keep it predictable
+        with _openmp_starting_with(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(inference_threads(threads))):
+            try:
+                import yuface  # imported here so other detectors work without it
+            except ImportError as exc:
+                raise DetectorUnavailable('the yuface detector is not installed: pip install "fervid[yuface]" '
+                                          "(wheels exist for CPython 3.10/3.11 on Linux x86-64 and Windows)") from exc
+            # the Linux wheel's OpenMP (its own libgomp) reads the settings as it loads, with the import (measured:
+            # omp_get_max_threads() says the threads asked, the environment put back); a runtime that reads them
+            # at its first parallel region instead (the Windows wheel's, MSVC's vcomp140, is not measured) reads
+            # them on this blank image's detection (under 1 ms)
+            yuface.c_detect(np.zeros((32, 32, 3), np.uint8))
         self._detect = yuface.c_detect
         self.score_threshold = score_threshold
         self.max_side = max_side

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fervid.errors import FervidError, OptionError
+from fervid.errors import FervidError, FervidWarning, OptionError
 from fervid.inference.align import FaceTemplate, Normalization
 from fervid.machine import session_options
 from fervid.registry import Registry
@@ -273,7 +273,7 @@ def is_shipped_name(model: str | Path) -> bool:
     return not written_as_path(model) and str(model) in MODELS
 
 
-class ModelFolderNotUsed(UserWarning):
+class ModelFolderNotUsed(FervidWarning):
     """A folder in the working folder named as a shipped model, which that name does not mean
     (:func:`warn_of_folder_not_used`)."""
 

@@ -99,7 +99,9 @@ class FaceStream:
         self.method: str = runner.temporal.name  # the temporal method that runs (the LSTM's fallback: "mean")
         self.notices = [n for n in (runner.notice, runner.graph_notice) if n]
         if self.fps is not None:  # (a stream timed by its frames has no rate to judge the window by)
-            notice = window_notice(self.method, options.window, self.fps, options.centred)
+            # the frames come at fps, the most there are: no advice to sample faster
+            notice = window_notice(self.method, options.window, self.fps, options.centred, "keywords",
+                                   most_rate=self.fps)
             if notice:
                 self.notices.append(notice)
         self._frames = runner.stream(self.fps or UNKNOWN_RATE_FPS)

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from fervid.errors import OptionNaming, said_option
 from fervid.inference.models import (WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256, softmax,
                                      warn_of_folder_not_used, written_as_path)
 from fervid.machine import session_options
@@ -262,17 +263,19 @@ def frames_per_window(window: float, rate: float, centred: bool) -> int:
     return (2 * others if centred else others) + 1
 
 
-def window_notice(method: str, window: float, rate: float, centred: bool, most_rate: float | None = None,
-                  memory_capped: bool = False) -> str | None:
+def window_notice(method: str, window: float, rate: float, centred: bool, naming: OptionNaming,
+                  most_rate: float | None = None, memory_capped: bool = False) -> str | None:
     """What a window of ``window`` seconds at ``rate`` analysed frames a second leaves a temporal method, where
     that is not what it is for: the moving average and the HMM need other frames in the window to smooth over (with
     none they give each frame's own labels, as ``frame`` does), and the LSTM learnt from windows of frames at most
     :data:`LSTM_TRAINED_SPACING` apart (:func:`within_trained_spacing`) with at least :data:`MIN_HALF_WINDOW` other
     frame before (and, centred, after) the labelled one (with fewer it reads copies of one frame, and can name an
-    emotion the CNN gave none of the frames). None where the window suits the method. ``most_rate``: the most
-    frames a second the video has (a rate the advice to sample faster must not pass). ``memory_capped``: the rate
-    is what the memory for the windows allows (--frames-memory-mb), not what --sample-fps asked for: a faster
-    --sample-fps cannot help, more memory can."""
+    emotion the CNN gave none of the frames). None where the window suits the method. ``naming``: how the advice
+    names the options, as its reader gives them (:func:`fervid.errors.said_option`: ``--sample-fps 4`` on the
+    command line, ``sample_fps=4`` in Python). ``most_rate``: the most frames a second the video has (a rate the
+    advice to sample faster must not pass; the rate itself where frames come as they come, to a stream).
+    ``memory_capped``: the rate is what the memory for the windows allows (``frames_memory_mb``), not what
+    ``sample_fps`` asked for: a faster ``sample_fps`` cannot help, more memory can."""
     if method == "frame":
         return None
     frames = frames_per_window(window, rate, centred)
@@ -281,12 +284,14 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
              f"{window:g} s {'centred' if centred else 'causal'} window holds {frames} analysed "
              f"frame{'s' if frames != 1 else ''}")
     faster = most_rate is None or rate < most_rate - 1e-6  # the video has more frames to sample
+    longer_window = f"a longer {said_option('window', naming)}"
     if method != "lstm":
         if frames > 1:
             return None
-        faster_by = " or a higher --frames-memory-mb" if memory_capped else " or a higher --sample-fps"
-        return (f"{holds}: --method {method} has nothing to smooth and gives each frame's own labels, as --method "
-                f"frame does; a longer --window{faster_by if faster else ''} lets it smooth")
+        faster_by = f" or a higher {said_option('frames_memory_mb' if memory_capped else 'sample_fps', naming)}"
+        return (f"{holds}: {said_option('method', naming, method)} has nothing to smooth and gives each frame's own "
+                f"labels, as {said_option('method', naming, 'frame')} does; {longer_window}"
+                f"{faster_by if faster else ''} lets it smooth")
     learnt = []
     if not within_trained_spacing(rate):
         learnt.append(f"frames at most {LSTM_TRAINED_SPACING:g} s apart")
@@ -295,13 +300,13 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
                       "reads copies of the one frame instead)")
     if not learnt:
         return None
-    ways = ["--method frame"]
+    ways = [said_option("method", naming, "frame")]
     needed = math.ceil(1 / min(LSTM_TRAINED_SPACING, (window / 2 if centred else window) / MIN_HALF_WINDOW) - 1e-6)
     if most_rate is None or needed <= most_rate + 1e-6:
-        ways.append(f"a higher --frames-memory-mb (for {needed} frames a second or more)" if memory_capped else
-                    f"--sample-fps {needed} or more")
+        ways.append(f"a higher {said_option('frames_memory_mb', naming)} (for {needed} frames a second or more)"
+                    if memory_capped else f"{said_option('sample_fps', naming, needed)} or more")
     if within_trained_spacing(rate):  # only too few frames: a longer window holds more
-        ways.append("a longer --window")
+        ways.append(longer_window)
     return (f"{holds}: the LSTM learnt from {' and from '.join(learnt)}, so its labels here are outside what it "
             f"learnt (they can name an emotion the CNN gave none of the frames); use "
             + (f"{', '.join(ways[:-1])} or {ways[-1]}" if len(ways) > 1 else ways[0]))

@@ -59,8 +59,10 @@ class TrackClassifier:
         self.options = dataclasses.replace(VideoOptions(), **changes)
         runner = VideoAnalyzer(analyzer, self.options)  # the method analyze_video would run, checked as it checks it
         self.method: str = runner.temporal.name  # the temporal method that runs (the LSTM's fallback: "mean")
+        # the frames come at fps, the most there are: no advice to sample faster
         self.notices = [n for n in (runner.notice, runner.graph_notice,
-                                    window_notice(self.method, self.options.window, self.fps, self.options.centred))
+                                    window_notice(self.method, self.options.window, self.fps, self.options.centred,
+                                                  "keywords", most_rate=self.fps))
                         if n]
         # the LSTM reads the CNN's features; the other methods the probabilities alone
         self._feature_dim = analyzer.cnn.config.feature_dim if isinstance(runner.temporal, LSTMTemporal) else None

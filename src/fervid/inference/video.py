@@ -35,7 +35,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from fervid.errors import FervidError, OptionError, OutOfMemory, PathTooLongError, file_in_the_way
+from fervid.errors import (FervidError, FervidWarning, OptionError, OptionNaming, OutOfMemory, PathTooLongError,
+                           file_in_the_way, said_option)
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import (annotate, face_label, naming_file, replacing, temporary_name, with_caption,
@@ -1315,12 +1316,17 @@ class VideoResult:
     def window_notice(self) -> str | None:
         """A line saying what the window leaves the temporal method at the rate analysed, where that is not what
         the method is for (:func:`fervid.inference.temporal.window_notice`: one frame in it, or frames farther
-        apart than the LSTM learnt from); None otherwise."""
+        apart than the LSTM learnt from), its advice in Python's words (``sample_fps=4``); None otherwise."""
+        return self.window_notice_in("keywords")
+
+    def window_notice_in(self, naming: OptionNaming) -> str | None:
+        """:attr:`window_notice`, its advice naming the options as ``naming`` says: "flags" for the command line
+        (``--sample-fps 4``), "keywords" for Python (:func:`fervid.errors.said_option`)."""
         window = self.settings.get("window")
         if window is None or not self.fps:
             return None
         return window_notice(self.method, window, self.analysed_rate, self.settings.get("centred_window", True),
-                             most_rate=self.fps, memory_capped=bool(self.analysed_fps_cap))
+                             naming, most_rate=self.fps, memory_capped=bool(self.analysed_fps_cap))
 
     @property
     def analysis_text(self) -> str:
@@ -2456,7 +2462,7 @@ def _warn_if_ffmpeg_cannot_probe(ffmpeg: str) -> None:
                   f"as fervid asks it to ({why}): videos are read without its description, so an annotated copy "
                   "keeps no sound, and HDR (tone-mapping), interlacing (deinterlacing) and a video stream that "
                   "starts after the file's sound go unseen. imageio-ffmpeg 0.8 or newer bundles an ffmpeg that "
-                  "can; IMAGEIO_FFMPEG_EXE names another")
+                  "can; IMAGEIO_FFMPEG_EXE names another", FervidWarning)
 
 
 # OpenCV's frames that stop changing: a stretch its conversion refused (interlaced frames after progressive ones,
@@ -3730,30 +3736,33 @@ class ResultWriter:
             result.annotated_path = self.out_dir / names.annotated
 
 
-def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
+def method_for(cnn, method: str, temporal_model: str | Path | None,
+               naming: OptionNaming) -> tuple[str, str | None]:
     """The temporal method that runs for ``method`` over the features of CNN ``cnn`` (a ModelConfig), and a notice
-    when it is not the one asked for: "lstm" needs an LSTM trained on that CNN's features (``temporal_model``, or
-    the one shipped for a shipped CNN); without one, the moving average runs."""
+    when it is not the one asked for, naming the options as ``naming`` says (:func:`fervid.errors.said_option`):
+    "lstm" needs an LSTM trained on that CNN's features (``temporal_model``, or the one shipped for a shipped
+    CNN); without one, the moving average runs."""
     if method == "lstm" and not temporal_model and cnn.features_of not in shipped_temporal_models():
         return "mean", (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving average "
-                        "(--method mean) instead (train one with `fervid train-temporal --model ...` and pass it as "
-                        "--temporal-model)")
+                        f"({said_option('method', naming, 'mean')}) instead (train one with `fervid train-temporal "
+                        f"--model ...` and pass it as {said_option('temporal_model', naming)})")
     return method, None
 
 
-def lstm_graph_notice(lstm: LSTMTemporal, running: dict[str, str]) -> str | None:
+def lstm_graph_notice(lstm: LSTMTemporal, running: dict[str, str], naming: OptionNaming) -> str | None:
     """A line saying that ``lstm`` learnt from the features of another graph of its CNN (``cnn_graph`` in its
     config: the int8 one, say) than the one running (``running``: :attr:`EmotionCNN.graph_identity`, fp32 with
     ``--precision fp32``); None where they are one graph, or where its config records none (an older LSTM). The
     features differ slightly, and a shift of the int8 graph alone moved an LSTM's accuracy by about 2 points
-    (docs/results.md section 8): it runs, said."""
+    (docs/results.md section 8): it runs, said, its advice naming the options as ``naming`` says
+    (:func:`fervid.errors.said_option`)."""
     learnt = lstm.config.get("cnn_graph") or {}
     if not learnt.get("sha256") or learnt["sha256"] == running["sha256"]:
         return None
     same_file = learnt.get("file") == running["file"] and learnt.get("precision") == running["precision"]
     described = [f"{graph.get('precision', '?')} graph {graph.get('file', '?')}"
                  + (f" ({graph['sha256'][:12]})" if same_file else "") for graph in (learnt, running)]
-    advice = (f"; --precision {learnt['precision']} runs the graph it learnt from"
+    advice = (f"; {said_option('precision', naming, learnt['precision'])} runs the graph it learnt from"
               if learnt.get("precision") in ("int8", "fp32") and learnt.get("precision") != running["precision"]
               else "; retrain it on this graph with `fervid train-temporal`")
     return (f"the temporal LSTM {lstm.model_name} learnt from the features of CNN {lstm.cnn}'s {described[0]}, and "
@@ -3766,11 +3775,14 @@ class VideoAnalyzer:
     :class:`FrameStream` whose final frames feed the output writers (annotated MP4, streamed frame table, track
     logs with their key frames)."""
 
-    def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None):
+    def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None,
+                 naming: OptionNaming = "keywords"):
         """``temporal``: a temporal method object; None builds ``options.method``. A CNN with no temporal LSTM
         of its own (a model folder of yours, say) falls back from "lstm" to "mean", and ``notice`` says so; an LSTM
-        fed features of another graph of its CNN than the one it learnt from (``--precision fp32`` for an LSTM
-        trained on int8 features) runs, and ``graph_notice`` says so."""
+        fed features of another graph of its CNN than the one it learnt from (``precision="fp32"`` for an LSTM
+        trained on int8 features) runs, and ``graph_notice`` says so. ``naming``: how those notices name the
+        options, as the caller gives them: "keywords" (``method="mean"``, Python's) or "flags" (``--method mean``,
+        the command line's; :func:`fervid.errors.said_option`)."""
         self.analyzer = analyzer
         self.options = options
         self.notice: str | None = None
@@ -3779,13 +3791,13 @@ class VideoAnalyzer:
         own_features = cnn.features_of == cnn.name
         weights = analyzer.cnn.weights_sha256 if options.method == "lstm" and own_features else None
         if temporal is None:
-            method, self.notice = method_for(cnn, options.method, options.temporal_model)
+            method, self.notice = method_for(cnn, options.method, options.temporal_model, naming)
             # the analyzer's LSTM session, loaded once and shared by its videos and streams, at its threads
             temporal = analyzer.temporal_lstm(options.temporal_model) if method == "lstm" else make_method(method)
         if isinstance(temporal, LSTMTemporal):  # it must read this CNN's features
             temporal.check_cnn(cnn.features_of, cnn.feature_dim, weights)
         self.temporal = temporal
-        self.graph_notice = (lstm_graph_notice(self.temporal, analyzer.cnn.graph_identity)
+        self.graph_notice = (lstm_graph_notice(self.temporal, analyzer.cnn.graph_identity, naming)
                              if isinstance(self.temporal, LSTMTemporal) and own_features else None)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None,
