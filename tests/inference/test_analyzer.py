@@ -131,6 +131,11 @@ def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path, monkeypatch):
     del big
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
     set_up_pillow_for_fervid()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
+    from fervid.inference.images import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match=r"12000 x 12000 \(144 megapixels; the limit is 50"):
+        analyzer.analyze_image(path)  # the API's default limit
+    monkeypatch.setattr(analyzer, "max_image_pixels", None)  # as Analyzer(max_image_pixels=None) makes it
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         faces = analyzer.analyze_image(path)
@@ -241,6 +246,7 @@ def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):
     assert len(analyzer.analyze_image(astronaut_rgb[:, :, ::-1].copy(), bgr=np.bool_(True))) == 1
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # (Pillow's, as it opens the file)
 def test_an_image_over_the_analyzers_pixel_limit_is_refused_before_it_is_decoded(analyzer, astronaut_png):
     """A 97 KB PNG declaring 10000 x 10000 took 1.5 GB and 14 s in analyze_image: the API had no pixel limit of its
     own (the server's is 50 megapixels). Every kind of input is held to the analyzer's max_image_pixels."""

@@ -264,10 +264,10 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
         exists = path.exists()
     except OSError as exc:  # not said by exists(): a plain OSError that repeated the whole name escaped the API
         if exc.errno == errno.ENAMETOOLONG:
-            raise error(f"{said_path(text)}: too long for a file's name or path"
+            raise error(f"{said_path(text, cut=True)}: too long for a file's name or path"
                         + (": this looks like base64 image data: decode it and pass the bytes"
                            if base64_image(text) else "")) from None
-        raise error(f"{said_path(text)}: {unreadable_reason(exc)}") from None
+        raise error(f"{said_path(text, cut=True)}: {unreadable_reason(exc)}") from None
     if not exists:
         stripped = text.strip()
         if stripped != text:  # pasted or read from a line with its newline: the whitespace is invisible, so quoted
@@ -292,12 +292,12 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
 PATH_MAX = 4096
 
 
-def said_path(text: str) -> str:
+def said_path(text: str, cut: bool = False) -> str:
     """A path as a one-line message shows it: characters that are not printable (a newline, a tab, NUL, a byte of
     a name that is not UTF-8) as Python escapes (\\n, \\x00, \\udce9), and a str too long to be a path, or one
     holding NUL (a file's bytes decoded as text), cut as :func:`shortened` cuts (its message was 791,555 characters
-    of binary)."""
-    shown = shortened(text) if "\x00" in text or len(text) > PATH_MAX else text
+    of binary); any name ``cut`` where it is longer than that keeps (one the system called too long)."""
+    shown = shortened(text) if cut or "\x00" in text or len(text) > PATH_MAX else text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
 
 
