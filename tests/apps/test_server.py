@@ -1301,6 +1301,18 @@ def test_settings_that_would_break_the_server_are_refused(name, value):
         ServerSettings(**{name: value})
 
 
+def test_the_servers_image_limit_is_its_analyzers_too():
+    """The server's --max-image-megapixels is the limit of the analyzer it makes (PipelineOptions.max_image_pixels,
+    which the Python API reads images by): one limit, given once."""
+    from fervid.errors import OptionError
+
+    settings = ServerSettings(max_image_pixels=12_000_000)
+    assert settings.pipeline.max_image_pixels == 12_000_000
+    assert ServerSettings().pipeline.max_image_pixels == ServerSettings().max_image_pixels == 50_000_000
+    with pytest.raises(OptionError, match="the server has one image limit; give it once"):
+        ServerSettings(max_image_pixels=12_000_000, pipeline=PipelineOptions(max_image_pixels=3_000_000))
+
+
 def test_serve_names_a_bad_limit_before_starting():
     from typer.testing import CliRunner
 

@@ -131,6 +131,11 @@ def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path, monkeypatch):
     del big
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
     set_up_pillow_for_fervid()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
+    from fervid.inference.images import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match=r"12000 x 12000 \(144 megapixels; the limit is 50"):
+        analyzer.analyze_image(path)  # the API's default limit
+    monkeypatch.setattr(analyzer, "max_image_pixels", None)  # as Analyzer(max_image_pixels=None) makes it
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         faces = analyzer.analyze_image(path)
@@ -233,9 +238,67 @@ def test_help_says_threads_pickling_and_what_a_web_endpoint_returns(analyzer, as
 
 
 def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):
-    """bgr="no" was taken as true: the channels swapped without a word."""
-    with pytest.raises(TypeError, match="bgr must be True or False, not 'no'"):
-        analyzer.analyze_image(astronaut_rgb, bgr="no")
+    """bgr="no" was taken as true: the channels swapped without a word. Refused as every setting is, with fervid's
+    OptionError (it was a plain TypeError, unlike the others)."""
+    for flag in ("bgr", "face_crop"):
+        with pytest.raises(OptionError, match=f"{flag}: .*, not 'yes'"):
+            analyzer.analyze_image(astronaut_rgb, **{flag: "yes"})
+    assert len(analyzer.analyze_image(astronaut_rgb[:, :, ::-1].copy(), bgr=np.bool_(True))) == 1
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # (Pillow's, as it opens the file)
+def test_an_image_over_the_analyzers_pixel_limit_is_refused_before_it_is_decoded(analyzer, astronaut_png):
+    """A 97 KB PNG declaring 10000 x 10000 took 1.5 GB and 14 s in analyze_image: the API had no pixel limit of its
+    own (the server's is 50 megapixels). Every kind of input is held to the analyzer's max_image_pixels."""
+    from fervid.inference.images import ImageTooLargeError
+
+    buffer = io.BytesIO()
+    Image.new("L", (10_000, 10_000)).save(buffer, "PNG")  # 100 megapixels, some 100 KB compressed
+    bomb = buffer.getvalue()
+    assert len(bomb) < 200_000
+    with pytest.raises(ImageTooLargeError, match=r"image bytes: image too large: 10000 x 10000 \(100 megapixels; "
+                                                 r"the limit is 50, the Analyzer's max_image_pixels\)"):
+        analyzer.analyze_image(bomb)
+    small = Analyzer(max_image_pixels=512 * 512 - 1)  # the astronaut is 512 x 512
+    assert small.max_image_pixels == 512 * 512 - 1 and "max_image_pixels=262143" in repr(small)
+    png = astronaut_png.read_bytes()
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    inputs = {"image bytes": png, "image stream": io.BytesIO(png), str(astronaut_png): astronaut_png,
+              "PIL image": Image.fromarray(rgb), "numpy image": rgb}
+    for name, image in inputs.items():
+        with pytest.raises(ImageTooLargeError, match=re.escape(f"{name}: image too large: 512 x 512")) as refused:
+            small.analyze_image(image)
+        assert refused.value.limit_megapixels == pytest.approx(0.262143)
+    with pytest.raises(ImageTooLargeError, match="image too large: 512 x 512"):
+        small.stream(fps=25).push(rgb)
+    from fervid.inference.options import PipelineOptions
+
+    assert len(PipelineOptions(max_image_pixels=None).analyzer().analyze_image(rgb)) == 1  # None: no limit
+    assert PipelineOptions(max_image_pixels=512 * 512).analyzer().max_image_pixels == 512 * 512
+    with pytest.raises(OptionError, match="max_image_pixels must be a positive number of pixels, not 0"):
+        Analyzer(max_image_pixels=0)
+
+
+def test_a_closed_file_is_said_to_be_closed(analyzer, tmp_path):
+    """A closed file object raised a bare ValueError ("I/O operation on closed file"), and a PIL image opened from
+    one "corrupt image (seek of closed file)": both name the input and say it is closed."""
+    from fervid.inference.images import ImageLoadError
+
+    with open(ASTRONAUT_FILE, "rb") as file:
+        pil = Image.open(file)  # not yet decoded: it reads the file when analysed
+    with pytest.raises(ImageLoadError, match=re.escape(f"{ASTRONAUT_FILE}: the file object is closed")):
+        analyzer.analyze_image(file)
+    with pytest.raises(ImageLoadError, match=re.escape(f"{ASTRONAUT_FILE}: the file object it was opened from is "
+                                                       "closed")):
+        analyzer.analyze_image(pil)
+    with open(ASTRONAUT_FILE, "rb") as file:
+        loaded = Image.open(file)
+        loaded.load()  # decoded while open: closing the file afterwards changes nothing
+    assert len(analyzer.analyze_image(loaded)) == 1
+    stream = io.BytesIO(ASTRONAUT_FILE.read_bytes())
+    stream.close()
+    with pytest.raises(ImageLoadError, match="image stream: the file object is closed"):
+        analyzer.analyze_image(stream)
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True])
@@ -725,7 +788,7 @@ def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(a
     from fervid.apps.server import ServerSettings
     from fervid.inference.options import PipelineOptions
 
-    with pytest.raises(TypeError, match="face_crop must be True or False, not 'yes'"):
+    with pytest.raises(OptionError, match="face_crop: .*, not 'yes'"):
         analyzer.analyze_image(astronaut_rgb, face_crop="yes")
     with pytest.raises(TypeError, match=r"face_crops is for images \(analyze_image\(image, face_crop=True\)\)"):
         analyzer.analyze_video(face_clip, face_crops=True)

@@ -28,6 +28,33 @@ def test_missing_zero_byte_text_and_directory(tmp_path):
         load_image(tmp_path)
 
 
+def test_a_name_no_file_has_is_said_on_one_short_line_saying_what_is_wrong_with_it(tmp_path):
+    """A file's bytes decoded as text (latin-1) gave a message of the whole 791,555 characters, NULs and all; a name
+    with a space before it or a newline after it, plain "no such file", the newline raw in the message."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (200, 150, 100)).save(photo)
+    binary = photo.read_bytes().decode("latin-1")
+    assert "\x00" in binary
+    with pytest.raises(ImageLoadError) as said:
+        load_image(binary)
+    message = str(said.value)
+    assert "\x00" not in message and "\n" not in message and len(message) < 300, message
+    assert message.endswith(f"... ({len(binary):,} characters): holds NUL bytes, so names no file: pass an image's "
+                            "bytes as bytes, not a str")
+    assert message.startswith(r"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")  # (shown escaped, as Python writes them)
+    for named in (f" {photo}", f"{photo}\n", f"\t{photo} "):
+        with pytest.raises(ImageLoadError) as said:
+            load_image(named)
+        shown = named.replace("\n", r"\n").replace("\t", r"\t")
+        assert str(said.value) == (f"'{shown}': no such file; the name has leading or trailing whitespace ({photo} "
+                                   "exists)")
+    gone = tmp_path / "gone\r.png"
+    with pytest.raises(ImageLoadError, match=r"gone\\r\.png: no such file$"):
+        load_image(gone)
+    with pytest.raises(ImageLoadError, match="gone.png ': no such file; the name has leading or trailing whitespace$"):
+        load_image(f"{tmp_path / 'gone.png'} ")
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_truncated_files(tmp_path, astronaut_rgb, fmt):
     buf = io.BytesIO()

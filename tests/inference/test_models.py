@@ -49,6 +49,32 @@ def test_a_broken_model_folder_is_one_error_naming_the_file(tmp_path, damage, me
         EmotionCNN(folder)
 
 
+def test_a_models_onnx_file_names_the_model_folder_holding_it_in_the_api_and_the_cli(tmp_path, astronaut_png):
+    """`Analyzer(model=".../fer2013_vgg/model.onnx")` said "not found: not a folder" of a file that is there, as
+    `--model` did: a file of a model folder is the model the folder is."""
+    import shutil
+    import subprocess
+    import sys
+
+    import fervid
+    from fervid.inference.models import MODELS, ModelNotFound
+
+    folder = Path(shutil.copytree(MODELS["fer2013_vgg"], tmp_path / "mine"))
+    for named in ("model.onnx", "model_int8.onnx", "config.json"):
+        assert resolve_model_dir(folder / named) == folder
+    analyzer = fervid.Analyzer(model=str(folder / "model.onnx"), threads=1)
+    assert analyzer.cnn.folder == folder and analyzer.settings["model"] == "fer2013_vgg"
+    loose = tmp_path / "loose.onnx"  # a graph alone, no model folder about it: still not a model
+    shutil.copyfile(folder / "model.onnx", loose)
+    with pytest.raises(ModelNotFound, match="model '.*loose.onnx' not found: not a folder"):
+        resolve_model_dir(loose)
+    done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png), "--model",
+                           str(folder / "model.onnx"), "--json", "-"], cwd=tmp_path, capture_output=True, text=True,
+                          encoding="utf-8", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert '"fer2013_vgg"' in done.stdout
+
+
 def test_a_temporal_model_folder_is_named_as_one_when_given_as_the_cnn():
     from fervid.inference.models import WEIGHTS_DIR, EmotionCNN, ModelError
 

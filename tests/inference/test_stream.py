@@ -203,6 +203,15 @@ def test_times_default_to_frames_pushed_over_fps_and_must_rise(analyzer):
         analyzer.stream(0)
 
 
+def test_a_bgr_flag_that_is_no_bool_is_refused_as_a_setting_and_the_stream_goes_on(analyzer):
+    """push(frame, bgr="no") raised a plain TypeError, where every other setting raises fervid's OptionError."""
+    blank = np.full((120, 160, 3), 128, np.uint8)
+    stream = analyzer.stream(10.0, method="frame")
+    with pytest.raises(OptionError, match="bgr: .*, not 'no'"):
+        stream.push(blank, bgr="no")
+    assert [(d.time, d.index) for d in stream.push(blank, bgr=np.bool_(True))] == [(0.0, 0)]  # nothing was taken
+
+
 def test_a_frame_with_no_face_comes_back_with_no_faces(analyzer):
     stream = analyzer.stream(30.0, method="mean")
     [done] = stream.push(np.full((144, 192, 3), 90, np.uint8))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fervid.inference import options as _pipeline_options
+
 # the server
 HOST = "127.0.0.1"  # the address served: local to this machine
 PORT = 8000
@@ -15,7 +17,9 @@ MAX_QUEUED_JOBS = 8  # video jobs waiting at most (429 above)
 SERVER_WORKERS = 1  # video jobs analysed at once
 JOB_TTL_HOURS = 24.0  # finished jobs older than this are deleted
 MAX_IMAGES_PER_REQUEST = 32  # images in one /v1/images request at most (413 above)
-MAX_IMAGE_PIXELS = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most; 415 above)
+# decoded size per image (about 12 bytes per pixel in memory at most; 415 above): the API's own default
+# (PipelineOptions.max_image_pixels)
+MAX_IMAGE_PIXELS = _pipeline_options.MAX_IMAGE_PIXELS
 
 # a batch run
 BATCH_WORKERS = 1  # worker processes of the local engine

@@ -61,6 +61,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
 from fervid import __version__
+from fervid.errors import OptionError
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent, lower_priority
@@ -164,6 +165,13 @@ class ServerSettings:
         for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
                      "max_concurrent_images", "max_image_pixels", "max_video_pixels", "frames_memory_mb"):
             check_positive(name, getattr(self, name))
+        # one limit: the server's analyzer reads images too (the live page's frames) and carries it
+        if self.pipeline.max_image_pixels != self.max_image_pixels:
+            if self.pipeline.max_image_pixels != defaults.MAX_IMAGE_PIXELS:
+                raise OptionError(f"max_image_pixels {self.max_image_pixels} and pipeline.max_image_pixels "
+                                  f"{self.pipeline.max_image_pixels}: the server has one image limit; give it once "
+                                  "(ServerSettings.max_image_pixels, --max-image-megapixels)")
+            self.pipeline = self.pipeline.replace(max_image_pixels=self.max_image_pixels)
         if self.pipeline.face_crops:  # it would be ignored: the server detects the faces of what it is sent
             raise ValueError("face_crops: fervid serve detects faces; classify images that are face crops with "
                              "`fervid image --face-crops` or analyze_image(image, face_crop=True)")

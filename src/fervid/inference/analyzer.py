@@ -19,7 +19,7 @@ from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT
                                     stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, DEFAULT_PRECISION, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions, warn_of_cnn_folder_not_used)
-from fervid.inference.options import PipelineOptions, checked_flag
+from fervid.inference.options import MAX_IMAGE_PIXELS, PipelineOptions, checked_flag
 from fervid.inference.images import ImageInput, ImageLoadError, VideoNotImageError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
@@ -66,7 +66,8 @@ class Analyzer:
     def __init__(self, model: str | Path | None = None, detector: FaceDetector | str = DEFAULT_DETECTOR,
                  threads: int | None = None, keep_features: bool = True, precision: str = DEFAULT_PRECISION,
                  score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
-                 max_faces: int | None = None, face_crops: bool = False):
+                 max_faces: int | None = None, face_crops: bool = False,
+                 max_image_pixels: int | None = MAX_IMAGE_PIXELS):
         """``model``: a shipped CNN's name (:func:`fervid.inference.models.available_models`) or a model folder;
         None: the default, ``ferplus_vgg``. A shipped name given here beside a folder of that name in the working
         folder warns (:class:`~fervid.inference.models.ModelFolderNotUsed`) that the folder is not used; the
@@ -77,35 +78,38 @@ class Analyzer:
         image's largest N faces, and follow at most N in a video (1: its one face is track 1 throughout; None:
         every face); ``face_crops``: the images it analyses are face crops already, each classified whole as one
         face with no detection (:meth:`analyze_image`'s default for ``face_crop``; a video's faces are always
-        detected, and such an analyzer analyses no video); ``threads`` bounds both networks.
+        detected, and such an analyzer analyses no video); ``max_image_pixels``: the largest image (width x height)
+        :meth:`analyze_image` and its streams' ``push`` read, a larger one raising
+        :class:`~fervid.inference.images.ImageTooLargeError` (an encoded one before it is decoded; None: no limit);
+        ``threads`` bounds both networks.
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if model is not None:
             warn_of_cnn_folder_not_used(model)
         self._set_up(DEFAULT_MODEL if model is None else model, detector, threads, keep_features, precision,
-                     score_threshold, min_face, max_faces, face_crops)
+                     score_threshold, min_face, max_faces, face_crops, max_image_pixels)
 
     @classmethod
     def _of_settings(cls, model: str | Path, detector: FaceDetector | str, threads: int | None, keep_features: bool,
                      precision: str, score_threshold: float | None, min_face: float, max_faces: int | None,
-                     face_crops: bool) -> Analyzer:
+                     face_crops: bool, max_image_pixels: int | None) -> Analyzer:
         """The analyzer of settings that hold a model's name whether or not the user gave it
         (:meth:`PipelineOptions.analyzer`: options hold the default's name as any other): it says nothing of a
         folder of that name in the working folder; where the name was typed, the command line says it."""
         analyzer = cls.__new__(cls)
         analyzer._set_up(model, detector, threads, keep_features, precision, score_threshold, min_face, max_faces,
-                         face_crops)
+                         face_crops, max_image_pixels)
         return analyzer
 
     def _set_up(self, model: str | Path, detector: FaceDetector | str, threads: int | None, keep_features: bool,
                 precision: str, score_threshold: float | None, min_face: float, max_faces: int | None,
-                face_crops: bool) -> None:
+                face_crops: bool, max_image_pixels: int | None) -> None:
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
         # each setting's type and range checked where the options check theirs, the error naming it
         # (min_face="48" failed inside numpy, score_threshold="0.5" in a comparison, keep_features="no" was true)
         checked = PipelineOptions(model=model, detector=detector if isinstance(detector, str) else DEFAULT_DETECTOR,
                                   score_threshold=score_threshold, min_face=min_face, precision=precision,
-                                  max_faces=max_faces, face_crops=face_crops)
+                                  max_faces=max_faces, face_crops=face_crops, max_image_pixels=max_image_pixels)
         model, score_threshold, min_face = checked.model, checked.score_threshold, checked.min_face
         precision, max_faces, face_crops = checked.precision, checked.max_faces, checked.face_crops
         keep_features = checked_flag("keep_features", keep_features)
@@ -126,6 +130,7 @@ class Analyzer:
                                                               getattr(detector, "fer2013_box", None))
         self.max_faces = max_faces
         self.face_crops = face_crops
+        self.max_image_pixels = checked.max_image_pixels
         self.keep_features = keep_features
         self.threads = threads  # the temporal LSTM's too (temporal_lstm)
         # (folder as named, folder resolved) -> its LSTM: loaded once, shared by this analyzer's videos and streams
@@ -137,8 +142,8 @@ class Analyzer:
         # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
         settings, threads = self.settings, self.cnn.session.get_session_options().intra_op_num_threads
         # face_crops and max_faces where not the defaults: each changes what an image's analysis gives
-        shown = "".join(f", {name}={getattr(self, name)!r}" for name, default in (("face_crops", False),
-                                                                                  ("max_faces", None))
+        shown = "".join(f", {name}={getattr(self, name)!r}" for name, default in (
+            ("face_crops", False), ("max_faces", None), ("max_image_pixels", MAX_IMAGE_PIXELS))
                         if getattr(self, name) != default)
         return (f"Analyzer(model={settings['model']!r}, detector={settings['detector']!r}, "
                 f"precision={settings['precision']!r}, threads={threads}{shown})")
@@ -196,21 +201,22 @@ class Analyzer:
         `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`); None: as the
         analyzer's ``face_crops`` says (``Analyzer(face_crops=True)``, ``PipelineOptions(face_crops=True).analyzer()``,
         `fervid image --face-crops`). Raises
-        :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
-        and TypeError for what is none of those kinds (None, a number, a list) or a file object whose ``read`` is
+        :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image
+        (its :class:`~fervid.inference.images.ImageTooLargeError` for one over the analyzer's ``max_image_pixels``),
+        :class:`fervid.errors.OptionError` for a ``bgr`` or ``face_crop`` that is not True or False, and TypeError
+        for what is none of those kinds (None, a number, a list) or a file object whose ``read`` is
         async (a FastAPI ``UploadFile``: pass ``await upload.read()`` or ``upload.file``).
         """
-        face_crop = self.face_crops if face_crop is None else face_crop
-        for name, flag in (("bgr", bgr), ("face_crop", face_crop)):
-            if not isinstance(flag, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
-                raise TypeError(f"{name} must be True or False, not {flag!r}")
+        # checked as every setting is (bgr="no" read as true: the channels silently swapped)
+        bgr = checked_flag("bgr", bgr)
+        face_crop = self.face_crops if face_crop is None else checked_flag("face_crop", face_crop)
         if not (isinstance(image, (str, os.PathLike, np.ndarray, bytes, bytearray, memoryview, Image.Image))
                 or callable(getattr(image, "read", None))):
             raise TypeError(f"analyze_image reads a path, a PIL image, a numpy array, image bytes or a binary file, "
                             f"not {type(image).__name__}" + (" (analyse each image of a list in turn)"
                                                              if isinstance(image, (list, tuple)) else ""))
         try:
-            image_bgr = load_image(image, bgr=bgr)
+            image_bgr = load_image(image, bgr=bgr, max_pixels=self.max_image_pixels, limit_name=IMAGE_LIMIT_NAME)
         except VideoNotImageError as exc:  # said in the API's words: the CLI's `fervid video` is not this caller's
             raise VideoNotImageError(exc.what, "Analyzer.analyze_video") from None
         return self.analyze_bgr(image_bgr, source=source_name(image), face_crop=bool(face_crop))
@@ -528,6 +534,10 @@ class Analyzer:
         for notice in classifier.notices:
             warnings.warn(notice, FervidWarning, stacklevel=2)
         return classifier
+
+
+# the setting an image over the analyzer's limit is refused by, as its error names it
+IMAGE_LIMIT_NAME = "the Analyzer's max_image_pixels"
 
 
 # px: a face crop's shorter side at least (FER2013's are 48): under it, an upscaled smear with no expression to read

@@ -124,9 +124,14 @@ class VideoNotImageError(ImageLoadError):
         return type(self), (self.what, self.reader)
 
 
-def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
+def load_image(source: ImageInput, *, bgr: bool = False, max_pixels: int | None = MAX_PIXELS,
+               limit_name: str = "") -> np.ndarray:
     """Return a BGR uint8 image (H, W, 3) from a path, a PIL image, a numpy array, or an encoded file's bytes
     (``bytes`` or a binary file object, e.g. an upload: PNG, JPEG, ... as on disk).
+
+    An image of more than ``max_pixels`` pixels (width x height) raises :class:`ImageTooLargeError` naming it and
+    the limit (``limit_name``: the setting the limit comes from), an encoded one before any pixel is decoded; None:
+    fervid sets no limit (Pillow's own, twice ``PIL.Image.MAX_IMAGE_PIXELS``, still bounds an encoded file).
 
     numpy arrays are taken as RGB (the order of Pillow, scikit-image and matplotlib) unless ``bgr=True``
     (OpenCV's order); (H, W) grey and (H, W, 4) RGBA arrays are accepted; float arrays are read as [0, 1] when
@@ -148,18 +153,34 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
                              "image and give its path")
     if isinstance(source, str) and not source.strip():
         raise ImageLoadError("empty file name")
+    limit = sys.maxsize if max_pixels is None else max_pixels
     if isinstance(source, (str, os.PathLike)):
-        return _load_path(Path(os.fsdecode(source)))  # fsdecode: a PathLike may give bytes
+        path = Path(os.fsdecode(source))  # fsdecode: a PathLike may give bytes
+        check_input_file(path, "image", ImageLoadError)
+        return _decode(path, str(path), limit, limit_name)
     if isinstance(source, Image.Image):
         name = source_name(source) or "PIL image"
-        with _pillow_errors(name, MAX_PIXELS):  # an unloaded image decodes now: a truncated file fails here
+        # an image opened from a file object and not yet decoded reads it now: closed, Pillow said "corrupt image
+        # (seek of closed file)"
+        opened_from = getattr(source, "fp", None)
+        if getattr(source, "tile", None) and getattr(opened_from, "closed", False) is True:
+            raise ImageLoadError(f"{source_name(source) or source_name(opened_from) or name}: the file object it was opened from is closed: load it (image.load()) "
+                                 "before closing the file, or open it again")
+        check_image_size(name, source.width, source.height, limit, limit_name)
+        with _pillow_errors(name, limit):  # an unloaded image decodes now: a truncated file fails here
             return _from_pil(source, name)
     if isinstance(source, np.ndarray):
+        if source.ndim >= 2:  # (the shape's other faults are said by _from_array)
+            check_image_size("numpy image", source.shape[1], source.shape[0], limit, limit_name)
         return _from_array(source, bgr)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image_bytes(bytes(source), "image bytes")
+        return decode_image_bytes(bytes(source), "image bytes", limit, limit_name)
     if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
         name = source_name(source) or "image stream"
+        if getattr(source, "closed", False) is True:  # its tell() or read() raised a bare ValueError ("I/O
+            # operation on closed file"), naming no input
+            raise ImageLoadError(f"{name}: the file object is closed: pass it open (read inside its `with` block), "
+                                 "or its bytes")
         if inspect.iscoroutinefunction(source.read):  # called, it gave a coroutine never awaited, and "a bytes-like
             # object is required, not 'coroutine'" (checked before the call: no never-awaited warning either)
             raise TypeError(f"{name}: its read() is async (a FastAPI/Starlette UploadFile?): pass the bytes, "
@@ -175,7 +196,7 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
                                  "seek(0) to read it again)")
         if start:  # part read already (e.g. by Image.open): a failure below names where reading began
             name = f"{name} (read from byte {start:,}, where the stream was; seek(0) to read it from the start)"
-        return decode_image_bytes(data, name)
+        return decode_image_bytes(data, name, limit, limit_name)
     raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image, numpy "
                          "array, or an image file's bytes")
 
@@ -235,33 +256,49 @@ def unreadable_reason(exc: OSError) -> str:
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
     """Raise ``error`` naming ``path`` when it is missing, a directory, or empty (``kind``: "image", "video"), or
     when the system cannot look it up (a name too long to be a file's, a folder it may not enter)."""
+    text = str(path)
+    if "\x00" in text:  # no file's name holds one (exists() said False): a file's bytes decoded as text
+        raise error(f"{said_path(text)}: holds NUL bytes, so names no file: pass an image's bytes as bytes, not a "
+                    "str")
     try:
         exists = path.exists()
     except OSError as exc:  # not said by exists(): a plain OSError that repeated the whole name escaped the API
         if exc.errno == errno.ENAMETOOLONG:
-            raise error(f"{shortened(str(path))}: too long for a file's name or path"
+            raise error(f"{said_path(text, cut=True)}: too long for a file's name or path"
                         + (": this looks like base64 image data: decode it and pass the bytes"
-                           if base64_image(str(path)) else "")) from None
-        raise error(f"{shortened(str(path))}: {unreadable_reason(exc)}") from None
+                           if base64_image(text) else "")) from None
+        raise error(f"{said_path(text, cut=True)}: {unreadable_reason(exc)}") from None
     if not exists:
-        raise error(f"{path}: no such file")
+        stripped = text.strip()
+        if stripped != text:  # pasted or read from a line with its newline: the whitespace is invisible, so quoted
+            raise error(f"'{said_path(text)}': no such file; the name has leading or trailing whitespace"
+                        + (f" ({said_path(stripped)} exists)" if os.path.lexists(stripped) else ""))
+        raise error(f"{said_path(text)}: no such file")
     if path.is_dir():
-        raise error(f"{path}: is a directory, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+        raise error(f"{said_path(text)}: is a directory, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
     if not path.is_file():  # a device (/dev/zero), FIFO or socket: reading it could never end
-        raise error(f"{path}: not a regular file (a device, pipe or socket)")
+        raise error(f"{said_path(text)}: not a regular file (a device, pipe or socket)")
     if path.stat().st_size == 0:
-        raise error(f"{path}: empty file (0 bytes)")
+        raise error(f"{said_path(text)}: empty file (0 bytes)")
     try:  # said as what it is: the image reader called a file it may not open "truncated or corrupt", the video
         # reader "not a video"
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise error(f"{path}: {unreadable_reason(exc)}") from None
+        raise error(f"{said_path(text)}: {unreadable_reason(exc)}") from None
 
 
-def _load_path(path: Path) -> np.ndarray:
-    check_input_file(path, "image", ImageLoadError)
-    return _decode(path, str(path), MAX_PIXELS)
+# the longest path a message shows whole (Linux's PATH_MAX): a longer str names no file and is cut
+PATH_MAX = 4096
+
+
+def said_path(text: str, cut: bool = False) -> str:
+    """A path as a one-line message shows it: characters that are not printable (a newline, a tab, NUL, a byte of
+    a name that is not UTF-8) as Python escapes (\\n, \\x00, \\udce9), and a str too long to be a path, or one
+    holding NUL (a file's bytes decoded as text), cut as :func:`shortened` cuts (its message was 791,555 characters
+    of binary); any name ``cut`` where it is longer than that keeps (one the system called too long)."""
+    shown = shortened(text) if cut or "\x00" in text or len(text) > PATH_MAX else text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
 
 
 def decode_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, limit_name: str = "") -> np.ndarray:
@@ -302,17 +339,24 @@ def set_up_pillow_for_fervid() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
+def check_image_size(name: str, width: int, height: int, max_pixels: int, limit_name: str = "",
+                     pillow_bound: bool = False) -> None:
+    """Raise :class:`ImageTooLargeError` naming the image and the limit where ``width`` x ``height`` is over
+    ``max_pixels`` (``limit_name``: the setting it comes from; ``pillow_bound``: the limit is Pillow's own)."""
+    if width * height <= max_pixels:
+        return
+    megapixels, limit = width * height / 1e6, max_pixels / 1e6
+    raise ImageTooLargeError(f"{name}: image too large: {width} x {height} ({megapixels_text(megapixels, limit)} "
+                             f"megapixels; the limit is {limit:g}"
+                             + (", Pillow's: twice PIL.Image.MAX_IMAGE_PIXELS)" if pillow_bound else
+                                f", {limit_name})" if limit_name else ")"), megapixels, limit)
+
+
 def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndarray:
     limit = pixel_limit(max_pixels)
     try:
         with _pillow_errors(name, limit, pillow_bound=limit < max_pixels), Image.open(source) as im:
-            if im.width * im.height > limit:
-                raise ImageTooLargeError(f"{name}: image too large: {im.width} x {im.height} "
-                                         f"({megapixels_text(im.width * im.height / 1e6, limit / 1e6)} megapixels; "
-                                         f"the limit is {limit / 1e6:g}"
-                                         + (", Pillow's: twice PIL.Image.MAX_IMAGE_PIXELS)" if limit < max_pixels else
-                                            f", {limit_name})" if limit_name else ")"),
-                                         im.width * im.height / 1e6, limit / 1e6)
+            check_image_size(name, im.width, im.height, limit, limit_name, pillow_bound=limit < max_pixels)
             im.load()
             return _from_pil(im, name)
     except ImageLoadError as exc:

@@ -297,7 +297,7 @@ def warn_of_cnn_folder_not_used(model: str | Path) -> None:
 
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
-    name, where there is one). A shipped model's name means it alone (:func:`written_as_path`); whether the user
+    name, where there is one) or to a file in one (its ``model.onnx``: the folder holding it). A shipped model's name means it alone (:func:`written_as_path`); whether the user
     gave it, and so is told of a folder of that name here, the caller knows (:func:`warn_of_cnn_folder_not_used`)."""
     candidate = Path(model)
     if is_shipped_name(model):
@@ -306,6 +306,11 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
         raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
     elif candidate.is_dir():
         folder = candidate
+    elif candidate.is_file() and all((candidate.parent / required).is_file() for required in ("model.onnx",
+                                                                                             "config.json")):
+        # a file of a model folder (its model.onnx, as other tools take a model): the folder it lies in, which the
+        # model is (its config and int8 copy beside the graph); it was "not found: not a folder"
+        folder = candidate.parent
     elif candidate.suffix == ".pt" and candidate.is_file():
         raise ModelNotFound(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")

@@ -121,6 +121,10 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
 # `fervid video` and `fervid serve --max-video-megapixels`): a 62 KB file declaring 16000 x 16000 frames needs 768 MB
 # for each. 8K (8192 x 4320, 35 megapixels) is read
 MAX_FRAME_PIXELS = 40_000_000
+# the largest image the API reads (PipelineOptions.max_image_pixels, Analyzer(max_image_pixels=...)) and the server
+# takes (`fervid serve --max-image-megapixels`), width x height, refused before any pixel is decoded: a 97 KB PNG
+# declaring 10000 x 10000 took 1.5 GB and 14 s in analyze_image. A 48-megapixel phone photo is read
+MAX_IMAGE_PIXELS = 50_000_000
 # MB of decoded frames a video's analysis may hold at once (VideoOptions.frames_memory_mb, `--frames-memory-mb`):
 # 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits. A ceiling, not what is taken:
 # the frames held are the LSTM's 1 s look-ahead, a CNN batch of 16 and 2 more (frames_memory_limits), so 1080p at
@@ -137,7 +141,8 @@ FRAMES_MEMORY_MB = 2000.0
 
 # what a setting left at None means, said in words where a message shows it ("max_faces=None" read as Python)
 _NONE_MEANS = {"key_frames": "every episode's", "max_faces": "every face", "sample_fps": "every frame",
-               "score_threshold": "the detector's own", "temporal_model": "the one shipped for the CNN"}
+               "score_threshold": "the detector's own", "temporal_model": "the one shipped for the CNN",
+               "max_image_pixels": "no limit"}
 
 
 def setting_text(name: str, value) -> str:
@@ -170,6 +175,11 @@ class PipelineOptions:
     # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, Analyzer(face_crops=True) (its
     # analyze_image's default; analyze_image(image, face_crop=True) for one image)
     face_crops: bool = False
+    # images the Python API reads (Analyzer.analyze_image, FaceStream.push; paths, bytes, files, PIL images and
+    # arrays alike): larger ones raise ImageTooLargeError naming the image and this limit, an encoded one before it
+    # is decoded. None: no limit of fervid's. (The command line's `image` and `batch` read files up to
+    # fervid.inference.images.MAX_PIXELS; the server's --max-image-megapixels sets this)
+    max_image_pixels: int | None = MAX_IMAGE_PIXELS
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
     method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS
@@ -189,6 +199,8 @@ class PipelineOptions:
         check_score_threshold(self.score_threshold)
         check_min_face(self.min_face)
         check_max_faces(self.max_faces)
+        if self.max_image_pixels is not None:
+            check_positive("max_image_pixels", self.max_image_pixels, "pixels")
         check_precision(self.precision)
         for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):
             registry[name]  # an unknown name raises UnknownName (a ValueError) listing the registered ones
@@ -206,7 +218,8 @@ class PipelineOptions:
 
         return Analyzer._of_settings(self.model, detector=self.detector, score_threshold=self.score_threshold,
                                      precision=self.precision, min_face=self.min_face, max_faces=self.max_faces,
-                                     face_crops=self.face_crops, threads=threads, keep_features=keep_features)
+                                     face_crops=self.face_crops, max_image_pixels=self.max_image_pixels,
+                                     threads=threads, keep_features=keep_features)
 
     def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""

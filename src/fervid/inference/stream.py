@@ -18,8 +18,9 @@ import numpy as np
 from PIL import Image
 
 from fervid.errors import OptionError
-from fervid.inference.analyzer import check_video_settings
+from fervid.inference.analyzer import IMAGE_LIMIT_NAME, check_video_settings
 from fervid.inference.images import load_image
+from fervid.inference.options import checked_flag
 from fervid.inference.temporal import labels_delay, window_notice
 from fervid.inference.video import FrameFace, VideoAnalyzer, VideoOptions
 
@@ -96,6 +97,7 @@ class FaceStream:
         runner = VideoAnalyzer(analyzer, options)
         self.fps = None if fps is None else float(fps)
         self.options = options
+        self._max_image_pixels = analyzer.max_image_pixels  # (frames over it refused as analyze_image refuses them)
         self.method: str = runner.temporal.name  # the temporal method that runs (the LSTM's fallback: "mean")
         self.notices = [n for n in (runner.notice, runner.graph_notice) if n]
         if self.fps is not None:  # (a stream timed by its frames has no rate to judge the window by)
@@ -139,8 +141,7 @@ class FaceStream:
             raise RuntimeError(f"this stream is {self._ended}: make another with analyzer.stream()")
         if not isinstance(frame, (np.ndarray, Image.Image)):
             raise TypeError(f"push takes a frame as a numpy array or a PIL image, not {type(frame).__name__}")
-        if not isinstance(bgr, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
-            raise TypeError(f"bgr must be True or False, not {bgr!r}")
+        bgr = checked_flag("bgr", bgr)  # bgr="no" read as true: the channels silently swapped
         if time is None:
             if self.fps is None:
                 raise OptionError("this stream was made without fps: push each frame with its time (push(frame, "
@@ -152,7 +153,8 @@ class FaceStream:
         if time <= self._last_time:
             raise OptionError(f"frame {self._pushed} at {time:g} s is not after the frame before it, at "
                               f"{self._last_time:g} s: push frames in time order, each later than the last")
-        image_bgr = load_image(frame, bgr=bool(bgr))
+        image_bgr = load_image(frame, bgr=bgr, max_pixels=self._max_image_pixels,
+                               limit_name=IMAGE_LIMIT_NAME)
         index = self._pushed
         self._images[index] = frame if isinstance(frame, np.ndarray) else np.asarray(frame)
         self._pushed += 1
