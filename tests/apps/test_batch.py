@@ -2527,3 +2527,26 @@ def test_where_windows_limits_paths_an_estimate_times_a_long_named_video(tmp_pat
     shutil.copy(face_clip, video)
     found = estimate_batch([str(video)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), sample_seconds=1.0)
     assert [sample["file"] for sample in found["samples"]] == [str(video)], found
+
+
+def test_a_batchs_images_are_read_up_to_its_pipelines_pixel_limit(tmp_path, astronaut_png, monkeypatch):
+    """`PipelineOptions.max_image_pixels` limits the images `analyze_image` reads; a batch read its images with the
+    commands' own 250 MP limit whatever its pipeline said (a setting that did nothing). Now a batch's pipeline limits
+    it too, and `fervid batch` and `fervid image` give theirs the commands' limit (images.MAX_PIXELS, 250 MP), the
+    one they read files with before."""
+    from typer.testing import CliRunner
+
+    from fervid.apps import cli
+
+    small = run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "small", pipeline=NO_ANNOTATION.replace(
+        max_image_pixels=100_000)), progress=False)
+    assert [failure["file"] for failure in small["failures"]] == [str(astronaut_png)], small
+    assert "image too large: 512 x 512 (0.262 megapixels; the limit is 0.1)" in small["failures"][0]["error"]
+    assert run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "default", pipeline=NO_ANNOTATION),
+                     progress=False)["failures"] == []
+    monkeypatch.setattr(cli, "MAX_PIXELS", 100_000)  # the commands' limit, made small: both commands keep to it
+    for command in (["batch", str(astronaut_png), "--out", str(tmp_path / "cli"), "--no-annotate"],
+                    ["image", str(astronaut_png)]):
+        ran = CliRunner().invoke(cli.app, command)
+        assert ran.exit_code == 1 and "image too large: 512 x 512 (0.262 megapixels; the limit is 0.1)" in ran.output, \
+            (command, ran.output)

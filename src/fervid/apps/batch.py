@@ -863,7 +863,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import enlarged_to_annotate, load_image
 
-    img = load_image(path)
+    img = load_image(path, max_pixels=options.pipeline.max_image_pixels)
     result = analyzer.analyze_bgr(img, source=path)
     doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
     write_json(out / "result.json", doc)

@@ -25,6 +25,7 @@ from fervid.apps.standard_streams import echo, send_to_stdout
 from fervid.errors import FervidWarning
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
+from fervid.inference.images import MAX_PIXELS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      is_shipped_name, resolve_model_dir, warn_of_cnn_folder_not_used)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
@@ -1055,8 +1056,10 @@ def image(
     _say_notices(notices)
     _refuse_too_long(_image_outputs_too_long(stems, annotate_dir, crops_dir, results_files), "images")
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
+    # your own files, read from disk: up to images.MAX_PIXELS (250 MP), not the API's 50 MP for uploads
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
-                        max_faces=max_faces, precision=precision, face_crops=face_crops)
+                        max_faces=max_faces, precision=precision, face_crops=face_crops,
+                        max_image_pixels=MAX_PIXELS)
     analyzer = _analyzer(options)
     settings = analyzer.settings  # what made the results, as recorded
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
@@ -1073,7 +1076,7 @@ def image(
     for path in bar:
         bar.set_postfix_str(one_line(path.name[-30:]))
         try:
-            img = load_image(path)
+            img = load_image(path, max_pixels=options.max_image_pixels)
             result = analyzer.analyze_bgr(img, source=str(path))  # read whole where options.face_crops
             more_frames.append(more_frames_notice(path))
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
@@ -3119,7 +3122,7 @@ def batch(
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
-                         temporal_model=temporal_model)
+                         temporal_model=temporal_model, max_image_pixels=MAX_PIXELS)  # as `fervid image`'s
     start_seconds, end_seconds = _time_range(start, end)
     time_segments, every = _time_segments(segments, segment_every)
     try:
