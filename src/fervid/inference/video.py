@@ -1126,8 +1126,9 @@ class VideoResult:
 
     @property
     def ok(self) -> bool:
-        """Whether the whole video was analysed and its outputs written: False where it broke mid-way or an output
-        went missing (``error`` says where and why; what was analysed before is kept)."""
+        """Whether the whole video was analysed and its outputs written: False where it broke mid-way, was cancelled
+        (:attr:`cancelled`) or an output went missing (``error`` says where and why; what was analysed before is
+        kept)."""
         return self.error is None
 
     @property
