@@ -2731,8 +2731,10 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path, face_clip):
                                                                       "long_frames.partial.csv", face_clip)
     assert status == 143, stderr[-2000:]
     assert "frames analysed" in stdout and "interrupted (SIGTERM): " in stderr and "not to its end" in stderr
+    # the session's normal end, not a cancel: its outputs whole, under their own names
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
-    assert saved["error"] is None and 0 < saved["frames_analysed"] < 1800
+    assert saved["error"] is None and saved["cancelled"] is False and 0 < saved["frames_analysed"] < 1800
+    assert not [path.name for path in out.iterdir() if ".partial." in path.name]
     # the summary printed is the one saved: the reader went on counting drops while the outputs were written
     analysed, seconds, dropped, read = re.search(r"(\d+) frames analysed in ([\d.]+) s .*?(\d+) of the (\d+) read "
                                                  r"dropped", stdout).groups()

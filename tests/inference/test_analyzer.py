@@ -657,8 +657,8 @@ def test_a_broken_videos_error_stays_the_one_said_where_saving_its_outputs_fails
 
 @needs_sample_clip
 def test_stop_ends_an_analysis_with_every_frame_analysed_labelled(analyzer, tmp_path):
-    """The API had no way to cancel but raising from the progress callback. stop= ends it as at the video's end:
-    the frames waiting in the CNN's batch get their labels too."""
+    """The API had no way to cancel but raising from the progress callback. stop= ends it there, cancelled: the
+    frames waiting in the CNN's batch get their labels too."""
     import threading
 
     from fervid.samples import carphone
@@ -671,11 +671,12 @@ def test_stop_ends_an_analysis_with_every_frame_analysed_labelled(analyzer, tmp_
 
     result = analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False, progress=progress,
                                     stop=cancel.is_set)
-    # the 15th frame, read as the stop came, is neither analysed nor counted: the counts and the length are the
-    # outputs' (a live session's newest frame at Ctrl-C made them disagree with the table and the annotated MP4)
-    assert result.ok and result.frames_read == 14 and result.frames_analysed == 14
-    assert result.duration == pytest.approx(14 / result.fps, abs=1e-3)
-    assert len(result.frame_table()) == 14 and result.track_summaries()[0]["frames"] == 14
+    # the 16th frame, read as the stop came, is neither analysed nor counted nor told to progress: the counts and the
+    # length are the outputs' (a live session's newest frame at Ctrl-C made them disagree with the table and the
+    # annotated MP4), and progress's last count
+    assert result.cancelled and not result.ok and result.frames_read == 15 and result.frames_analysed == 15
+    assert result.duration == pytest.approx(15 / result.fps, abs=1e-3)
+    assert len(result.frame_table()) == 15 and result.track_summaries()[0]["frames"] == 15
 
 
 _worker_analyzer = None
@@ -882,9 +883,9 @@ def test_analyze_video_takes_any_path_like_as_its_annotation_says(analyzer, tmp_
         def __fspath__(self) -> str:
             return str(face_clip)
 
-    result = analyzer.analyze_video(VideoPath(), tmp_path, stop=lambda: True)
+    result = analyzer.analyze_video(VideoPath(), tmp_path, stop=lambda: True)  # (cancelled: named partial)
     assert result.source == str(face_clip)
-    assert result.stem == face_clip.stem and (tmp_path / f"{face_clip.stem}_tracks.json").is_file()
+    assert result.stem == face_clip.stem and (tmp_path / f"{face_clip.stem}_tracks.partial.json").is_file()
 
 
 @pytest.fixture(scope="module")

@@ -385,7 +385,9 @@ def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analy
         result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip, out,
                                                                           stop=lambda: next(read) > frames)
         assert result.track_ids == [1] and result.frames_analysed == frames
-        probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(out / f"{clip.stem}_annotated.mp4")],
+        copy = OutputNames(clip.stem).annotated  # (a run stopped part-way is cancelled: its copy named partial)
+        copy = OutputNames.partial(copy) if result.cancelled else copy
+        probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(out / copy)],
                                capture_output=True, text=True).stderr
         assert "Video: h264" in probe and ("Audio: aac" in probe) == (clip is voiced), probe
         seconds = float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1))
@@ -3164,8 +3166,8 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     from fervid.inference.video import table_outcome
 
     outcome = table_outcome(tmp_path / "clip_frames.partial.parquet")
-    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4),
-                       "started_at": None}
+    assert outcome == {"ok": False, "error": saved["error"], "cancelled": False, "frames_read": 30,
+                       "stopped_at": round(29 / 30, 4), "started_at": None}
     # run again to its end, it replaces them all with whole ones
     runner.run("clip.mp4", tmp_path, frames=iter([(i / 30.0, f) for i, f in enumerate(frames)]), fps=30.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(earlier)
@@ -3278,7 +3280,7 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False, centred=False))
     calls = iter(range(10**6))
     result = runner.run("file.mp4", tmp_path, frames=iter(frames), fps=30.0, total=120,
-                        stop=lambda: next(calls) >= 20)
+                        stop=lambda: next(calls) >= 20, stop_is_end=True)  # (as `fervid live` runs it)
     assert result.ok and result.frames_analysed == 20
 
 
@@ -3292,7 +3294,8 @@ def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(a
     frames = [(i / 30.0, cap.read()[1], 2 * i) for i in range(40)]  # a live source's: every other frame kept
     runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", centred=False))
     calls = iter(range(10**6))
-    result = runner.run("cam", tmp_path, frames=iter(frames), fps=30.0, stop=lambda: next(calls) >= 20)
+    result = runner.run("cam", tmp_path, frames=iter(frames), fps=30.0, stop=lambda: next(calls) >= 20,
+                        stop_is_end=True)  # (as `fervid live` runs it)
     assert result.frames_analysed == 20 and result.frames_read == 2 * 19 + 1
     assert result.duration == pytest.approx(20 / 30)
     saved = json.loads((tmp_path / "cam_tracks.json").read_text(encoding="utf-8"))
@@ -3490,8 +3493,8 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
     assert not (out / ".clip.lock").exists()
-    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None,
-                                               "started_at": None}
+    assert table_outcome(result.table_path) == {"ok": True, "error": None, "cancelled": False, "frames_read": 40,
+                                               "stopped_at": None, "started_at": None}
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 
@@ -4312,3 +4315,76 @@ def test_a_timeline_title_keeps_a_right_to_left_name_in_one_piece(tmp_path):
     drawn = "".join(item.char for item in layout(title, font) if item.char not in "\u2068\u2069")
     # the name in its own direction (its extension at its left end, as a right-to-left reader sees it), then the rest
     assert drawn == "mp4.ةلباقم_ןויאר: track 1, lstm"
+
+
+def test_a_cancelled_analysis_says_so_and_leaves_its_outputs_named_partial(analyzer, tmp_path, face_clip):
+    """analyze_video's stop= cancel looked finished: ok, no error, the outputs under their own names, the tracks JSON
+    saying nothing of the cancel or of the video's length (Ctrl-C's outputs were named partial). And progress's last
+    count was one more than the result's frames_read: progress(21, 60), then stop(), then frames_read 20."""
+    from fervid.inference.video import table_outcome
+
+    told: list[tuple[int, int]] = []
+    out = tmp_path / "out"
+    result = analyzer.analyze_video(face_clip, out, method="frame", annotate=False,
+                                    progress=lambda done, total: told.append((done, total)),
+                                    stop=lambda: len(told) >= 20)
+    assert told[-1] == (20, 60) and result.frames_read == result.frames_analysed == 20  # (it said 19)
+    assert result.cancelled and result.outputs_partial and not result.interrupted and not result.ok
+    assert result.error == (f"{face_clip}: cancelled (its stop callback) at 0.7 s (frame 20); the results cover the "
+                            "frames before")
+    assert result.duration == pytest.approx(20 / 30) and result.video_seconds == pytest.approx(2.0)
+    written = sorted(path.name for path in out.iterdir() if not path.name.startswith("."))
+    assert written and all(OutputNames.is_partial(name) for name in written), written
+    names = OutputNames(face_clip.stem)
+    saved = json.loads((out / names.partial(names.tracks_json)).read_text(encoding="utf-8"))
+    assert (saved["ok"], saved["cancelled"], saved["error"]) == (False, True, result.error)
+    assert (saved["frames_read"], saved["duration"], saved["video_seconds"]) == (20, round(20 / 30, 4), 2.0)
+    outcome = table_outcome(out / names.partial(names.frames_parquet))
+    assert (outcome["ok"], outcome["cancelled"], outcome["frames_read"]) == (False, True, 20)
+    whole = analyzer.analyze_video(face_clip, tmp_path / "whole", method="frame", annotate=False, stop=lambda: False)
+    assert whole.ok and not whole.cancelled and whole.summary()["cancelled"] is False
+    assert (tmp_path / "whole" / names.tracks_json).is_file() and whole.summary()["video_seconds"] == 2.0
+
+
+def test_a_stop_that_is_the_sources_end_is_no_cancel(analyzer, tmp_path, face_clip):
+    """`fervid live` (Ctrl-C or SIGTERM ends its session) and batch's --estimate (a sample of a set length) stop a
+    run as its normal end, with stop_is_end: its outputs take their own names, and it is not cancelled."""
+    out = tmp_path / "out"
+    calls = iter(range(1, 10**6))
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(
+        face_clip, out, stop=lambda: next(calls) > 15, stop_is_end=True)
+    assert result.ok and not result.cancelled and not result.outputs_partial and result.frames_read == 15
+    names = OutputNames(face_clip.stem)
+    saved = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
+    assert (saved["ok"], saved["cancelled"], saved["frames_read"]) == (True, False, 15)
+    assert not [path for path in out.iterdir() if OutputNames.is_partial(path.name)]
+
+
+FFMPEG_LOG_PROBE = """
+import sys
+
+import fervid
+
+try:
+    fervid.Analyzer(threads=1).analyze_video(sys.argv[1])
+except fervid.VideoError as exc:
+    print(exc)
+"""
+
+
+def test_ffmpegs_own_log_lines_stay_off_an_embedding_apps_stderr(tmp_path, face_clip):
+    """FFmpeg's lines ("[h264 @ 0x...] Invalid NAL unit size", "partial file") reached the stderr of an application
+    calling analyze_video: the command line alone silenced them. The library does, where it opens a capture; a level
+    the user set in the environment (OPENCV_FFMPEG_LOGLEVEL=16: errors) is kept."""
+    cut = tmp_path / "cut.mp4"  # (its index whole, its frames' data cut off)
+    cut.write_bytes(face_clip.read_bytes()[:len(face_clip.read_bytes()) // 2])
+    environment = {name: value for name, value in os.environ.items() if name != "OPENCV_FFMPEG_LOGLEVEL"}
+    quiet = subprocess.run([sys.executable, "-c", FFMPEG_LOG_PROBE, str(cut)], capture_output=True,
+                           encoding="utf-8", env=environment, timeout=300)
+    said = quiet.stdout + quiet.stderr
+    assert quiet.stdout.startswith(f"{cut}: ") and quiet.returncode == 0, said[-2000:]  # fervid's own line alone
+    assert "NAL unit" not in said and "partial file" not in said, said[-2000:]
+    asked = subprocess.run([sys.executable, "-c", FFMPEG_LOG_PROBE, str(cut)], capture_output=True,
+                           encoding="utf-8", env={**environment, "OPENCV_FFMPEG_LOGLEVEL": "16"}, timeout=300)
+    # (OpenCV prints FFmpeg's lines on stdout where a level is set, on stderr where none is)
+    assert asked.stdout.endswith(quiet.stdout) and "partial file" in asked.stdout + asked.stderr, asked

@@ -1169,8 +1169,11 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
 
             started = time.perf_counter()
             # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
+            # (stop is asked before progress is told of a frame: the sample is the first `limit` frames; it ends
+            # there, not cancelled, its outputs under their own names for _sample_disk)
             result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
-                                stop=lambda: steady["to"][0] > limit, stem="sample")
+                                stop=lambda: "to" in steady and steady["to"][0] >= limit, stop_is_end=True,
+                                stem="sample")
             wall = time.perf_counter() - started
             if result.analysed_seconds <= 0:
                 continue

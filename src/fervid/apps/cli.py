@@ -455,13 +455,14 @@ def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[flo
     import cv2
 
     from fervid.inference.images import opencv_name
+    from fervid.inference.video import video_capture
 
     source = Path(result.source)
     if not (result.frames_read and source.is_file()):
         return None
     finer = copy.copy(detector)  # the same network, looking for smaller faces
     finer.min_face = min_face
-    capture = cv2.VideoCapture(opencv_name(source) or str(source))  # (as the analysis opened it: take:1.mp4)
+    capture = video_capture(opencv_name(source) or str(source))  # (as the analysis opened it: take:1.mp4)
     try:
         for quarter in (2, 1, 3):
             capture.set(cv2.CAP_PROP_POS_FRAMES, result.frames_read * quarter // 4)
@@ -1791,7 +1792,8 @@ def live(
             # itself: only a file's can be given a shorter name)
             _refuse_too_long([output_paths_error(out, stem, "--out", "the video" if src.is_file else "")], "videos")
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                clock=src.clock, stop=stop_asked, stem=stem,
+                                # Ctrl-C or SIGTERM is how a session ends: its outputs are whole, not cancelled
+                                clock=src.clock, stop=stop_asked, stop_is_end=True, stem=stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
                                 frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
@@ -3696,9 +3698,6 @@ def main() -> None:
     # this process is fervid's: large photos open without Pillow's bomb warning, and Pillow's warnings about a file
     # (a truncated TIFF's "Corrupt EXIF data") do not come before fervid's own line on it
     set_up_pillow_for_fervid()
-    # FFmpeg's own lines ("moov atom not found", "partial file") broke into the progress bars, and -q did not quiet
-    # them: fervid reports each bad video itself, by name. OPENCV_FFMPEG_LOGLEVEL=16 (errors) shows them again.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     warnings.showwarning = _show_warning
     try:

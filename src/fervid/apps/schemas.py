@@ -293,6 +293,8 @@ class ResultOut(_Recorded):
     ok: bool = Field(description="False where the video broke mid-way (then partial is true).")
     partial: bool = Field(description="The video broke mid-way: the results cover what was read up to the break.")
     error: str | None = Field(description="Why the video broke off; null otherwise.")
+    cancelled: bool | None = _recorded("Whether the analysis was cancelled before the video's end (the Python API's "
+                                       "stop callback); a server job is never cancelled so.")
     fps: float = Field(description="The video's frame rate.")
     width: int = Field(description="The frame's width in pixels, as players show it.")
     height: int = Field(description="The frame's height in pixels.")
@@ -301,6 +303,8 @@ class ResultOut(_Recorded):
                                         "are analysed_seconds.")
     end_reached: float | None = _recorded("Seconds (on the file's timeline) where the analysis stopped.")
     analysed_seconds: float | None = _recorded("Seconds of the stretch analysed, from start to end_reached.")
+    video_seconds: float | None = _recorded("The video's own length in seconds, as its container gives it; null "
+                                            "where it gives none.")
     frames_read: int = Field(description="Frames decoded.")
     frames_analysed: int = Field(description="Frames analysed (fewer than read with --sample-fps).")
     method: str = Field(description="The temporal method: lstm, mean, hmm or frame.")

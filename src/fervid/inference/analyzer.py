@@ -404,11 +404,14 @@ class Analyzer:
         choose): a warning names both videos (``result.replaced``). ``progress(frames_done, frames_total)`` is
         called as frames are read.
 
-        To cancel: ``stop``, called after ``progress`` for each frame read (``stop=event.is_set`` with a
-        ``threading.Event`` set from a GUI's button); once it returns true the analysis ends as at the video's end,
-        every frame analysed labelled and written, and the result is returned (``ok``; its ``frames_read`` says how
-        far it got). Returns a :class:`fervid.inference.video.VideoResult`; a video that breaks mid-way gives one
-        whose ``error`` says where and why, holding what was analysed before. Raises
+        To cancel: ``stop``, asked as each frame is read, before ``progress`` is told of it (``stop=event.is_set``
+        with a ``threading.Event`` set from a GUI's button); once it returns true the analysis ends there, every
+        frame analysed labelled and written, and the result is returned cancelled: ``result.cancelled``, ``ok``
+        false, ``error`` saying where it stopped, ``frames_read`` how far it got (the last count ``progress`` was
+        given), and the outputs in ``out_dir`` under their partial names (``result.outputs_partial``), as an
+        interrupted run's, their tracks JSON saying ``cancelled`` and the video's own length (``video_seconds``).
+        Returns a :class:`fervid.inference.video.VideoResult`; a video that breaks mid-way gives one whose ``error``
+        says where and why, holding what was analysed before. Raises
         :class:`fervid.inference.video.VideoError` for a file that cannot be analysed at all; an exception raised
         by ``progress`` or ``stop`` themselves (a bug in them, your own way to cancel), MemoryError and an OSError
         writing the outputs (a full disk) are raised as they are, once the outputs up to there are saved in

@@ -884,7 +884,7 @@ TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row gro
 
 
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
-# ok, error, frames_read, stopped_at (README, "Output formats")
+# ok, error, cancelled, frames_read, stopped_at, started_at (README, "Output formats")
 OUTCOME_METADATA_KEY = b"fervid_outcome"
 
 
@@ -933,10 +933,10 @@ def _read_into_arrow_memory(fh):
 
 
 def table_outcome(path: str | Path) -> dict | None:
-    """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
-    (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
-    last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked for),
-    else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
+    """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error`` and
+    ``cancelled`` (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the
+    time of the last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked
+    for), else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
     before fervid recorded it)."""
     import pyarrow.parquet as pq
 
@@ -1034,12 +1034,20 @@ class VideoResult:
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
     # stopped by Ctrl-C or SIGTERM before the video's end (outputs_partial too)
     interrupted: bool = False
-    # the run stopped before the video's end for a reason not the video's, and raised it once the outputs were saved:
-    # interrupted, memory ran out, an error raised by the progress or stop callback, an output that could not be
-    # written. Its outputs keep their partial names (OutputNames.partial, cam_frames.partial.csv), the tracks JSON,
-    # the episodes table and the timelines too, so that a file sent on alone says it is not the whole video's (under
-    # its own name, a CSV cut at 45% read as complete; a 2-row table of a 20 s video whose analysis ran out of memory
-    # at frame 19, as finished as any)
+    # ended by the caller's stop callback before the video's end (VideoAnalyzer.run's stop; a GUI's Cancel button):
+    # its outputs keep their partial names as an interrupted run's (outputs_partial), ``error`` says where it stopped
+    # (``ok`` false) and the tracks JSON says ``cancelled``. A live session's user ending it is its normal end, not
+    # a cancel (run's stop_is_end)
+    cancelled: bool = False
+    # the video's own length in seconds as its container gives it (the tracks JSON's video_seconds), to set beside
+    # where the analysis stopped (``duration``); None where it gives none (a camera, a live stream)
+    video_seconds: float | None = None
+    # the run stopped before the video's end for a reason not the video's: interrupted or cancelled, or raised once
+    # the outputs were saved: memory ran out, an error raised by the progress or stop callback, an output that could
+    # not be written. Its outputs keep their partial names (OutputNames.partial, cam_frames.partial.csv), the tracks
+    # JSON, the episodes table and the timelines too, so that a file sent on alone says it is not the whole video's
+    # (under its own name, a CSV cut at 45% read as complete; a 2-row table of a 20 s video whose analysis ran out of
+    # memory at frame 19, as finished as any)
     outputs_partial: bool = False
     # seconds the analysis took: the frames decoded, detected and classified, the streamed table and annotated
     # video written (the tracks JSON's analysis_seconds); run_seconds: the whole run, the outputs written at its end
@@ -1119,8 +1127,9 @@ class VideoResult:
 
     @property
     def ok(self) -> bool:
-        """Whether the whole video was analysed and its outputs written: False where it broke mid-way or an output
-        went missing (``error`` says where and why; what was analysed before is kept)."""
+        """Whether the whole video was analysed and its outputs written: False where it broke mid-way, was cancelled
+        (:attr:`cancelled`) or an output went missing (``error`` says where and why; what was analysed before is
+        kept)."""
         return self.error is None
 
     @property
@@ -1351,16 +1360,20 @@ class VideoResult:
         return settings
 
     def summary(self) -> dict[str, Any]:
-        """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok`` and ``error``, the video's size,
-        rate and length, the frames read and analysed, what made the results (:attr:`run_settings`), the time the
-        analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
-        return {"file": recorded_name(self.source), "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
+        """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok``, ``error`` and ``cancelled``, the
+        video's size and rate, where the analysis stopped and the video's own length, the frames read and analysed,
+        what made the results (:attr:`run_settings`), the time the analysis took, scene cuts, clock resets and the
+        like, and ``tracks`` (:meth:`track_summaries`)."""
+        return {"file": recorded_name(self.source), "ok": self.ok, "error": self.error, "cancelled": self.cancelled,
+                "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "started_at": self.started_at,
                 # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
                 # the length of the stretch analysed
                 "end_reached": round(self.duration, TIME_DECIMALS),
                 "analysed_seconds": round(self.analysed_seconds, TIME_DECIMALS),
+                "video_seconds": (round(self.video_seconds, TIME_DECIMALS) if self.video_seconds is not None
+                                  else None),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2),
                 "stage_seconds": {stage: round(seconds, 2) for stage, seconds in self.stage_seconds.items()},
@@ -2082,7 +2095,7 @@ class _CheckedCapture:
             return max(0, index)
         # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown)
         self._cap.release()
-        self._cap = cv2.VideoCapture(opencv_name(self._path) or str(self._path))  # (opened by that name before)
+        self._cap = video_capture(opencv_name(self._path) or str(self._path))  # (opened by that name before)
         return None
 
     @property
@@ -2135,6 +2148,29 @@ class _CheckedCapture:
         self._cap.release()
 
 
+# FFmpeg's log level for the captures OpenCV opens, unless the environment sets one: -8 (AV_LOG_QUIET). OpenCV reads
+# OPENCV_FFMPEG_LOGLEVEL once, as its first FFmpeg capture opens
+FFMPEG_LOG_LEVEL_VARIABLE, FFMPEG_LOG_QUIET = "OPENCV_FFMPEG_LOGLEVEL", "-8"
+
+
+@functools.cache
+def quiet_ffmpeg_log() -> None:
+    """FFmpeg's own log lines ("[mov,mp4,...] moov atom not found", "[h264 @ 0x...] error while decoding MB") kept
+    off the process's stderr, where an application embedding fervid had them among its own output (the command line
+    alone silenced them): fervid says what is wrong with a video itself, naming it (:class:`VideoError`, a result's
+    ``error``). A level set in the environment (``OPENCV_FFMPEG_LOGLEVEL=16``: errors) is kept. Called before each
+    capture is opened (:func:`video_capture`); OpenCV reads the level as its first FFmpeg capture opens, so a capture
+    the application opened before fervid's keeps FFmpeg's default."""
+    os.environ.setdefault(FFMPEG_LOG_LEVEL_VARIABLE, FFMPEG_LOG_QUIET)
+
+
+def video_capture(*args) -> cv2.VideoCapture:
+    """``cv2.VideoCapture(*args)``, FFmpeg's own log lines silenced first (:func:`quiet_ffmpeg_log`): every capture
+    fervid opens is opened so."""
+    quiet_ffmpeg_log()
+    return cv2.VideoCapture(*args)
+
+
 @dataclass(frozen=True)
 class ContainerFacts:
     """What a video's container says of it, no frame decoded: ``seconds`` (:func:`container_seconds`; None where it
@@ -2166,7 +2202,7 @@ def container_facts(path: str | Path) -> ContainerFacts:
     name = opencv_name(path)
     if name is None or not utf8_name(str(path)):  # OpenCV cannot be given it: nothing is known of it
         return ContainerFacts(None, 0.0, 0, 0)
-    cap = cv2.VideoCapture(name)
+    cap = video_capture(name)
     try:
         fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -2217,7 +2253,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
-        cap = cv2.VideoCapture(name)
+        cap = video_capture(name)
         probe.read()
     except BaseException:  # Ctrl-C while the probe runs: neither the probe nor the capture is left open
         probe.close()
@@ -3695,8 +3731,9 @@ class ResultWriter:
             self.result.annotated_path = self.video.path if self.video.started else None
         if self.table is not None:
             result = self.result
-            self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
-                              "stopped_at": stopped_at, "started_at": result.started_at})
+            self.table.close({"ok": result.ok, "error": result.error, "cancelled": result.cancelled,
+                              "frames_read": result.frames_read, "stopped_at": stopped_at,
+                              "started_at": result.started_at})
         if self.result.duration:
             self.segment_logs.end_at(self.result.duration)
         for log in self.result.tracks.values():
@@ -3838,7 +3875,7 @@ class VideoAnalyzer:
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
             hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False,
             frame_shape: tuple[int, ...] | None = None,
-            started_at: Callable[[], str | None] | None = None) -> VideoResult:
+            started_at: Callable[[], str | None] | None = None, stop_is_end: bool = False) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
@@ -3850,13 +3887,17 @@ class VideoAnalyzer:
         ``started_at``: when the ``frames``' time 0 was by the wall clock, asked once they are read (a
         :class:`LiveSource`'s :attr:`~LiveSource.started_at`), as :attr:`VideoResult.started_at` records it).
 
-        ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
-        true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
-        returned. With ``out_dir`` every output is written there as the video is analysed (the rows are streamed,
-        not kept: memory stays flat in the video's length), and the rest when done (also after a mid-way failure);
-        without, the rows are kept in ``result.faces``. ``stem`` starts the outputs' file names (default: the
-        source's stem; several videos of one name written to one folder need distinct stems,
-        :func:`fervid.inference.images.output_stems`).
+        ``stop()`` is asked as each frame is read, and ``progress(frames_done, frames_total)`` then told of it where
+        it goes on: the last ``frames_done`` before a stop is the result's ``frames_read``. Once ``stop()`` returns
+        true the analysis ends there: the frames analysed keep their labels, and the result is returned, cancelled
+        (:attr:`VideoResult.cancelled`: its ``error`` says where it stopped, ``ok`` is false, and the outputs keep
+        their partial names, as an interrupted run's). ``stop_is_end``: ``stop`` returning true is where the source
+        ends for this run, not a cancel (a live session's user ending it, a sample's planned length): the result is
+        not cancelled, and its outputs take their own names. With ``out_dir`` every output is written there as the
+        video is analysed (the rows are streamed, not kept: memory stays flat in the video's length), and the rest
+        when done (also after a mid-way failure); without, the rows are kept in ``result.faces``. ``stem`` starts the
+        outputs' file names (default: the source's stem; several videos of one name written to one folder need
+        distinct stems, :func:`fervid.inference.images.output_stems`).
 
         A video that breaks mid-way (a decoder's or the analysis's failure) gives a result whose ``error`` says
         where and why, with what was analysed before. Exceptions that are not the video's are raised instead, once
@@ -3911,7 +3952,7 @@ class VideoAnalyzer:
                       else contextlib.nullcontext()):
                     try:
                         return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop,
-                                             total, clock, size_changes, hdr, started_at)
+                                             total, clock, size_changes, hdr, started_at, stop_is_end)
                     except (ImportError, OSError) as exc:
                         # a library loaded before the frames (pyarrow, for the tables) that could not be mapped
                         # for want of memory: said as memory, not as the video's error (those met on a frame are
@@ -3955,7 +3996,8 @@ class VideoAnalyzer:
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
                  stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
                  size_changes: Callable[[tuple[int, int]], list[dict]] | None,
-                 hdr: tuple[str | None, bool], started_at: Callable[[], str | None] | None) -> VideoResult:
+                 hdr: tuple[str | None, bool], started_at: Callable[[], str | None] | None,
+                 stop_is_end: bool) -> VideoResult:
         """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
         outputs' lock held."""
         opts = self.options
@@ -3968,6 +4010,7 @@ class VideoAnalyzer:
             # a container without a usable rate: timestamps still come from the decoder
             fps = cap.frame_rate or 30.0
             total = round(cap.seconds_expected * fps)
+            result.video_seconds = cap.seconds_expected or None  # (a camera's, a live stream's: not known)
             clock = RisingClock(fps, start=cap.video_start)
             # the frame sought to (its number in the file); where the reader cannot seek, the frames before start
             # are read and passed over
@@ -3984,6 +4027,8 @@ class VideoAnalyzer:
             result.clock_resets = clock.resets  # filled as the frames are read
         result.hdr, result.tone_mapped = hdr
         result.fps = float(fps or 30.0)
+        if cap is None and total:  # frames handed in (a live session's file), the frames it holds known
+            result.video_seconds = total / result.fps
         ahead = lookahead(self.temporal, opts.window, opts.centred)
         frame_shape = cap.frame_shape if cap is not None else None
         if frame_shape is None and ahead > 0:  # frames handed in, held for their centred windows: sized by the first
@@ -4032,12 +4077,14 @@ class VideoAnalyzer:
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
                 frame_index = index[0] if index else first_index + decoded
-                calling = "progress"
+                # asked before progress is told of the frame: told of it and then stopped, progress's last count was
+                # one more than the frames_read returned
+                calling = "stop"
                 try:
-                    if progress:
-                        progress(frames_read, progress_total)
-                    calling = "stop"
                     asked_to_stop = stop is not None and stop()
+                    calling = "progress"
+                    if progress and not asked_to_stop:
+                        progress(frames_read, progress_total)
                 except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
                     raised = exc
                     result.error = (f"{source}: stopped at {t:.1f} s (frame {frames_read}) by "
@@ -4045,7 +4092,7 @@ class VideoAnalyzer:
                                     "cover the frames before")
                     break
                 if asked_to_stop:
-                    stopped = True  # asked to: the frames not read are not missing
+                    stopped = True  # asked to: the frames not read are not missing (not a truncated video)
                     break
                 # counted once it is to be analysed (or passed over by the sampling): a frame a stop came with (a
                 # live source's newest, after Ctrl-C or SIGTERM) is neither analysed nor written, and counted it
@@ -4103,18 +4150,22 @@ class VideoAnalyzer:
             result.duration = ((opts.end if reached_end and opts.end is not None else min(last_time + 1.0 / result.fps,
                                                                  opts.end if opts.end is not None else math.inf))
                                if result.frames_read else 0.0)
+            result.cancelled = stopped and not stop_is_end
             if stopped_by is not None:  # said where the results end, as `fervid video` says it (reached_text)
                 result.error = (f"{source}: interrupted ({stopped_by.args[0] if stopped_by.args else 'Ctrl-C'}) at "
                                 f"{reached_text(result.duration)} (frame {result.frames_read}); the results cover "
                                 "the frames before")
+            elif result.cancelled:  # as an interrupted run's: a file sent on alone does not pass for the whole
+                result.error = (f"{source}: cancelled (its stop callback) at {reached_text(result.duration)} (frame "
+                                f"{result.frames_read}); the results cover the frames before")
             ended_early = stopped_by is not None or stopped or result.error is not None
             if started_at is not None:
                 result.started_at = started_at()
-            # interrupted, or failed for a reason not the video's (raised below), what was analysed keeps its
-            # partial names: a table or key frame of a video cut short does not pass for the whole video's, and the
-            # same video's outputs of an earlier run stay as they were
+            # interrupted, cancelled, or failed for a reason not the video's (raised below), what was analysed keeps
+            # its partial names: a table or key frame of a video cut short does not pass for the whole video's, and
+            # the same video's outputs of an earlier run stay as they were
             result.interrupted = stopped_by is not None
-            result.outputs_partial = result.interrupted or raised is not None
+            result.outputs_partial = result.interrupted or result.cancelled or raised is not None
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
                     writer.close(into_place=not result.outputs_partial,
@@ -4325,10 +4376,10 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
         cap = None
         try:
             if isinstance(target, int):
-                cap = cv2.VideoCapture(target)
+                cap = video_capture(target)
             else:  # FFmpeg only: OpenCV's other backends, tried after it, printed the URL (its password) in warnings
                 ms = int(timeout * 1000)
-                cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG,
+                cap = video_capture(target, cv2.CAP_FFMPEG,
                                        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
             opened = cap.isOpened()
             ok, frame = cap.read() if opened else (False, None)
