@@ -887,7 +887,8 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
 
     from fervid.inference.video import VideoAnalyzer
 
-    result = VideoAnalyzer(analyzer, options.video(), naming="flags").run(path, out, progress=progress, stop=stop, stem=stem)
+    result = VideoAnalyzer(analyzer, options.video(), naming="flags").run(path, out, progress=progress, stop=stop,
+                                                                          stem=stem)
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
     if result.table_path is not None:
         frames = None
