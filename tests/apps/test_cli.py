@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import (FACE_CLIP_FRAMES, REPO, cnn_runs_out_of_memory, needs_repository,
-                      needs_sample_clip, wait_until_listening, windows_without_long_paths,
+                      needs_sample_clip, refuse, retry_waits, wait_until_listening, windows_without_long_paths,
                       write_participant_behind_small_face)
 
 from fervid.apps.cli import app
@@ -2353,19 +2353,7 @@ def test_a_results_file_that_cannot_be_written_leaves_the_others_written(tmp_pat
 def hold_open(monkeypatch, *held: Path) -> None:
     """Another program holds the files ``held`` open (a CSV in Excel, a PNG in a viewer), as Windows has it:
     replacing one, or renaming it, is refused, WinError 32, the error naming the file moved first."""
-    import errno
-
-    real_replace = os.replace
-
-    def replace(src, dst, **kwargs):
-        if os.fspath(dst) in map(str, held) or os.fspath(src) in map(str, held):
-            exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
-                                  "another process", os.fspath(src), None, os.fspath(dst))
-            exc.winerror = 32
-            raise exc
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
+    refuse(monkeypatch, "replace", lambda *paths: not set(map(str, held)).isdisjoint(paths))
 
 
 def test_a_results_file_open_in_excel_is_said_to_be_and_the_others_are_written(tmp_path, astronaut_png,
@@ -3512,27 +3500,14 @@ def test_an_image_cropped_again_with_fewer_faces_leaves_none_of_its_earlier_crop
 def test_an_earlier_crop_windows_holds_a_moment_is_deleted_on_a_later_try(tmp_path, astronaut_rgb, monkeypatch):
     """Windows' virus scanner or indexer opening the earlier _face2.png for a moment (its delete refused, WinError
     32) failed the image's crops at once; the delete is tried again, as fervid's renames are."""
-    import types
-
     from fervid.errors import WINDOWS_HELD_OPEN
     from fervid.inference import set_aside
 
     Image.fromarray(_two_faces(astronaut_rgb)).save(tmp_path / "group.jpg")
     crops = tmp_path / "crops"
     assert runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "-q"]).exit_code == 0
-    real_unlink, refused, waits = os.unlink, [], []
-
-    def unlink(path, *args, **kwargs):
-        if Path(path).name == "group_face2.png" and len(refused) < 2:
-            refused.append(path)
-            held = PermissionError(13, "The process cannot access the file because it is being used by another "
-                                   "process", os.fspath(path))
-            held.winerror = 32
-            raise held
-        return real_unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "unlink", unlink)
-    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+    waits = retry_waits(monkeypatch)
+    refused = refuse(monkeypatch, "unlink", lambda path: Path(path).name == "group_face2.png", times=2)
     again = runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "--max-faces", "1"])
     assert again.exit_code == 0, again.output
     assert 32 in WINDOWS_HELD_OPEN and len(refused) == 2 and waits == list(set_aside.REPLACE_RETRY_WAITS_S[:2])

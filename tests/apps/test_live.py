@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
+from conftest import refuse, retry_waits
 from fervid.apps.live import LiveLimits
 from fervid.inference.temporal import labels_delay
 from fervid.apps.schemas import FaceRow
@@ -104,22 +105,7 @@ def test_a_saved_session_is_private_and_an_unsaved_one_leaves_nothing(tmp_path, 
 def test_a_saved_session_windows_holds_a_moment_is_still_saved(tmp_path, astronaut_rgb, monkeypatch):
     """Windows' virus scanner or indexer opening a file of the recording for a moment refused the rename of its
     folder into the job's (WinError 32) and the session was lost; the rename is tried again, as fervid's others."""
-    import types
-
     from fervid.inference import set_aside
-
-    refused, waits = [], []
-
-    def refusing_twice(rename):  # (os.rename too: Path.rename's, which the folder was moved by)
-        def refused_at_first(source, target, *args, **kwargs):
-            if os.path.basename(source).startswith(".live-") and len(refused) < 2:
-                refused.append(source)
-                held = PermissionError(13, "The process cannot access the file because it is being used by another "
-                                       "process", os.fspath(source))
-                held.winerror = 32
-                raise held
-            return rename(source, target, *args, **kwargs)
-        return refused_at_first
 
     with TestClient(create_app(ServerSettings(data_dir=tmp_path / "data")), base_url=BASE) as client:
         with client.websocket_connect(LIVE) as ws:
@@ -127,9 +113,10 @@ def test_a_saved_session_windows_holds_a_moment_is_still_saved(tmp_path, astrona
             for seq in range(1, 3):
                 ws.send_bytes(frame_message(seq, astronaut_rgb))
                 ws.receive_json()
-            monkeypatch.setattr(os, "replace", refusing_twice(os.replace))
-            monkeypatch.setattr(os, "rename", refusing_twice(os.rename))
-            monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+            # (os.rename too: Path.rename's, which the folder was moved by)
+            refused = refuse(monkeypatch, ["replace", "rename"],
+                             lambda source, target: os.path.basename(source).startswith(".live-"), times=2)
+            waits = retry_waits(monkeypatch)
             ws.send_text(json.dumps({"type": "stop", "save": True}))
             saved = ws.receive_json()
         assert saved["type"] == "saved", saved
