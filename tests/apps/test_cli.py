@@ -1031,9 +1031,41 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
 
 
-def test_evaluate_puts_a_cross_dataset_table_in_the_card_only_from_a_comparison_of_its_weights(tmp_path):
+def _cross_dataset_comparison(identity: dict) -> tuple[dict, dict]:
+    """A compare_models JSON of the weights ``identity`` names, and its row, which the card's table is taken from."""
+    scores = {"n": 129, "accuracy": 0.5814, "macro_f1": 0.532, "ci_method": "bootstrap over 6 subjects",
+              "accuracy_ci95": [0.457, 0.685], "calibration": {"ece": 0.1407, "mean_confidence": 0.7019,
+                                                                "errors": 54, "confident_errors": 0, "confident_at": 0.9}}
+    row = {"model": "fer2013_vgg", "precision": "int8", **identity, "jaffe": scores}
+    comparison = {"command": "python benchmarks/compare_models.py --models fer2013_vgg", "fervid": "0.2.0",
+                  "onnxruntime": "1.32.0", "cpu": "a CPU", "detector": "centerface", "models": {"fer2013_vgg": row}}
+    return comparison, comparison | {"models": {"x": row | {"weights_sha256": "0" * 64}}}
+
+
+def _degraded_faces_report(identity: dict) -> tuple[dict, dict]:
+    """A benchmarks/degraded_faces.py JSON of the weights ``identity`` names, and one of other weights."""
+    scores = {"n": 783, "accuracy": 0.7, "uncertain_share": 0.235, "mean_confidence": 0.682, "errors_at_0.9": 12}
+    model = {"model": "fer2013_vgg", "uncertain_below": 0.5, **identity}
+    report = {"command": "python benchmarks/degraded_faces.py", "cpu": "a CPU", "models": {"fer2013_vgg": model},
+              "results": {"ckplus": {"fer2013_vgg": {"original": scores, "noise sd 40": scores | {
+                  "accuracy": 0.098, "uncertain_share": 0.026, "mean_confidence": 0.784}}}}}
+    return report, report | {"models": {"fer2013_vgg": model | {"weights_sha256": "0" * 64}}}
+
+
+@pytest.mark.parametrize("option, reports, card_lines", [
+    ("--cross-dataset", _cross_dataset_comparison, [
+        "| JAFFE (full heads, found and aligned by the `centerface` detector) | 129 | 0.5814 (0.457-0.685, "
+        "bootstrap over 6 subjects) | 0.532 | 0.141 / 0.702 |",
+        "0.141 on JAFFE (mean confidence 0.702 for accuracy 0.581; 0 of its 54 errors"]),
+    ("--degraded-faces", _degraded_faces_report, [
+        "CK+48 (783 faces): as they are 0.700 / 23.5% / 0.68; noise sd 40 0.098 / 2.6% / 0.78."]),
+], ids=["cross-dataset", "degraded-faces"])
+def test_evaluate_puts_a_benchmarks_record_in_the_card_only_from_a_run_of_its_weights(tmp_path, option, reports,
+                                                                                       card_lines):
     """The cross-dataset table of the default's card was pasted in by hand, from a comparison that did not record
-    which weights it measured: `--cross-dataset` takes it from a compare_models JSON of the same weights only."""
+    which weights it measured, and the cards' line on the `uncertain` flag and degraded faces must survive
+    `docs/reproduce.sh`'s `--write-card` for new weights: `--cross-dataset` (a compare_models JSON) and
+    `--degraded-faces` (a benchmarks/degraded_faces.py JSON) take theirs from a record of the same weights only."""
     import shutil
 
     from conftest import write_fer2013_csv
@@ -1043,67 +1075,25 @@ def test_evaluate_puts_a_cross_dataset_table_in_the_card_only_from_a_comparison_
     copy = tmp_path / "model"
     shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
     (copy / "card.json").unlink()  # a card of no weights: nothing recorded by hand to keep
-    cnn = EmotionCNN(copy)
-    scores = {"n": 129, "accuracy": 0.5814, "macro_f1": 0.532, "ci_method": "bootstrap over 6 subjects",
-              "accuracy_ci95": [0.457, 0.685], "calibration": {"ece": 0.1407, "mean_confidence": 0.7019,
-                                                                "errors": 54, "confident_errors": 0, "confident_at": 0.9}}
-    row = {"model": "fer2013_vgg", "precision": "int8", **cnn.weights_identity, "jaffe": scores}
-    comparison = {"command": "python benchmarks/compare_models.py --models fer2013_vgg", "fervid": "0.2.0",
-                  "onnxruntime": "1.32.0", "cpu": "a CPU", "detector": "centerface", "models": {"fer2013_vgg": row}}
+    of_these, of_others = reports(EmotionCNN(copy).weights_identity)
     other = tmp_path / "other.json"
-    other.write_text(json.dumps(comparison | {"models": {"x": row | {"weights_sha256": "0" * 64}}}), encoding="utf-8")
-    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--cross-dataset", str(other)])
-    assert refused.exit_code == 2 and "not these weights" in refused.output, refused.output
+    other.write_text(json.dumps(of_others), encoding="utf-8")
+    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card", option,
+                                  str(other)])
+    assert refused.exit_code == 2 and option in refused.output and "not these weights" in refused.output, \
+        refused.output
     assert not (copy / "card.json").exists()  # refused before anything was evaluated or written
-    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--cross-dataset", str(other)])
+    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), option, str(other)])
     assert alone.exit_code == 2 and "needs --write-card" in alone.output
     same = tmp_path / "same.json"
-    same.write_text(json.dumps(comparison), encoding="utf-8")
-    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--cross-dataset", str(same)])
+    same.write_text(json.dumps(of_these), encoding="utf-8")
+    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card", option,
+                                  str(same)])
     assert written.exit_code == 0, written.output
     card = (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "| JAFFE (full heads, found and aligned by the `centerface` detector) | 129 | 0.5814 (0.457-0.685, " \
-           "bootstrap over 6 subjects) | 0.532 | 0.141 / 0.702 |" in card
-    assert "0.141 on JAFFE (mean confidence 0.702 for accuracy 0.581; 0 of its 54 errors" in card
+    for line in card_lines:
+        assert line in card
 
-
-def test_evaluate_puts_the_degraded_faces_record_in_the_card_only_from_a_run_of_its_weights(tmp_path):
-    """The cards' line on the `uncertain` flag and degraded faces must survive `docs/reproduce.sh`'s
-    `--write-card` for new weights: `--degraded-faces` takes it from a benchmarks/degraded_faces.py JSON of the
-    same weights only."""
-    import shutil
-
-    from conftest import write_fer2013_csv
-    from fervid.inference.models import EmotionCNN, resolve_model_dir
-
-    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
-    copy = tmp_path / "model"
-    shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
-    (copy / "card.json").unlink()
-    identity = EmotionCNN(copy).weights_identity
-    scores = {"n": 783, "accuracy": 0.7, "uncertain_share": 0.235, "mean_confidence": 0.682, "errors_at_0.9": 12}
-    report = {"command": "python benchmarks/degraded_faces.py", "cpu": "a CPU",
-              "models": {"fer2013_vgg": {"model": "fer2013_vgg", "uncertain_below": 0.5, **identity}},
-              "results": {"ckplus": {"fer2013_vgg": {"original": scores, "noise sd 40": scores | {
-                  "accuracy": 0.098, "uncertain_share": 0.026, "mean_confidence": 0.784}}}}}
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps(report | {"models": {"fer2013_vgg": report["models"]["fer2013_vgg"] | {
-        "weights_sha256": "0" * 64}}}), encoding="utf-8")
-    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--degraded-faces", str(other)])
-    assert refused.exit_code == 2 and "--degraded-faces" in refused.output and "not these weights" in refused.output
-    assert not (copy / "card.json").exists()
-    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--degraded-faces", str(other)])
-    assert alone.exit_code == 2 and "needs --write-card" in alone.output
-    same = tmp_path / "same.json"
-    same.write_text(json.dumps(report), encoding="utf-8")
-    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--degraded-faces", str(same)])
-    assert written.exit_code == 0, written.output
-    assert "CK+48 (783 faces): as they are 0.700 / 23.5% / 0.68; noise sd 40 0.098 / 2.6% / 0.78." in (
-        copy / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 def test_evaluate_knows_copies_of_a_models_training_faces_and_one_face_filed_under_two_emotions(tmp_path):
     """A copy of the folder a model was taught (or some of its files under other names) was scored as faces it had
