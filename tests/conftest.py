@@ -236,6 +236,38 @@ def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 255).astype(np.uint8), labels
 
 
+def ck_like(n_subjects=16, seqs_per_subject=4, frames=3):
+    """CK+-shaped data: subjects with several 3-frame sequences, the class written into the frames."""
+    from fervid.evaluation.datasets import FaceDataset
+
+    images, labels, sources, subjects, sequences = [], [], [], [], []
+    rng = np.random.default_rng(0)
+    for s in range(n_subjects):
+        for q in range(seqs_per_subject):
+            label = int(rng.integers(0, 6))
+            imgs, _ = synthetic_faces(frames, seed=s * 100 + q)
+            for f, img in enumerate(imgs):
+                img = img.copy()
+                row = 4 + 6 * label
+                img[row : row + 4, 8:40] = 240
+                images.append(img)
+                labels.append(label)
+                sources.append(f"S{s:03d}_{q:03d}_{f:08d}.png")
+                subjects.append(f"S{s:03d}")
+                sequences.append(f"S{s:03d}_{q:03d}")
+    return FaceDataset(np.stack(images), np.asarray(labels), sources, "ck-like", subjects, sequences)
+
+
+def write_ck_folders(dataset, folder: Path) -> Path:
+    """``dataset``'s faces as images in a folder an emotion, as CK+48 is laid out (what `--ckplus` reads)."""
+    from PIL import Image
+
+    for image, label, source in zip(dataset.images, dataset.labels, dataset.sources):
+        (folder / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / EMOTIONS[label] / source)
+    return folder
+
+
 def write_fer2013_csv(path: Path, usages: dict[str, int], seed: int = 0) -> Path:
     """A FER2013-format CSV (``emotion,pixels,Usage``), gzipped if the name ends in .gz."""
     lines = ["emotion,pixels,Usage"]

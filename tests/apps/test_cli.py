@@ -2400,18 +2400,57 @@ def test_an_evaluation_file_open_in_excel_is_said_to_be(tmp_path, fer_csv, monke
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # nothing hidden left either
 
 
-def test_an_evaluation_killed_replacing_its_outputs_has_them_back_and_a_folder_in_use_is_refused(tmp_path, fer_csv,
-                                                                                                  monkeypatch):
-    """`fervid evaluate --out e` killed as it set e's earlier files aside to replace them left them hidden
-    (.<name>.<token>.old) beside its staging folder for ever, and nothing stopped two runs writing into e at once.
-    The next run puts them back as it starts (here one refused at its data), and a run into a folder another
-    holds is refused before it reads anything, exit 75, naming the folder and the other run."""
+def _an_evaluation(tmp_path, request) -> dict:
+    """`fervid evaluate --out e`: one run a folder, its lock the folder's."""
+    not_faces = tmp_path / "not_faces.csv"
+    not_faces.write_text("a,b\n1,2\n", encoding="utf-8")
+    out = tmp_path / "e"
+    return {"out": out, "command": ["evaluate", "--data", str(request.getfixturevalue("fer_csv")), "--out", str(out),
+                                    "-q"],
+            "outputs": 4,  # the metrics, the predictions, the report and the confusion
+            "not_its_data": ["evaluate", "--data", str(not_faces), "--dataset", "fer2013"],
+            "not_its_data_says": "missing FER2013 column(s)", "lock": {},
+            "refused_says": f"error: {out}: another fervid evaluate run (pid {os.getpid()}, this process) is writing "
+                            "its outputs into this folder; wait for it to finish, or give another --out",
+            "another": None, "anothers_outputs": None}
+
+
+def _an_experiment(tmp_path, request) -> dict:
+    """`fervid experiment --out out`, whose default every experiment shares: one run an experiment, another
+    experiment into the same folder goes on."""
+    pytest.importorskip("torch")
+    from conftest import ck_like, write_ck_folders
+
+    ck = write_ck_folders(ck_like(n_subjects=5, seqs_per_subject=2), tmp_path / "ck")
+    (tmp_path / "no_faces" / "happy").mkdir(parents=True)
+    out = tmp_path / "out"
+    return {"out": out, "command": ["experiment", "--dataset", "ckplus", "--ckplus", str(ck), "--epochs", "1", "--out",
+                                    str(out), "-q"],
+            "outputs": 4,  # the JSON, the predictions, the confusion and the curves
+            "not_its_data": ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "no_faces")],
+            "not_its_data_says": "no readable images", "lock": {"name": ".ckplus_lstm-cnn_subject.lock"},
+            "refused_says": f"error: {out}: another fervid experiment run (pid {os.getpid()}, this process) is "
+                            "writing ckplus_lstm-cnn_subject.* and ckplus_lstm-cnn_subject_* into this folder; wait "
+                            "for it to finish, or give another --out",
+            "another": ["--model", "lstm-pixels"], "anothers_outputs": "ckplus_lstm-pixels_subject"}
+
+
+@pytest.mark.parametrize("make_run", [_an_evaluation, _an_experiment], ids=["evaluate", "experiment"])
+def test_a_run_killed_replacing_its_outputs_has_them_back_and_a_folder_in_use_is_refused(tmp_path, monkeypatch,
+                                                                                        request, make_run):
+    """`fervid evaluate --out e` (or `fervid experiment`) killed as it set e's earlier files aside to replace them
+    left them hidden (.<name>.<token>.old) beside its staging folder for ever (an experiment's, until a later run
+    had trained to the end), and nothing stopped two runs writing into e at once (the same experiment run twice
+    replaced the other's outputs, its "wrote ..." said of files no longer its own). The next run puts them back as
+    it starts (here one refused at its data), and a run into a folder another holds is refused before it reads
+    anything, exit 75, naming the folder and the other run; another experiment into the same folder goes on."""
     from fervid.folder_lock import FolderLock
 
-    out = tmp_path / "e"
-    command = ["evaluate", "--data", str(fer_csv), "--out", str(out), "-q"]
+    run = make_run(tmp_path, request)
+    out, command = run["out"], run["command"]
     assert runner.invoke(app, command).exit_code == 0
     earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(earlier) == run["outputs"]
     real_replace, set_aside = os.replace, []
 
     def killed_at_the_second(src, dst, **kwargs):  # (KeyboardInterrupt: not caught, as the OS ends a killed run)
@@ -2424,19 +2463,22 @@ def test_an_evaluation_killed_replacing_its_outputs_has_them_back_and_a_folder_i
     monkeypatch.setattr(os, "replace", killed_at_the_second)
     assert runner.invoke(app, command).exit_code != 0
     monkeypatch.setattr(os, "replace", real_replace)
-    assert [p for p in out.iterdir() if p.name.endswith(".old")]  # hidden: two of the earlier files gone
-    not_faces = tmp_path / "not_faces.csv"
-    not_faces.write_text("a,b\n1,2\n")
-    refused_at_its_data = runner.invoke(app, ["evaluate", "--data", str(not_faces), "--dataset", "fer2013", "--out",
-                                              str(out), "-q"])
+    assert [p for p in out.iterdir() if p.name.endswith(".old")]  # hidden: an earlier file gone
+    refused_at_its_data = runner.invoke(app, [*run["not_its_data"], "--out", str(out), "-q"])
     assert refused_at_its_data.exit_code == 1, refused_at_its_data.output
+    assert run["not_its_data_says"] in refused_at_its_data.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # whole, nothing hidden left
-    with FolderLock(out, "another run", "wait", removed=True):
+    with FolderLock(out, "another run", "wait", removed=True, **run["lock"]):
         refused = runner.invoke(app, command)
+        another = runner.invoke(app, [*command, *run["another"]]) if run["another"] else None
     assert refused.exit_code == 75, refused.output
-    assert (f"error: {out}: another fervid evaluate run (pid {os.getpid()}, this process) is writing its outputs into "
-            "this folder; wait for it to finish, or give another --out") in refused.output
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+    assert run["refused_says"] in refused.output
+    anothers: set[str] = set()
+    if another is not None:
+        assert another.exit_code == 0, another.output
+        anothers = {p.name for p in out.iterdir() if p.name.startswith(run["anothers_outputs"])}
+        assert f"{run['anothers_outputs']}.json" in anothers
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name not in anothers} == earlier
 
 
 def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,
