@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import platform
@@ -235,6 +236,38 @@ def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 255).astype(np.uint8), labels
 
 
+def ck_like(n_subjects=16, seqs_per_subject=4, frames=3):
+    """CK+-shaped data: subjects with several 3-frame sequences, the class written into the frames."""
+    from fervid.evaluation.datasets import FaceDataset
+
+    images, labels, sources, subjects, sequences = [], [], [], [], []
+    rng = np.random.default_rng(0)
+    for s in range(n_subjects):
+        for q in range(seqs_per_subject):
+            label = int(rng.integers(0, 6))
+            imgs, _ = synthetic_faces(frames, seed=s * 100 + q)
+            for f, img in enumerate(imgs):
+                img = img.copy()
+                row = 4 + 6 * label
+                img[row : row + 4, 8:40] = 240
+                images.append(img)
+                labels.append(label)
+                sources.append(f"S{s:03d}_{q:03d}_{f:08d}.png")
+                subjects.append(f"S{s:03d}")
+                sequences.append(f"S{s:03d}_{q:03d}")
+    return FaceDataset(np.stack(images), np.asarray(labels), sources, "ck-like", subjects, sequences)
+
+
+def write_ck_folders(dataset, folder: Path) -> Path:
+    """``dataset``'s faces as images in a folder an emotion, as CK+48 is laid out (what `--ckplus` reads)."""
+    from PIL import Image
+
+    for image, label, source in zip(dataset.images, dataset.labels, dataset.sources):
+        (folder / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / EMOTIONS[label] / source)
+    return folder
+
+
 def write_fer2013_csv(path: Path, usages: dict[str, int], seed: int = 0) -> Path:
     """A FER2013-format CSV (``emotion,pixels,Usage``), gzipped if the name ends in .gz."""
     lines = ["emotion,pixels,Usage"]
@@ -435,3 +468,53 @@ def windows_without_long_paths(monkeypatch) -> None:
 
     console = types.SimpleNamespace(kernel32=types.SimpleNamespace(GetConsoleWindow=lambda: 1))
     monkeypatch.setattr(ctypes, "windll", console, raising=False)
+
+
+WINDOWS_SAYS = {32: "The process cannot access the file because it is being used by another process",  # held open
+                5: "Access is denied"}  # ERROR_ACCESS_DENIED: a file being deleted, or a folder holding one held open
+
+
+def refusal(path, other=None, winerror: int | None = 32) -> PermissionError:
+    """What a rename, replace or delete of ``path`` (to ``other``) is refused with: on Windows, ``winerror`` 32
+    (ERROR_SHARING_VIOLATION: another program, Excel or a virus scanner, has the file open) or 5; ``winerror``
+    None, as Linux and macOS refuse it (the folder's permissions)."""
+    if winerror is None:
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path),
+                               None, None if other is None else os.fspath(other))
+    refused = PermissionError(errno.EACCES, WINDOWS_SAYS[winerror], os.fspath(path), None,
+                              None if other is None else os.fspath(other))
+    refused.winerror = winerror
+    return refused
+
+
+def refuse(monkeypatch, calls, refused=lambda *paths: True, times: int | None = None,
+           winerror: int | None = 32) -> list[str]:
+    """``os.<call>`` for each of ``calls`` ("replace", "rename", "unlink", "remove") refused (:func:`refusal`) where
+    ``refused(*paths)`` (the call's one or two paths, as strings) says so, ``times`` times in all (None: every
+    time), as Windows refuses a file its virus scanner has open for a moment, or Excel for good. Returns the
+    refused calls' first paths."""
+    made = []
+
+    def refusing(real):
+        def call(*args, **kwargs):
+            paths = [os.fspath(p) for p in args[:2] if isinstance(p, (str, os.PathLike))]
+            if refused(*paths) and (times is None or len(made) < times):
+                made.append(paths[0])
+                raise refusal(*paths, winerror=winerror)
+            return real(*args, **kwargs)
+        return call
+
+    for name in [calls] if isinstance(calls, str) else calls:
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+    return made
+
+
+def retry_waits(monkeypatch) -> list[float]:
+    """fervid's waits between tries of a refused rename or delete (set_aside's), recorded, not slept."""
+    import types
+
+    from fervid.inference import set_aside
+
+    waits: list[float] = []
+    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+    return waits

@@ -151,16 +151,15 @@ def test_an_error_on_an_output_held_open_names_it_and_says_what_to_do(tmp_path):
     import pickle
 
     import fervid.errors as errors
+    from conftest import WINDOWS_SAYS, refusal
 
     table = tmp_path / "r.csv"
     table.write_text("file\n", encoding="utf-8")
-    refused = PermissionError(errno.EACCES, "refused", str(tmp_path / ".r.csv.0123456789abcdef.tmp"), None, str(table))
-    refused.winerror = 32
-    held = errors.held_open_error(refused, table)
+    held = errors.held_open_error(refusal(tmp_path / ".r.csv.0123456789abcdef.tmp", table), table)
     assert isinstance(held, errors.HeldOpenError) and isinstance(held, PermissionError)
     assert (held.filename, held.strerror) == (
-        str(table), "refused; it is open in another program (Excel?): close it there and run this again")
-    assert (held.reason, held.advice) == ("refused", "is open in another program (Excel?): close it there")
+        str(table), f"{WINDOWS_SAYS[32]}; it is open in another program (Excel?): close it there and run this again")
+    assert (held.reason, held.advice) == (WINDOWS_SAYS[32], "is open in another program (Excel?): close it there")
     again = pickle.loads(pickle.dumps(held))
     assert (type(again), again.filename, again.strerror, again.advice) == (
         errors.HeldOpenError, held.filename, held.strerror, held.advice)

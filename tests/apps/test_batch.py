@@ -716,9 +716,8 @@ def test_results_windows_will_not_move_for_a_moment_go_in_and_for_good_fail_that
     results into files/ was refused (WinError 5, "Access is denied"): the batch stopped, blaming the output folder
     ("make room (or make the folder writable)"). Refused twice, the rename is tried again and the results go in;
     refused for good, that file fails, said to be held by another program, and the run goes on."""
-    import types
-
     import fervid.apps.batch as batch
+    from conftest import refuse, retry_waits
     from fervid.inference import set_aside
 
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, face_clip, 1)
@@ -727,18 +726,10 @@ def test_results_windows_will_not_move_for_a_moment_go_in_and_for_good_fail_that
     monkeypatch.setitem(batch._worker, "options", options)
     monkeypatch.setitem(batch._worker, "analyzer", options.pipeline.analyzer(threads=1))
     results = options.out / "files" / "key"
-    real_replace, refused = os.replace, []
-
-    def held_for_a_while(source, target, **kwargs):
-        if Path(target) == results and (refusals is None or len(refused) < refusals):
-            refused.append(source)
-            exc = PermissionError(13, "Access is denied", os.fspath(source), None, os.fspath(target))
-            exc.winerror = 5  # ERROR_ACCESS_DENIED: a folder holding a file another process has open
-            raise exc
-        return real_replace(source, target, **kwargs)
-
-    monkeypatch.setattr(os, "replace", held_for_a_while)
-    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=lambda seconds: None), raising=False)
+    # ERROR_ACCESS_DENIED: Windows' word for a folder holding a file another process has open
+    refused = refuse(monkeypatch, "replace", lambda source, target: Path(target) == results, times=refusals,
+                     winerror=5)
+    retry_waits(monkeypatch)
     result = batch.analyse_one((image, "key", "image"))
     if refusals:
         assert result["status"] == "done" and len(refused) == refusals

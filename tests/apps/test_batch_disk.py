@@ -195,22 +195,12 @@ def test_a_files_csv_open_in_excel_is_said_to_be(tmp_path, astronaut_rgb, monkey
     """Windows cannot replace a file another program holds open: files.csv open in Excel failed the run's end with
     "Make room (or make the folder writable)", neither of which was the matter. Refused so (WinError 32), the error
     says to close it there; another refusal keeps the advice it had."""
-    import errno
+    from conftest import refuse
 
     first, second = photos(tmp_path / "corpus", astronaut_rgb, ["a.png", "b.png"])
     out = tmp_path / "out"
     run_batch([str(first)], BatchOptions(out=out, pipeline=QUICK), progress=False)
-    real_replace = os.replace
-
-    def refuse_files_csv(src, dst, **kwargs):
-        if Path(dst) == out / "files.csv":
-            exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
-                                  "another process", str(dst))
-            exc.winerror = winerror
-            raise exc
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "replace", refuse_files_csv)
+    refuse(monkeypatch, "replace", lambda source, target: Path(target) == out / "files.csv", winerror=winerror)
     with pytest.raises(PermissionError) as caught:
         run_batch([str(first), str(second)], BatchOptions(out=out, pipeline=QUICK), progress=False)
     assert caught.value.filename == str(out / "files.csv")

@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import (FACE_CLIP_FRAMES, REPO, cnn_runs_out_of_memory, needs_repository,
-                      needs_sample_clip, wait_until_listening, windows_without_long_paths,
+                      needs_sample_clip, refuse, retry_waits, wait_until_listening, windows_without_long_paths,
                       write_participant_behind_small_face)
 
 from fervid.apps.cli import app
@@ -1031,9 +1031,41 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
 
 
-def test_evaluate_puts_a_cross_dataset_table_in_the_card_only_from_a_comparison_of_its_weights(tmp_path):
+def _cross_dataset_comparison(identity: dict) -> tuple[dict, dict]:
+    """A compare_models JSON of the weights ``identity`` names, and its row, which the card's table is taken from."""
+    scores = {"n": 129, "accuracy": 0.5814, "macro_f1": 0.532, "ci_method": "bootstrap over 6 subjects",
+              "accuracy_ci95": [0.457, 0.685], "calibration": {"ece": 0.1407, "mean_confidence": 0.7019,
+                                                                "errors": 54, "confident_errors": 0, "confident_at": 0.9}}
+    row = {"model": "fer2013_vgg", "precision": "int8", **identity, "jaffe": scores}
+    comparison = {"command": "python benchmarks/compare_models.py --models fer2013_vgg", "fervid": "0.2.0",
+                  "onnxruntime": "1.32.0", "cpu": "a CPU", "detector": "centerface", "models": {"fer2013_vgg": row}}
+    return comparison, comparison | {"models": {"x": row | {"weights_sha256": "0" * 64}}}
+
+
+def _degraded_faces_report(identity: dict) -> tuple[dict, dict]:
+    """A benchmarks/degraded_faces.py JSON of the weights ``identity`` names, and one of other weights."""
+    scores = {"n": 783, "accuracy": 0.7, "uncertain_share": 0.235, "mean_confidence": 0.682, "errors_at_0.9": 12}
+    model = {"model": "fer2013_vgg", "uncertain_below": 0.5, **identity}
+    report = {"command": "python benchmarks/degraded_faces.py", "cpu": "a CPU", "models": {"fer2013_vgg": model},
+              "results": {"ckplus": {"fer2013_vgg": {"original": scores, "noise sd 40": scores | {
+                  "accuracy": 0.098, "uncertain_share": 0.026, "mean_confidence": 0.784}}}}}
+    return report, report | {"models": {"fer2013_vgg": model | {"weights_sha256": "0" * 64}}}
+
+
+@pytest.mark.parametrize("option, reports, card_lines", [
+    ("--cross-dataset", _cross_dataset_comparison, [
+        "| JAFFE (full heads, found and aligned by the `centerface` detector) | 129 | 0.5814 (0.457-0.685, "
+        "bootstrap over 6 subjects) | 0.532 | 0.141 / 0.702 |",
+        "0.141 on JAFFE (mean confidence 0.702 for accuracy 0.581; 0 of its 54 errors"]),
+    ("--degraded-faces", _degraded_faces_report, [
+        "CK+48 (783 faces): as they are 0.700 / 23.5% / 0.68; noise sd 40 0.098 / 2.6% / 0.78."]),
+], ids=["cross-dataset", "degraded-faces"])
+def test_evaluate_puts_a_benchmarks_record_in_the_card_only_from_a_run_of_its_weights(tmp_path, option, reports,
+                                                                                       card_lines):
     """The cross-dataset table of the default's card was pasted in by hand, from a comparison that did not record
-    which weights it measured: `--cross-dataset` takes it from a compare_models JSON of the same weights only."""
+    which weights it measured, and the cards' line on the `uncertain` flag and degraded faces must survive
+    `docs/reproduce.sh`'s `--write-card` for new weights: `--cross-dataset` (a compare_models JSON) and
+    `--degraded-faces` (a benchmarks/degraded_faces.py JSON) take theirs from a record of the same weights only."""
     import shutil
 
     from conftest import write_fer2013_csv
@@ -1043,67 +1075,25 @@ def test_evaluate_puts_a_cross_dataset_table_in_the_card_only_from_a_comparison_
     copy = tmp_path / "model"
     shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
     (copy / "card.json").unlink()  # a card of no weights: nothing recorded by hand to keep
-    cnn = EmotionCNN(copy)
-    scores = {"n": 129, "accuracy": 0.5814, "macro_f1": 0.532, "ci_method": "bootstrap over 6 subjects",
-              "accuracy_ci95": [0.457, 0.685], "calibration": {"ece": 0.1407, "mean_confidence": 0.7019,
-                                                                "errors": 54, "confident_errors": 0, "confident_at": 0.9}}
-    row = {"model": "fer2013_vgg", "precision": "int8", **cnn.weights_identity, "jaffe": scores}
-    comparison = {"command": "python benchmarks/compare_models.py --models fer2013_vgg", "fervid": "0.2.0",
-                  "onnxruntime": "1.32.0", "cpu": "a CPU", "detector": "centerface", "models": {"fer2013_vgg": row}}
+    of_these, of_others = reports(EmotionCNN(copy).weights_identity)
     other = tmp_path / "other.json"
-    other.write_text(json.dumps(comparison | {"models": {"x": row | {"weights_sha256": "0" * 64}}}), encoding="utf-8")
-    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--cross-dataset", str(other)])
-    assert refused.exit_code == 2 and "not these weights" in refused.output, refused.output
+    other.write_text(json.dumps(of_others), encoding="utf-8")
+    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card", option,
+                                  str(other)])
+    assert refused.exit_code == 2 and option in refused.output and "not these weights" in refused.output, \
+        refused.output
     assert not (copy / "card.json").exists()  # refused before anything was evaluated or written
-    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--cross-dataset", str(other)])
+    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), option, str(other)])
     assert alone.exit_code == 2 and "needs --write-card" in alone.output
     same = tmp_path / "same.json"
-    same.write_text(json.dumps(comparison), encoding="utf-8")
-    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--cross-dataset", str(same)])
+    same.write_text(json.dumps(of_these), encoding="utf-8")
+    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card", option,
+                                  str(same)])
     assert written.exit_code == 0, written.output
     card = (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "| JAFFE (full heads, found and aligned by the `centerface` detector) | 129 | 0.5814 (0.457-0.685, " \
-           "bootstrap over 6 subjects) | 0.532 | 0.141 / 0.702 |" in card
-    assert "0.141 on JAFFE (mean confidence 0.702 for accuracy 0.581; 0 of its 54 errors" in card
+    for line in card_lines:
+        assert line in card
 
-
-def test_evaluate_puts_the_degraded_faces_record_in_the_card_only_from_a_run_of_its_weights(tmp_path):
-    """The cards' line on the `uncertain` flag and degraded faces must survive `docs/reproduce.sh`'s
-    `--write-card` for new weights: `--degraded-faces` takes it from a benchmarks/degraded_faces.py JSON of the
-    same weights only."""
-    import shutil
-
-    from conftest import write_fer2013_csv
-    from fervid.inference.models import EmotionCNN, resolve_model_dir
-
-    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
-    copy = tmp_path / "model"
-    shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
-    (copy / "card.json").unlink()
-    identity = EmotionCNN(copy).weights_identity
-    scores = {"n": 783, "accuracy": 0.7, "uncertain_share": 0.235, "mean_confidence": 0.682, "errors_at_0.9": 12}
-    report = {"command": "python benchmarks/degraded_faces.py", "cpu": "a CPU",
-              "models": {"fer2013_vgg": {"model": "fer2013_vgg", "uncertain_below": 0.5, **identity}},
-              "results": {"ckplus": {"fer2013_vgg": {"original": scores, "noise sd 40": scores | {
-                  "accuracy": 0.098, "uncertain_share": 0.026, "mean_confidence": 0.784}}}}}
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps(report | {"models": {"fer2013_vgg": report["models"]["fer2013_vgg"] | {
-        "weights_sha256": "0" * 64}}}), encoding="utf-8")
-    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--degraded-faces", str(other)])
-    assert refused.exit_code == 2 and "--degraded-faces" in refused.output and "not these weights" in refused.output
-    assert not (copy / "card.json").exists()
-    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--degraded-faces", str(other)])
-    assert alone.exit_code == 2 and "needs --write-card" in alone.output
-    same = tmp_path / "same.json"
-    same.write_text(json.dumps(report), encoding="utf-8")
-    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
-                                  "--degraded-faces", str(same)])
-    assert written.exit_code == 0, written.output
-    assert "CK+48 (783 faces): as they are 0.700 / 23.5% / 0.68; noise sd 40 0.098 / 2.6% / 0.78." in (
-        copy / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 def test_evaluate_knows_copies_of_a_models_training_faces_and_one_face_filed_under_two_emotions(tmp_path):
     """A copy of the folder a model was taught (or some of its files under other names) was scored as faces it had
@@ -2387,19 +2377,7 @@ def test_a_results_file_that_cannot_be_written_leaves_the_others_written(tmp_pat
 def hold_open(monkeypatch, *held: Path) -> None:
     """Another program holds the files ``held`` open (a CSV in Excel, a PNG in a viewer), as Windows has it:
     replacing one, or renaming it, is refused, WinError 32, the error naming the file moved first."""
-    import errno
-
-    real_replace = os.replace
-
-    def replace(src, dst, **kwargs):
-        if os.fspath(dst) in map(str, held) or os.fspath(src) in map(str, held):
-            exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
-                                  "another process", os.fspath(src), None, os.fspath(dst))
-            exc.winerror = 32
-            raise exc
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
+    refuse(monkeypatch, "replace", lambda *paths: not set(map(str, held)).isdisjoint(paths))
 
 
 def test_a_results_file_open_in_excel_is_said_to_be_and_the_others_are_written(tmp_path, astronaut_png,
@@ -2456,18 +2434,57 @@ def test_an_evaluation_file_open_in_excel_is_said_to_be(tmp_path, fer_csv, monke
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # nothing hidden left either
 
 
-def test_an_evaluation_killed_replacing_its_outputs_has_them_back_and_a_folder_in_use_is_refused(tmp_path, fer_csv,
-                                                                                                  monkeypatch):
-    """`fervid evaluate --out e` killed as it set e's earlier files aside to replace them left them hidden
-    (.<name>.<token>.old) beside its staging folder for ever, and nothing stopped two runs writing into e at once.
-    The next run puts them back as it starts (here one refused at its data), and a run into a folder another
-    holds is refused before it reads anything, exit 75, naming the folder and the other run."""
+def _an_evaluation(tmp_path, request) -> dict:
+    """`fervid evaluate --out e`: one run a folder, its lock the folder's."""
+    not_faces = tmp_path / "not_faces.csv"
+    not_faces.write_text("a,b\n1,2\n", encoding="utf-8")
+    out = tmp_path / "e"
+    return {"out": out, "command": ["evaluate", "--data", str(request.getfixturevalue("fer_csv")), "--out", str(out),
+                                    "-q"],
+            "outputs": 4,  # the metrics, the predictions, the report and the confusion
+            "not_its_data": ["evaluate", "--data", str(not_faces), "--dataset", "fer2013"],
+            "not_its_data_says": "missing FER2013 column(s)", "lock": {},
+            "refused_says": f"error: {out}: another fervid evaluate run (pid {os.getpid()}, this process) is writing "
+                            "its outputs into this folder; wait for it to finish, or give another --out",
+            "another": None, "anothers_outputs": None}
+
+
+def _an_experiment(tmp_path, request) -> dict:
+    """`fervid experiment --out out`, whose default every experiment shares: one run an experiment, another
+    experiment into the same folder goes on."""
+    pytest.importorskip("torch")
+    from conftest import ck_like, write_ck_folders
+
+    ck = write_ck_folders(ck_like(n_subjects=5, seqs_per_subject=2), tmp_path / "ck")
+    (tmp_path / "no_faces" / "happy").mkdir(parents=True)
+    out = tmp_path / "out"
+    return {"out": out, "command": ["experiment", "--dataset", "ckplus", "--ckplus", str(ck), "--epochs", "1", "--out",
+                                    str(out), "-q"],
+            "outputs": 4,  # the JSON, the predictions, the confusion and the curves
+            "not_its_data": ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "no_faces")],
+            "not_its_data_says": "no readable images", "lock": {"name": ".ckplus_lstm-cnn_subject.lock"},
+            "refused_says": f"error: {out}: another fervid experiment run (pid {os.getpid()}, this process) is "
+                            "writing ckplus_lstm-cnn_subject.* and ckplus_lstm-cnn_subject_* into this folder; wait "
+                            "for it to finish, or give another --out",
+            "another": ["--model", "lstm-pixels"], "anothers_outputs": "ckplus_lstm-pixels_subject"}
+
+
+@pytest.mark.parametrize("make_run", [_an_evaluation, _an_experiment], ids=["evaluate", "experiment"])
+def test_a_run_killed_replacing_its_outputs_has_them_back_and_a_folder_in_use_is_refused(tmp_path, monkeypatch,
+                                                                                        request, make_run):
+    """`fervid evaluate --out e` (or `fervid experiment`) killed as it set e's earlier files aside to replace them
+    left them hidden (.<name>.<token>.old) beside its staging folder for ever (an experiment's, until a later run
+    had trained to the end), and nothing stopped two runs writing into e at once (the same experiment run twice
+    replaced the other's outputs, its "wrote ..." said of files no longer its own). The next run puts them back as
+    it starts (here one refused at its data), and a run into a folder another holds is refused before it reads
+    anything, exit 75, naming the folder and the other run; another experiment into the same folder goes on."""
     from fervid.folder_lock import FolderLock
 
-    out = tmp_path / "e"
-    command = ["evaluate", "--data", str(fer_csv), "--out", str(out), "-q"]
+    run = make_run(tmp_path, request)
+    out, command = run["out"], run["command"]
     assert runner.invoke(app, command).exit_code == 0
     earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(earlier) == run["outputs"]
     real_replace, set_aside = os.replace, []
 
     def killed_at_the_second(src, dst, **kwargs):  # (KeyboardInterrupt: not caught, as the OS ends a killed run)
@@ -2480,19 +2497,22 @@ def test_an_evaluation_killed_replacing_its_outputs_has_them_back_and_a_folder_i
     monkeypatch.setattr(os, "replace", killed_at_the_second)
     assert runner.invoke(app, command).exit_code != 0
     monkeypatch.setattr(os, "replace", real_replace)
-    assert [p for p in out.iterdir() if p.name.endswith(".old")]  # hidden: two of the earlier files gone
-    not_faces = tmp_path / "not_faces.csv"
-    not_faces.write_text("a,b\n1,2\n")
-    refused_at_its_data = runner.invoke(app, ["evaluate", "--data", str(not_faces), "--dataset", "fer2013", "--out",
-                                              str(out), "-q"])
+    assert [p for p in out.iterdir() if p.name.endswith(".old")]  # hidden: an earlier file gone
+    refused_at_its_data = runner.invoke(app, [*run["not_its_data"], "--out", str(out), "-q"])
     assert refused_at_its_data.exit_code == 1, refused_at_its_data.output
+    assert run["not_its_data_says"] in refused_at_its_data.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # whole, nothing hidden left
-    with FolderLock(out, "another run", "wait", removed=True):
+    with FolderLock(out, "another run", "wait", removed=True, **run["lock"]):
         refused = runner.invoke(app, command)
+        another = runner.invoke(app, [*command, *run["another"]]) if run["another"] else None
     assert refused.exit_code == 75, refused.output
-    assert (f"error: {out}: another fervid evaluate run (pid {os.getpid()}, this process) is writing its outputs into "
-            "this folder; wait for it to finish, or give another --out") in refused.output
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+    assert run["refused_says"] in refused.output
+    anothers: set[str] = set()
+    if another is not None:
+        assert another.exit_code == 0, another.output
+        anothers = {p.name for p in out.iterdir() if p.name.startswith(run["anothers_outputs"])}
+        assert f"{run['anothers_outputs']}.json" in anothers
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name not in anothers} == earlier
 
 
 def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,
@@ -3548,27 +3568,14 @@ def test_an_image_cropped_again_with_fewer_faces_leaves_none_of_its_earlier_crop
 def test_an_earlier_crop_windows_holds_a_moment_is_deleted_on_a_later_try(tmp_path, astronaut_rgb, monkeypatch):
     """Windows' virus scanner or indexer opening the earlier _face2.png for a moment (its delete refused, WinError
     32) failed the image's crops at once; the delete is tried again, as fervid's renames are."""
-    import types
-
     from fervid.errors import WINDOWS_HELD_OPEN
     from fervid.inference import set_aside
 
     Image.fromarray(_two_faces(astronaut_rgb)).save(tmp_path / "group.jpg")
     crops = tmp_path / "crops"
     assert runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "-q"]).exit_code == 0
-    real_unlink, refused, waits = os.unlink, [], []
-
-    def unlink(path, *args, **kwargs):
-        if Path(path).name == "group_face2.png" and len(refused) < 2:
-            refused.append(path)
-            held = PermissionError(13, "The process cannot access the file because it is being used by another "
-                                   "process", os.fspath(path))
-            held.winerror = 32
-            raise held
-        return real_unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "unlink", unlink)
-    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+    waits = retry_waits(monkeypatch)
+    refused = refuse(monkeypatch, "unlink", lambda path: Path(path).name == "group_face2.png", times=2)
     again = runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "--max-faces", "1"])
     assert again.exit_code == 0, again.output
     assert 32 in WINDOWS_HELD_OPEN and len(refused) == 2 and waits == list(set_aside.REPLACE_RETRY_WAITS_S[:2])

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
+from conftest import refuse, retry_waits
 from fervid.apps.live import LiveLimits
 from fervid.inference.temporal import labels_delay
 from fervid.apps.schemas import FaceRow
@@ -101,47 +102,16 @@ def test_a_saved_session_is_private_and_an_unsaved_one_leaves_nothing(tmp_path, 
         os.umask(old_umask)
 
 
-def test_a_saved_session_windows_holds_a_moment_is_still_saved(tmp_path, astronaut_rgb, monkeypatch):
-    """Windows' virus scanner or indexer opening a file of the recording for a moment refused the rename of its
-    folder into the job's (WinError 32) and the session was lost; the rename is tried again, as fervid's others."""
-    import types
-
-    from fervid.inference import set_aside
-
-    refused, waits = [], []
-
-    def refusing_twice(rename):  # (os.rename too: Path.rename's, which the folder was moved by)
-        def refused_at_first(source, target, *args, **kwargs):
-            if os.path.basename(source).startswith(".live-") and len(refused) < 2:
-                refused.append(source)
-                held = PermissionError(13, "The process cannot access the file because it is being used by another "
-                                       "process", os.fspath(source))
-                held.winerror = 32
-                raise held
-            return rename(source, target, *args, **kwargs)
-        return refused_at_first
-
-    with TestClient(create_app(ServerSettings(data_dir=tmp_path / "data")), base_url=BASE) as client:
-        with client.websocket_connect(LIVE) as ws:
-            ws.receive_json()
-            for seq in range(1, 3):
-                ws.send_bytes(frame_message(seq, astronaut_rgb))
-                ws.receive_json()
-            monkeypatch.setattr(os, "replace", refusing_twice(os.replace))
-            monkeypatch.setattr(os, "rename", refusing_twice(os.rename))
-            monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
-            ws.send_text(json.dumps({"type": "stop", "save": True}))
-            saved = ws.receive_json()
-        assert saved["type"] == "saved", saved
-        assert len(refused) == 2 and waits == list(set_aside.REPLACE_RETRY_WAITS_S[:2])
-        assert client.get(saved["links"]["frames_csv"]).text.count("\n") == 1 + 2
-
-
-def test_a_saved_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path, astronaut_rgb):
+@pytest.mark.parametrize("refusals", [0, 2], ids=["saved-at-once", "windows-holds-it-a-moment"])
+def test_a_saved_session_is_saved_with_when_its_time_0_was_by_the_wall_clock(tmp_path, astronaut_rgb, monkeypatch,
+                                                                            refusals):
     """A lab aligns a session's rows (times from its start) with its own event log: the saved job's tracks JSON, its
-    table's Parquet metadata and its job.json say when that start was."""
+    table's Parquet metadata and its job.json say when that start was. Windows' virus scanner or indexer opening a
+    file of the recording for a moment refused the rename of its folder into the job's (WinError 32) and the
+    session was lost; the rename is tried again, as fervid's others."""
     from datetime import datetime, timezone
 
+    from fervid.inference import set_aside
     from fervid.inference.video import table_outcome
 
     before = datetime.now(timezone.utc)
@@ -151,8 +121,15 @@ def test_a_saved_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path,
             for seq in range(1, 3):
                 ws.send_bytes(frame_message(seq, astronaut_rgb))
                 ws.receive_json()
+            # (os.rename too: Path.rename's, which the folder was moved by)
+            refused = refuse(monkeypatch, ["replace", "rename"],
+                             lambda source, target: os.path.basename(source).startswith(".live-"), times=refusals)
+            waits = retry_waits(monkeypatch)
             ws.send_text(json.dumps({"type": "stop", "save": True}))
             saved = ws.receive_json()
+        assert saved["type"] == "saved", saved
+        assert len(refused) == refusals and waits == list(set_aside.REPLACE_RETRY_WAITS_S[:refusals])
+        assert client.get(saved["links"]["frames_csv"]).text.count("\n") == 1 + 2
         job = client.get(saved["result_url"]).json()
     after = datetime.now(timezone.utc)
     started = datetime.fromisoformat(job["started_at"])

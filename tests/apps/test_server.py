@@ -26,7 +26,7 @@ from fervid.apps.server import ServerSettings, create_app
 from fervid.inference.video import OutputNames
 from fervid.inference.options import PipelineOptions
 
-from conftest import FACE_CLIP_FRAMES
+from conftest import FACE_CLIP_FRAMES, refuse
 from served import fervid_server, long_clip, prefix_proxy
 
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
@@ -1041,18 +1041,7 @@ def test_a_replace_of_a_jobs_state_refused_for_a_moment_is_tried_again(tmp_path,
     store = JobStore(tmp_path / "jobs")
     job_id = "a" * 32
     store.make_folder(job_id)
-    replace, refused = os.replace, []
-
-    def busy_then_free(source, target):
-        if len(refused) < 2:
-            refused.append(target)
-            busy = PermissionError(13, "The process cannot access the file because it is being used by another "
-                                       "process", str(target))
-            busy.winerror = 32  # ERROR_SHARING_VIOLATION, as Windows says it
-            raise busy
-        replace(source, target)
-
-    monkeypatch.setattr(os, "replace", busy_then_free)
+    refused = refuse(monkeypatch, "replace", times=2)
     store.write(job_id, status="running", progress=0.5)
     assert len(refused) == 2 and store.read(job_id)["progress"] == 0.5
     assert [p.name for p in (tmp_path / "jobs" / job_id).iterdir()] == ["job.json"]

@@ -203,29 +203,14 @@ def test_an_output_windows_will_not_replace_for_a_moment_is_tried_again(tmp_path
     """A summary.json or files.csv just written, opened for a moment by Windows' virus scanner or indexer (WinError
     32): one refusal failed the output. Tried again for about 1.6 s; refused for good, the error says it is held
     open, the earlier file is left whole and no temporary file beside it."""
-    import errno
-    import os
-    import types
-
+    from conftest import refuse, retry_waits
     from fervid.errors import HeldOpenError
-    from fervid.inference import set_aside
     from fervid.inference.annotate import replacing
 
     table = tmp_path / "files.csv"
     table.write_text("earlier\n", encoding="utf-8")
-    real_replace, refused, waits = os.replace, [], []
-
-    def held_for_a_while(source, target, **kwargs):
-        if refusals is None or len(refused) < refusals:
-            refused.append(source)
-            exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
-                                  "another process", os.fspath(source), None, os.fspath(target))
-            exc.winerror = 32
-            raise exc
-        return real_replace(source, target, **kwargs)
-
-    monkeypatch.setattr(os, "replace", held_for_a_while)
-    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+    waits = retry_waits(monkeypatch)
+    refuse(monkeypatch, "replace", times=refusals)
     if refusals:
         with replacing(table) as temporary:
             temporary.write_text("new\n", encoding="utf-8")

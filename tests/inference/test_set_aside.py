@@ -1,12 +1,12 @@
 """fervid.inference.set_aside: an earlier run's outputs replaced by a new run's, whole or not at all, and what a run
 killed while writing or replacing its outputs left settled by the next one."""
 
-import errno
 import os
-import types
 from pathlib import Path
 
 import pytest
+
+from conftest import refuse, retry_waits
 
 from fervid.errors import HeldOpenError
 from fervid.inference import set_aside
@@ -98,27 +98,12 @@ def _outputs(tmp_path):
     return earlier, new
 
 
-def _refusing(monkeypatch, refused, exc):
-    """``os.replace`` refuses to move ``refused`` away with ``exc``."""
-    real_replace = os.replace
-
-    def replace(src, dst, **kwargs):
-        if os.fspath(src) == str(refused):
-            raise exc
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
-
-
 def test_an_earlier_output_held_open_is_a_held_open_error_that_says_so(tmp_path, monkeypatch):
     """An episodes CSV open in Excel (Windows refuses to move it, WinError 32): the error is fervid's HeldOpenError
     (worded by errors.held_open_error, as annotate.replacing's), naming the output and what to do, and the earlier
     outputs are left as they were, the new files deleted."""
     earlier, new = _outputs(tmp_path)
-    held = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by another "
-                           "process", str(earlier[1]), None, str(tmp_path / ".a_episodes.csv.0123456789abcdef.old"))
-    held.winerror = 32
-    _refusing(monkeypatch, earlier[1], held)
+    refuse(monkeypatch, "replace", lambda source, target: source == str(earlier[1]))
     with pytest.raises(HeldOpenError) as refused:
         replace_outputs(list(zip(new, earlier)), earlier)
     assert refused.value.filename == str(earlier[1])
@@ -134,7 +119,7 @@ def test_an_earlier_output_held_open_is_a_held_open_error_that_says_so(tmp_path,
 def test_an_earlier_output_that_cannot_be_moved_for_another_reason_says_only_what_failed(tmp_path, monkeypatch):
     """A refusal that is not a file held open (Linux: the folder's permissions) gives no advice to close it."""
     earlier, new = _outputs(tmp_path)
-    _refusing(monkeypatch, earlier[0], PermissionError(errno.EACCES, "Permission denied", str(earlier[0])))
+    refuse(monkeypatch, "replace", lambda source, target: source == str(earlier[0]), winerror=None)
     with pytest.raises(PermissionError) as refused:
         replace_outputs(list(zip(new, earlier)), earlier)
     assert not isinstance(refused.value, HeldOpenError)
@@ -144,39 +129,12 @@ def test_an_earlier_output_that_cannot_be_moved_for_another_reason_says_only_wha
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in earlier)
 
 
-def windows_refusal(source, target, winerror: int = 32) -> PermissionError:
-    """What Windows raises renaming a file (or a folder holding one) that another process has open."""
-    refused = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by another "
-                              "process", os.fspath(source), None, os.fspath(target))
-    refused.winerror = winerror
-    return refused
-
-
-def refused_at_first(monkeypatch, refusals: int | None, winerror: int | None = 32) -> list:
-    """``os.replace`` refused ``refusals`` times (None: always) as Windows refuses a file its virus scanner or
-    indexer has open (``winerror`` None: as Linux refuses it, for the folder's permissions); the waits between
-    tries recorded, not slept. Returns the waits."""
-    real_replace, waits, tries = os.replace, [], []
-
-    def replace(src, dst, **kwargs):
-        tries.append(dst)
-        if refusals is None or len(tries) <= refusals:
-            refused = windows_refusal(src, dst, winerror or 0)
-            if winerror is None:
-                del refused.winerror
-            raise refused
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
-    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
-    return waits
-
-
 def test_a_rename_windows_refuses_for_a_moment_is_tried_again(tmp_path, monkeypatch):
     """A file just written is opened for a moment by Windows' virus scanner, search indexer or OneDrive, and the
     rename refused (WinError 5 or 32): one refusal failed the output (a batch's file, or the whole batch)."""
     earlier, new = _outputs(tmp_path)
-    waits = refused_at_first(monkeypatch, 2, winerror=5)
+    waits = retry_waits(monkeypatch)
+    refuse(monkeypatch, "replace", times=2, winerror=5)
     replace_outputs(list(zip(new, earlier)), earlier)
     assert waits == [0.02, 0.05]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in earlier)
@@ -188,15 +146,8 @@ def test_a_file_held_for_longer_is_refused_after_a_second_and_a_half_and_said_to
     it is open in another program (a scanner, not Excel: no program is guessed from the name) and names the output
     it was to be, not the hidden name it was written under; the earlier outputs are left as they were."""
     earlier, new = _outputs(tmp_path)
-    real_replace = os.replace
-
-    def refuse_the_new(src, dst, **kwargs):
-        if os.fspath(src) == str(new[0]):
-            raise windows_refusal(src, dst)
-        return real_replace(src, dst, **kwargs)
-
-    waits = refused_at_first(monkeypatch, 0)
-    monkeypatch.setattr(os, "replace", refuse_the_new)
+    waits = retry_waits(monkeypatch)
+    refuse(monkeypatch, "replace", lambda source, target: source == str(new[0]))
     with pytest.raises(HeldOpenError) as refused:
         replace_outputs(list(zip(new, earlier)), earlier)
     assert 1 <= sum(waits) <= 2 and len(waits) == len(set_aside.REPLACE_RETRY_WAITS_S)
@@ -211,7 +162,8 @@ def test_a_file_held_for_longer_is_refused_after_a_second_and_a_half_and_said_to
 
 def test_a_rename_refused_elsewhere_than_on_windows_is_not_tried_again(tmp_path, monkeypatch):
     """POSIX's EACCES from a rename is the folder's permissions, which waiting does not change."""
-    waits = refused_at_first(monkeypatch, None, winerror=None)
+    waits = retry_waits(monkeypatch)
+    refuse(monkeypatch, "replace", winerror=None)
     (tmp_path / "a").write_text("a", encoding="utf-8")
     with pytest.raises(PermissionError):
         set_aside.replace_retrying(tmp_path / "a", tmp_path / "b")

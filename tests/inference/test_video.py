@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import clip_writer, faces_coming_and_going, REPO, needs_repository, wait_until_listening
+from conftest import clip_writer, faces_coming_and_going, REPO, needs_repository, refuse, wait_until_listening
 
 from fervid.errors import FervidWarning
 from fervid.emotions import EMOTIONS
@@ -3542,27 +3542,12 @@ def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer
     MP4 in a player). A re-run deleted the earlier outputs one by one until that one: the MP4 and CSVs deleted
     before it were gone, this run's left partial. Now the earlier outputs stay as they were, this run's files are
     deleted, and the error names the file and what to do."""
-    import errno
-    import os
-
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
     runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.iterdir() if not p.name.startswith(".")}
     assert "clip_annotated.mp4" in before and "clip_episodes.csv" in before
     held = tmp_path / "clip_episodes.csv"
-
-    def held_open(real):
-        def refuse(*paths, **kwargs):
-            if any(os.fspath(p) == str(held) for p in paths[:2] if isinstance(p, (str, os.PathLike))):
-                exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used "
-                                      "by another process", str(held))
-                exc.winerror = 32
-                raise exc
-            return real(*paths, **kwargs)
-        return refuse
-
-    for name in ("replace", "rename", "unlink", "remove"):
-        monkeypatch.setattr(os, name, held_open(getattr(os, name)))
+    refuse(monkeypatch, ["replace", "rename", "unlink", "remove"], lambda *paths: str(held) in paths)
     with pytest.raises(PermissionError) as refused:
         runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
                    fps=30.0)

@@ -3,32 +3,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fervid.evaluation.datasets import FaceDataset  # noqa: E402
 from fervid.evaluation.datasets import to_sequences  # noqa: E402
 from fervid.research.experiments import run_experiment, splits, train_lstm  # noqa: E402
 from fervid.inference.models import PAPER_MODEL, EmotionCNN  # noqa: E402
 
-from conftest import synthetic_faces  # noqa: E402
-
-
-def ck_like(n_subjects=16, seqs_per_subject=4, frames=3):
-    """CK+-shaped data: subjects with several 3-frame sequences, the class written into the frames."""
-    images, labels, sources, subjects, sequences = [], [], [], [], []
-    rng = np.random.default_rng(0)
-    for s in range(n_subjects):
-        for q in range(seqs_per_subject):
-            label = int(rng.integers(0, 6))
-            imgs, _ = synthetic_faces(frames, seed=s * 100 + q)
-            for f, img in enumerate(imgs):
-                img = img.copy()
-                row = 4 + 6 * label
-                img[row : row + 4, 8:40] = 240
-                images.append(img)
-                labels.append(label)
-                sources.append(f"S{s:03d}_{q:03d}_{f:08d}.png")
-                subjects.append(f"S{s:03d}")
-                sequences.append(f"S{s:03d}_{q:03d}")
-    return FaceDataset(np.stack(images), np.asarray(labels), sources, "ck-like", subjects, sequences)
+from conftest import ck_like, synthetic_faces, write_ck_folders  # noqa: E402
 
 
 def test_sequences_group_frames_and_keep_subjects():
@@ -142,17 +121,12 @@ def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
 def test_experiment_command_saves_the_settings_with_the_numbers(tmp_path):
     import json
 
-    from PIL import Image
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
 
     ds = ck_like(n_subjects=6, seqs_per_subject=2)
-    for image, label, source in zip(ds.images, ds.labels, ds.sources):
-        folder = tmp_path / "ck" / EMOTIONS[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(folder / source)
+    write_ck_folders(ds, tmp_path / "ck")
     result = CliRunner().invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"),
                                       "--epochs", "2", "--seed", "3", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
@@ -190,79 +164,17 @@ def test_only_the_cnns_own_checkpoint_is_fine_tuned_as_that_cnn(tmp_path):
     check_checkpoint_of(runs["tiny"] / "last.pt", own)  # the model exported from that run: its own
 
 
-def test_an_experiment_killed_replacing_its_outputs_has_them_back_and_the_same_one_running_is_refused(
-        tmp_path, monkeypatch):
-    """`fervid experiment` took no lock on --out, whose default every experiment shares: the same experiment run
-    twice at once replaced the other's outputs (its "wrote ..." said of files no longer its own), and what one
-    killed replacing its outputs left hidden (.<name>.<token>.old, beside its staging folder) came back only once a
-    later run had trained to the end. As `fervid evaluate`: the next run puts them back as it starts (here one
-    refused at its data), and a run of an experiment another run is writing is refused before it reads anything,
-    exit 75, naming the folder and the other run; another experiment into the same folder goes on."""
-    import os
-
-    from PIL import Image
-    from typer.testing import CliRunner
-
-    from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
-    from fervid.folder_lock import FolderLock
-
-    ds = ck_like(n_subjects=5, seqs_per_subject=2)
-    for image, label, source in zip(ds.images, ds.labels, ds.sources):
-        folder = tmp_path / "ck" / EMOTIONS[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(folder / source)
-    out = tmp_path / "out"
-    command = ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"), "--epochs", "1", "--out",
-               str(out), "-q"]
-    assert CliRunner().invoke(app, command).exit_code == 0
-    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert len(earlier) == 4  # the JSON, the predictions, the confusion and the curves
-    real_replace, set_aside = os.replace, []
-
-    def killed_at_the_second(src, dst, **kwargs):  # (KeyboardInterrupt: not caught, as the OS ends a killed run)
-        if os.fspath(dst).endswith(".old"):
-            set_aside.append(dst)
-            if len(set_aside) == 2:
-                raise KeyboardInterrupt
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "replace", killed_at_the_second)
-    assert CliRunner().invoke(app, command).exit_code != 0
-    monkeypatch.setattr(os, "replace", real_replace)
-    assert [p for p in out.iterdir() if p.name.endswith(".old")]  # hidden: an earlier file gone
-    (tmp_path / "no_faces" / "happy").mkdir(parents=True)
-    refused_at_its_data = CliRunner().invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus",
-                                                   str(tmp_path / "no_faces"), "--out", str(out), "-q"])
-    assert refused_at_its_data.exit_code == 1, refused_at_its_data.output
-    assert "no readable images" in refused_at_its_data.output
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # whole, nothing hidden left
-    with FolderLock(out, "another run", "wait", name=".ckplus_lstm-cnn_subject.lock", removed=True):
-        refused = CliRunner().invoke(app, command)
-        other_experiment = CliRunner().invoke(app, [*command, "--model", "lstm-pixels"])
-    assert refused.exit_code == 75, refused.output
-    assert (f"error: {out}: another fervid experiment run (pid {os.getpid()}, this process) is writing "
-            "ckplus_lstm-cnn_subject.* and ckplus_lstm-cnn_subject_* into this folder; wait for it to finish, or give "
-            "another --out") in refused.output
-    assert other_experiment.exit_code == 0, other_experiment.output
-    assert {p.name: p.read_bytes() for p in out.iterdir() if "lstm-pixels" not in p.name} == earlier
-    assert (out / "ckplus_lstm-pixels_subject.json").is_file()
-
-
 def test_experiment_quiet_prints_no_bar_and_no_summary(tmp_path):
     """`fervid experiment -q` (as image, video and batch take it) was an unknown option."""
-    from PIL import Image
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
     from fervid.emotions import EMOTIONS
 
     ds = ck_like(n_subjects=5, seqs_per_subject=2)
-    for image, label, source in zip(ds.images, ds.labels, ds.sources):
-        folder = tmp_path / "ck" / EMOTIONS[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(folder / source)
-    (tmp_path / "ck" / "happy" / "not_named_as_ck.png").write_bytes((folder / ds.sources[-1]).read_bytes())
+    write_ck_folders(ds, tmp_path / "ck")
+    last = tmp_path / "ck" / EMOTIONS[ds.labels[-1]] / ds.sources[-1]
+    (tmp_path / "ck" / "happy" / "not_named_as_ck.png").write_bytes(last.read_bytes())
     result = CliRunner().invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"),
                                       "--epochs", "1", "--out", str(tmp_path / "out"), "-q"])
     assert result.exit_code == 0, result.output
