@@ -4853,6 +4853,24 @@ def test_video_estimate_says_the_time_and_disk_of_its_videos_and_writes_nothing(
     assert not Path("out").exists()
 
 
+@pytest.mark.parametrize("command", ["video", "batch"])
+def test_an_estimate_names_a_video_its_run_would_fail_for_its_start_or_region(tmp_path, monkeypatch, face_clip,
+                                                                              command):
+    """`fervid video --estimate --start 10` on a 2 s video ended in a traceback (the sample's VideoError), where the
+    run says "start 10 s is at or past its end" and exits 1; a region outside a sample's frames too. The estimate
+    says what the run would say, naming the video, and exits 1."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(face_clip, "talk.mp4")
+    for options, error in ((["--start", "10"], "error: talk.mp4: start 10 s is at or past its end (2.00 s)"),
+                           (["--region", "500,500,100,100"], "talk.mp4")):
+        ran = runner.invoke(app, [command, "talk.mp4", "--out", "out", "--method", "mean", "--estimate", *options])
+        said = " ".join(ran.output.split())
+        assert isinstance(ran.exception, (SystemExit, type(None))), repr(ran.exception)  # said, no traceback
+        assert ran.exit_code == 1 and error in said and "Traceback" not in said, (options, said)
+        assert "0 video(s)" in said or "0 file(s)" in said, said
+        assert not Path("out").exists()
+
+
 def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(tmp_path, monkeypatch):
     """`batch --estimate --workers 2` estimated one worker's time; and a manifest naming a file that is not there
     said `error: clip.mp4: no such file or folder` and exited 0, where the run itself exits 1."""

@@ -2,6 +2,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -315,11 +316,19 @@ def test_video_job_lifecycle(client, face_clip):
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
-def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch, face_clip):
+@pytest.mark.parametrize("model", [None, "models/mine/model.onnx"], ids=["shipped-model", "relative-model-file"])
+def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch, face_clip, model):
     """The default --data-dir, fervid-data, is relative; the analysis child changes into its job's folder, where
-    that path names nothing: every video job failed ("analysis process exited with 1")."""
+    that path names nothing: every video job failed ("analysis process exited with 1"). So did a model named by a
+    relative path to a file of its folder (`--model models/mine/model.onnx`), which the server took at its start."""
+    from fervid.inference.models import resolve_model_dir
+
     monkeypatch.chdir(tmp_path)
-    settings = ServerSettings(data_dir=Path("fervid-data"), pipeline=PipelineOptions(method="mean", annotate=False))
+    options = PipelineOptions(method="mean", annotate=False)
+    if model:
+        shutil.copytree(resolve_model_dir("fer2013_vgg"), tmp_path / "models" / "mine")
+        options = options.replace(model=model)
+    settings = ServerSettings(data_dir=Path("fervid-data"), pipeline=options)
     with TestClient(create_app(settings), base_url=BASE) as c:
         job_id = c.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
@@ -1298,8 +1307,13 @@ def test_the_servers_image_limit_is_its_analyzers_too():
     settings = ServerSettings(max_image_pixels=12_000_000)
     assert settings.pipeline.max_image_pixels == 12_000_000
     assert ServerSettings().pipeline.max_image_pixels == ServerSettings().max_image_pixels == 50_000_000
-    with pytest.raises(OptionError, match="the server has one image limit; give it once"):
+    with pytest.raises(OptionError, match="the server has one image limit, and uploads need one; give it once"):
         ServerSettings(max_image_pixels=12_000_000, pipeline=PipelineOptions(max_image_pixels=3_000_000))
+    # given once, in the pipeline, it is the server's (it was refused as given twice)
+    settings = ServerSettings(pipeline=PipelineOptions(max_image_pixels=3_000_000))
+    assert settings.max_image_pixels == settings.pipeline.max_image_pixels == 3_000_000
+    with pytest.raises(OptionError, match="uploads need one"):  # None: no limit, which an upload cannot have
+        ServerSettings(pipeline=PipelineOptions(max_image_pixels=None))
 
 
 def test_serve_names_a_bad_limit_before_starting():

@@ -1126,7 +1126,7 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
                            [p for p, video in zip(files, is_video) if not video], options,
                            sample_seconds=sample_seconds, sample_videos=sample_videos, sample_images=sample_images)
     return found | {"copies": [f"{copy}: the same file as {first}, analysed once" for copy, first in copies],
-                    "problems": [f"{item}: {why}" for item, why in problems]}
+                    "problems": [f"{item}: {why}" for item, why in problems] + found["problems"]}
 
 
 def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions, sample_seconds: float = 20.0,
@@ -1139,17 +1139,25 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
     from its container, within ``options``' start and end) at the rate of the sample nearest in size (its frames
     past the first second), plus that sample's cost of starting and finishing a video (``seconds_per_video``: the
     first frames, the outputs written at the end); an image's is the samples' mean, less the first one's warm-up.
-    An overnight run of a corpus used to be timed only once it ran."""
+    An overnight run of a corpus used to be timed only once it ran. A video the run would fail before analysing it
+    (a start at or past its end; a sample's region outside its frames) is said in ``problems``, as the run says
+    it, and not estimated."""
     import tempfile
 
-    from fervid.inference.video import VideoAnalyzer, container_facts
+    from fervid.inference.video import VideoAnalyzer, VideoError, container_facts
 
+    analyzer = options.pipeline.analyzer()
     facts = {v: container_facts(v) for v in videos}
+    # a start at or past a video's end fails the run before it analyses it (VideoAnalyzer's _check_within): said
+    # here as the run says it, the video not estimated; a region outside a sample's frames is said as it is met
+    problems = [f"{video}: start {options.start:g} s is at or past its end ({facts[video].seconds:.2f} s)"
+                for video in videos if options.start and (facts[video].seconds or math.inf) <= options.start]
+    videos = [video for video in videos if not options.start or (facts[video].seconds or math.inf) > options.start]
     known = sorted((v for v in videos if facts[v].seconds), key=lambda v: facts[v].width * facts[v].height)
     picks = known if len(known) <= sample_videos else list(dict.fromkeys(
         known[round(i * (len(known) - 1) / (sample_videos - 1))] for i in range(sample_videos)))
-    analyzer = options.pipeline.analyzer()
     samples: list[dict[str, Any]] = []
+    failed: list[Path] = []  # samples the run would fail
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         runner = VideoAnalyzer(analyzer, options.video(), naming="flags")
         for n, video in enumerate(picks):
@@ -1172,9 +1180,14 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
             # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
             # (stop is asked before progress is told of a frame: the sample is the first `limit` frames; it ends
             # there, not cancelled, its outputs under their own names for _sample_disk)
-            result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
-                                stop=lambda: "to" in steady and steady["to"][0] >= limit, stop_is_end=True,
-                                stem="sample")
+            try:
+                result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
+                                    stop=lambda: "to" in steady and steady["to"][0] >= limit, stop_is_end=True,
+                                    stem="sample")
+            except VideoError as exc:  # (a region outside its frames): the run would fail it so; not estimated
+                problems.append(str(exc))
+                failed.append(video)
+                continue
             wall = time.perf_counter() - started
             if result.analysed_seconds <= 0:
                 continue
@@ -1189,6 +1202,7 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
                             "real_time": round(real_time, 2),
                             "seconds_per_video": round(max(0.0, wall - result.analysed_seconds / real_time), 2),
                             **_sample_disk(Path(tmp) / f"v{n}", result.analysed_seconds)})
+        videos, known = [v for v in videos if v not in failed], [v for v in known if v not in failed]
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
         options = dataclasses.replace(options, out=Path(tmp))
         image_seconds = []
@@ -1232,7 +1246,7 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
             "analysed_seconds": round(sum(analysed_length(v) for v in known), 1), "unknown_length": unknown,
             "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
             "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
-            "disk_bytes": {kind: round(size) for kind, size in disk.items()}}
+            "disk_bytes": {kind: round(size) for kind, size in disk.items()}, "problems": problems}
 
 
 def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:

@@ -1608,8 +1608,12 @@ def _estimate_videos(files: list[Path], problems: list[tuple[str, str]], out: Pa
             failures.append(failure_message(path, exc))
             continue
         videos.append(path)
-    _say_estimate(lambda: estimate_files(videos, [], batch_options) | {"copies": [], "problems": failures},
-                  batch_options, quiet, command="video")
+
+    def estimating() -> dict:
+        found = estimate_files(videos, [], batch_options)
+        return found | {"copies": [], "problems": failures + found["problems"]}
+
+    _say_estimate(estimating, batch_options, quiet, command="video")
 
 
 def _live_option(option):

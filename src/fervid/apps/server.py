@@ -165,12 +165,15 @@ class ServerSettings:
         for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
                      "max_concurrent_images", "max_image_pixels", "max_video_pixels", "frames_memory_mb"):
             check_positive(name, getattr(self, name))
-        # one limit: the server's analyzer reads images too (the live page's frames) and carries it
+        # one limit: the server's analyzer reads images too (the live page's frames) and carries it; given in either
+        # place it is the server's, given differently in both it is refused (an upload needs a limit: None is none)
         if self.pipeline.max_image_pixels != self.max_image_pixels:
-            if self.pipeline.max_image_pixels != defaults.MAX_IMAGE_PIXELS:
+            if self.max_image_pixels == defaults.MAX_IMAGE_PIXELS and self.pipeline.max_image_pixels is not None:
+                self.max_image_pixels = self.pipeline.max_image_pixels
+            elif self.pipeline.max_image_pixels != defaults.MAX_IMAGE_PIXELS:
                 raise OptionError(f"max_image_pixels {self.max_image_pixels} and pipeline.max_image_pixels "
-                                  f"{self.pipeline.max_image_pixels}: the server has one image limit; give it once "
-                                  "(ServerSettings.max_image_pixels, --max-image-megapixels)")
+                                  f"{self.pipeline.max_image_pixels}: the server has one image limit, and uploads "
+                                  "need one; give it once (ServerSettings.max_image_pixels, --max-image-megapixels)")
             self.pipeline = self.pipeline.replace(max_image_pixels=self.max_image_pixels)
         if self.pipeline.face_crops:  # it would be ignored: the server detects the faces of what it is sent
             raise ValueError("face_crops: fervid serve detects faces; classify images that are face crops with "
@@ -939,7 +942,8 @@ def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
     filename = job.get("filename")
     shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
     model = settings.pipeline.model
-    if not is_shipped_name(model) and Path(model).is_dir():  # a model folder given relative to the server's folder
+    # a model folder (or a file of one) given relative to the server's folder: the job runs in its own folder
+    if not is_shipped_name(model) and Path(model).exists():
         settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(model=str(Path(model).resolve())))
     video_options = settings.pipeline.video(annotate=job.get("annotate", True),
                                             max_frame_pixels=settings.max_video_pixels,
