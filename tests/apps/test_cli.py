@@ -1029,6 +1029,11 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     card = runner.invoke(app, ["evaluate", "--data", str(fer), "--usage", "Training", "--model", str(copy),
                                "--write-card"])
     assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
+    # named by a file of its folder (as the API takes a model), it is that folder: its card is written there
+    before = (copy / "card.json").read_bytes()
+    by_file = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy / "model.onnx"), "--write-card"])
+    assert by_file.exit_code == 0, by_file.output
+    assert (copy / "card.json").read_bytes() != before
 
 
 def _cross_dataset_comparison(identity: dict) -> tuple[dict, dict]:
@@ -3267,9 +3272,11 @@ def test_the_precision_default_is_one_constant():
         assert inspect.signature(made).parameters["precision"].default is DEFAULT_PRECISION
 
 
-def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
+@pytest.mark.parametrize("named", ["", "model.onnx"], ids=["its-folder", "a-file-of-its-folder"])
+def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path, named):
     """A model taught your own folders could not be calibrated on your own held-out faces: calibrate read a
-    FER2013 CSV only."""
+    FER2013 CSV only. A model named by a file of its folder (`--model model/model.onnx`, as the API and the other
+    commands take it) was "no such model folder"."""
     import shutil
 
     from PIL import Image
@@ -3284,7 +3291,7 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
         Image.fromarray(face).save(tmp_path / "held_out" / EMOTIONS[label] / f"{i}.png")
     model = tmp_path / "model"
     shutil.copytree(resolve_model_dir("fer2013_vgg"), model)
-    result = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out")])
+    result = runner.invoke(app, ["calibrate", "--model", str(model / named), "--data", str(tmp_path / "held_out")])
     assert result.exit_code == 0, result.output
     report = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
     assert report["n"] == 40 and report["settings"]["labels"] == "the folders' names"

@@ -27,7 +27,8 @@ from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.images import MAX_PIXELS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
-                                     is_shipped_name, resolve_model_dir, warn_of_cnn_folder_not_used)
+                                     is_shipped_name, model_folder_of_file, resolve_model_dir,
+                                     warn_of_cnn_folder_not_used)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
@@ -2371,7 +2372,8 @@ def evaluate(
     from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, is_labelled_images, load_dataset
     from fervid.evaluation.segments import looks_like_annotations
 
-    models = model
+    # a file of a model's folder (--model x/model.onnx) is that folder: --write-card writes into it
+    models = [str(folder) if (folder := model_folder_of_file(name)) is not None else name for name in model]
     for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results),
                           ("--video", video)):
         _must_exist(option, given)
@@ -2890,6 +2892,7 @@ def calibrate(
     usage = usage or DEFAULT_USAGE
     copy_advice = ("calibrate rewrites a model folder's config.json; to calibrate a shipped model, copy its folder "
                    "and give the copy's path")
+    model = model_folder_of_file(model) or model  # --model x/model.onnx: the folder it rewrites is x
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder ({copy_advice})", 2)
     # loaded and read by its absolute path: named as a shipped model ("ferplus_vgg"), the name meant the shipped one

@@ -295,6 +295,16 @@ def warn_of_cnn_folder_not_used(model: str | Path) -> None:
         warn_of_folder_not_used(str(model))
 
 
+def model_folder_of_file(path: str | Path) -> Path | None:
+    """The model folder ``path`` is a file of (``x/model.onnx``: ``x``, where ``x`` holds a model's ``model.onnx``
+    and ``config.json``), or None: what a command that writes into the model's folder, or names things after it,
+    takes for the model :func:`resolve_model_dir` reads."""
+    path = Path(path)
+    if path.is_file() and all((path.parent / required).is_file() for required in ("model.onnx", "config.json")):
+        return path.parent
+    return None
+
+
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
     name, where there is one) or to a file in one (its ``model.onnx``: the folder holding it). A shipped model's name means it alone (:func:`written_as_path`); whether the user
@@ -306,11 +316,10 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
         raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
     elif candidate.is_dir():
         folder = candidate
-    elif candidate.is_file() and all((candidate.parent / required).is_file() for required in ("model.onnx",
-                                                                                             "config.json")):
+    elif (of_file := model_folder_of_file(candidate)) is not None:
         # a file of a model folder (its model.onnx, as other tools take a model): the folder it lies in, which the
         # model is (its config and int8 copy beside the graph); it was "not found: not a folder"
-        folder = candidate.parent
+        folder = of_file
     elif candidate.suffix == ".pt" and candidate.is_file():
         raise ModelNotFound(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
