@@ -1759,12 +1759,12 @@ def test_outputs_another_user_writes_under_an_images_name_during_the_run_are_kep
     theirs = [ann / "pic_fervid.png", ann / "pic_face1.png"]
     load_image = images.load_image
 
-    def student1_writes_meanwhile(path):
+    def student1_writes_meanwhile(path, **limits):
         ann.mkdir(exist_ok=True)
         for picture in theirs:
             write_image(picture, np.zeros((8, 8), np.uint8), text={images.ANNOTATED_SOURCE_KEY: "0" * 32})
         _hand_over(theirs, 0o644)
-        return load_image(path)
+        return load_image(path, **limits)
 
     monkeypatch.setattr(images, "load_image", student1_writes_meanwhile)
     ran = runner.invoke(app, ["image", str(tmp_path / "u2" / "pic.png"), "--annotate", str(ann), "--crops", str(ann),
