@@ -1092,10 +1092,13 @@ def image(
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             # outputs another run wrote under this image's name since it was chosen are kept, as a video's are
             # (outputs_lock): this image's named apart, as names_clear_of_earlier_runs names them
-            tried = {stem.lower() for other, stem in stems.items() if other != path} | set(earlier.kept) | {
-                stem for stem, owners in earlier.owners.items() if owners - {source[ANNOTATED_SOURCE_KEY]}}
+            tried: set[str] | None = None  # the names not to take, gathered only where one is in the way (a set of
+            # every image's stem built for each image made a 10,000-image run quadratic)
             while (in_the_way := outputs_in_the_way(stems[path], source[ANNOTATED_SOURCE_KEY], annotate_dir,
                                                     crops_dir, len(result.faces))) is not None:
+                if tried is None:
+                    tried = {stem.lower() for other, stem in stems.items() if other != path} | set(earlier.kept) | {
+                        stem for stem, owners in earlier.owners.items() if owners - {source[ANNOTATED_SOURCE_KEY]}}
                 was = stems[path]
                 tried.add(was.lower())
                 stems[path] = stem_not_taken(path, was, tried)
