@@ -3166,7 +3166,8 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     from fervid.inference.video import table_outcome
 
     outcome = table_outcome(tmp_path / "clip_frames.partial.parquet")
-    assert outcome == {"ok": False, "error": saved["error"], "cancelled": False, "frames_read": 30,
+    assert saved["interrupted"] is True and saved["cancelled"] is False and whole.summary()["interrupted"] is False
+    assert outcome == {"ok": False, "error": saved["error"], "cancelled": False, "interrupted": True, "frames_read": 30,
                        "stopped_at": round(29 / 30, 4), "started_at": None}
     # run again to its end, it replaces them all with whole ones
     runner.run("clip.mp4", tmp_path, frames=iter([(i / 30.0, f) for i, f in enumerate(frames)]), fps=30.0)
@@ -3493,8 +3494,8 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
     assert not (out / ".clip.lock").exists()
-    assert table_outcome(result.table_path) == {"ok": True, "error": None, "cancelled": False, "frames_read": 40,
-                                               "stopped_at": None, "started_at": None}
+    assert table_outcome(result.table_path) == {"ok": True, "error": None, "cancelled": False, "interrupted": False,
+                                                "frames_read": 40, "stopped_at": None, "started_at": None}
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 
@@ -4322,7 +4323,7 @@ def test_a_cancelled_analysis_says_so_and_leaves_its_outputs_named_partial(analy
     assert written and all(OutputNames.is_partial(name) for name in written), written
     names = OutputNames(face_clip.stem)
     saved = json.loads((out / names.partial(names.tracks_json)).read_text(encoding="utf-8"))
-    assert (saved["ok"], saved["cancelled"], saved["error"]) == (False, True, result.error)
+    assert (saved["ok"], saved["cancelled"], saved["interrupted"], saved["error"]) == (False, True, False, result.error)
     assert (saved["frames_read"], saved["duration"], saved["video_seconds"]) == (20, round(20 / 30, 4), 2.0)
     outcome = table_outcome(out / names.partial(names.frames_parquet))
     assert (outcome["ok"], outcome["cancelled"], outcome["frames_read"]) == (False, True, 20)

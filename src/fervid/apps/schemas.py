@@ -295,6 +295,8 @@ class ResultOut(_Recorded):
     error: str | None = Field(description="Why the video broke off; null otherwise.")
     cancelled: bool | None = _recorded("Whether the analysis was cancelled before the video's end (the Python API's "
                                        "stop callback); a server job is never cancelled so.")
+    interrupted: bool | None = _recorded("Whether the analysis was stopped before the video's end by Ctrl-C or "
+                                         "SIGTERM (error says where).")
     fps: float = Field(description="The video's frame rate.")
     width: int = Field(description="The frame's width in pixels, as players show it.")
     height: int = Field(description="The frame's height in pixels.")

@@ -884,7 +884,7 @@ TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row gro
 
 
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
-# ok, error, cancelled, frames_read, stopped_at, started_at (README, "Output formats")
+# ok, error, cancelled, interrupted, frames_read, stopped_at, started_at (README, "Output formats")
 OUTCOME_METADATA_KEY = b"fervid_outcome"
 
 
@@ -933,8 +933,8 @@ def _read_into_arrow_memory(fh):
 
 
 def table_outcome(path: str | Path) -> dict | None:
-    """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error`` and
-    ``cancelled`` (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the
+    """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``,
+    ``cancelled`` and ``interrupted`` (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the
     time of the last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked
     for), else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
     before fervid recorded it)."""
@@ -1360,11 +1360,14 @@ class VideoResult:
         return settings
 
     def summary(self) -> dict[str, Any]:
-        """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok``, ``error`` and ``cancelled``, the
+        """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok``, ``error``, ``cancelled`` and
+        ``interrupted``, the
         video's size and rate, where the analysis stopped and the video's own length, the frames read and analysed,
         what made the results (:attr:`run_settings`), the time the analysis took, scene cuts, clock resets and the
         like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": recorded_name(self.source), "ok": self.ok, "error": self.error, "cancelled": self.cancelled,
+                # Ctrl-C or SIGTERM, as a field a program reads (``error`` says it in words only)
+                "interrupted": self.interrupted,
                 "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "started_at": self.started_at,
@@ -3732,6 +3735,7 @@ class ResultWriter:
         if self.table is not None:
             result = self.result
             self.table.close({"ok": result.ok, "error": result.error, "cancelled": result.cancelled,
+                              "interrupted": result.interrupted,
                               "frames_read": result.frames_read, "stopped_at": stopped_at,
                               "started_at": result.started_at})
         if self.result.duration:
