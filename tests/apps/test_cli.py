@@ -3154,6 +3154,28 @@ def test_a_window_with_method_frame_is_refused_by_every_command(tmp_path, monkey
     assert json.loads(next(out.glob("*_tracks.json")).read_text(encoding="utf-8"))["window"] == 0.5
 
 
+def test_serve_takes_its_options_from_the_environment_and_the_command_line_wins(tmp_path, monkeypatch):
+    """A container or Helm chart configures by the environment: every `fervid serve` option was a flag only."""
+    served = []
+    monkeypatch.setattr("fervid.apps.cli._serve", lambda settings, host, port, **kwargs: served.append(
+        (settings, host, port, kwargs)))
+    env = {"FERVID_SERVE_HOST": "0.0.0.0", "FERVID_SERVE_PORT": "8123", "FERVID_SERVE_DATA_DIR": str(tmp_path / "d"),
+           "FERVID_SERVE_MAX_UPLOAD_MB": "5", "FERVID_SERVE_ANNOTATE": "false",
+           "FERVID_SERVE_ALLOW_HOST": "fervid.lab.example 10.0.0.5", "FERVID_SERVE_ROOT_PATH": "/fervid"}
+    result = runner.invoke(app, ["serve"], env=env)
+    assert result.exit_code == 0, result.output
+    settings, host, port, kwargs = served.pop()
+    assert (host, port, settings.data_dir, settings.max_upload_mb) == ("0.0.0.0", 8123, tmp_path / "d", 5)
+    assert settings.allowed_hosts == ("fervid.lab.example", "10.0.0.5") and not settings.pipeline.annotate
+    assert kwargs["root_path"] == "/fervid"
+    result = runner.invoke(app, ["serve", "--port", "9000", "--annotate"], env=env)
+    assert result.exit_code == 0, result.output
+    settings, host, port, _ = served.pop()
+    assert (port, settings.pipeline.annotate, settings.max_upload_mb) == (9000, True, 5)
+    bad = runner.invoke(app, ["serve"], env={**env, "FERVID_SERVE_PORT": "eighty"})
+    assert bad.exit_code == 2 and "FERVID_SERVE_PORT" in bad.output and not served, bad.output
+
+
 def test_batch_refuses_workers_with_the_ray_engine(tmp_path):
     """`fervid batch --engine ray --workers 8`: --workers sizes the local process pool, and Ray ignored it."""
     result = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "ray",
@@ -3226,7 +3248,8 @@ for command in ("serve", "live", "batch", "evaluate", "calibrate"):
                           env={**os.environ, "COLUMNS": "2000"})
     assert done.returncode == 0, done.stderr
     text = " ".join(done.stdout.split())
-    for said in ("[default: 8123; 1<=x<=65535]", "(413 above). [default: 17]", "(415 above). [default: 12.5]",
+    for said in ("[default: 8123; 1<=x<=65535]", "(413 above). [env var: FERVID_SERVE_MAX_IMAGES_PER_REQUEST; default: 17]",
+                 "(415 above). [env var: FERVID_SERVE_MAX_IMAGE_MEGAPIXELS; default: 12.5]",
                  "[default: jobs-here]", "cluster). [default: 3]", "default PrivateTest)",
                  "(by default PrivateTest,", "The default, PrivateTest,", "a copy where it is 30 px tall",
                  "an image under 144 px", "enlarged to 144 px (yuface: 208)", "A face followed for 4 detection rounds",

@@ -3216,7 +3216,9 @@ def _state_error_advice(exc: sqlite3.Error) -> str:
             "not analysed again)")
 
 
-@app.command()
+# a container or a Helm chart configures by the environment: every serve option is also FERVID_SERVE_<OPTION>
+# (Click's auto_envvar_prefix; a flag on the command line wins, a repeatable option takes a space-separated list)
+@app.command(context_settings={"auto_envvar_prefix": "FERVID_SERVE"})
 def serve(
     ctx: typer.Context,
     host: str = typer.Option(app_defaults.HOST, help="Address to bind; the default keeps the server local to this "
@@ -3264,7 +3266,11 @@ def serve(
                                          "request line, status), to keep a record of who used the server. Its "
                                          "paths carry job ids and the uploads' file names."),
 ) -> None:
-    """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
+    """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs).
+
+    Every option can also come from the environment as FERVID_SERVE_ and its name in capitals, e.g.
+    FERVID_SERVE_HOST=0.0.0.0, FERVID_SERVE_MAX_UPLOAD_MB=500, FERVID_SERVE_ANNOTATE=false,
+    FERVID_SERVE_ALLOW_HOST="fervid.lab.example 10.0.0.5" (a list, by spaces); the command line wins."""
     from fervid.apps.server import ServerSettings, root_path_option
 
     _refuse_window_for_frame(ctx, method)
@@ -3523,6 +3529,16 @@ def _help_record(param, ctx):
         param.opts = declared
 
 
+def _from_environment(ctx, param) -> str:
+    """The environment variable a parameter's value came from (`fervid serve`'s FERVID_SERVE_<OPTION>), else ""."""
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if source is None or source.name != "ENVIRONMENT":  # (Typer may run on its own copy of Click's enum)
+        return ""
+    if isinstance(param.envvar, str):
+        return param.envvar
+    return f"{ctx.auto_envvar_prefix}_{param.name.upper()}" if ctx.auto_envvar_prefix else ""
+
+
 class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
@@ -3539,6 +3555,8 @@ class _FervidCommand(typer.core.TyperCommand):
             param = exc.param
             named = ("/".join(_option_names(param)) if param.param_type_name == "option" else _argument_name(param)) \
                 if param is not None else ""
+            if param is not None and (envvar := _from_environment(ctx, param)):  # FERVID_SERVE_PORT=eighty
+                named = f"{named} (from the environment's {envvar})"
             if not exc.message:  # a missing option or argument: "Missing option '--out'." named as it is typed
                 _fail(f"missing {named}" if named else exc.format_message(), EXIT_USAGE)
             _fail(f"{named}: {exc.message[:1].lower()}{exc.message[1:]}" if named else exc.message, EXIT_USAGE)
