@@ -4914,6 +4914,85 @@ def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(t
     assert "estimated: about 0 min 00 s" in missing.output and not Path("out").exists()
 
 
+@pytest.mark.parametrize("command", ["video", "batch"])
+def test_an_estimate_prints_json_with_the_numbers_its_text_says(tmp_path, monkeypatch, face_clip, command):
+    """`video --estimate` and `batch --estimate` printed a summary for people only. With --json they print one JSON
+    object on stdout (progress and errors on stderr), with the numbers the text says: the files, the stretch
+    analysed, the time and its range, the disk, and each file the run would fail, named; and exit 1 for it as the
+    text does."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(face_clip, "talk.mp4")
+    Path("list.csv").write_text("path\ntalk.mp4\ngone.mp4\n", encoding="utf-8")  # batch's inputs, one not there
+    inputs = ["talk.mp4", "gone.mp4"] if command == "video" else ["list.csv"]
+    estimate = [command, *inputs, "--out", "out", "--method", "mean", "--end", "1", "--estimate"]
+    ran = runner.invoke(app, [*estimate, "--json"])
+    assert ran.exit_code == 1, ran.output
+    found = json.loads(ran.stdout)
+    assert (found["files"], found["videos"], found["video_seconds"], found["analysed_seconds"]) == (1, 1, 2.0, 1.0)
+    assert [Path(sample["file"]).name for sample in found["samples"]] == ["talk.mp4"]
+    low, high = found["estimated_seconds_range"]
+    assert 0 < low < found["estimated_seconds"] < high, found
+    disk = found["disk_bytes"]
+    assert disk["total"] == sum(disk[kind] for kind in ("annotated", "key_frames", "tables", "other")) > 0, disk
+    assert [problem["file"] for problem in found["problems"]] == ["gone.mp4"], found["problems"]
+    assert found["problems"][0]["error"].startswith("gone.mp4: no such file or folder"), found["problems"]
+    assert "timing samples" in ran.stderr and "error: gone.mp4: no such file or folder" in ran.stderr, ran.stderr
+    assert not Path("out").exists()
+
+    text = runner.invoke(app, estimate)  # the same numbers, said in words
+    said = " ".join(text.stdout.split())
+    assert text.exit_code == 1 and "0 h 00 min 02 s of video by their files (0 h 00 min 01 s of it from --start " \
+                                   "to --end)" in said, said
+    assert re.search(r"off by a fifth or more: 0 min \d\d s to 0 min \d\d s\); nothing was written to out$", said), said
+    assert "gone.mp4" not in text.stdout and "error: gone.mp4" in text.stderr
+
+
+@pytest.mark.parametrize("command", ["video", "batch"])
+def test_json_without_an_estimate_is_refused(tmp_path, monkeypatch, face_clip, command):
+    """--json prints the estimate: without --estimate it would do nothing (the run's results are files in --out)."""
+    monkeypatch.chdir(tmp_path)
+    ran = runner.invoke(app, [command, str(face_clip), "--out", "out", "--json"])
+    assert ran.exit_code == 2 and ran.stderr.startswith("error: --json prints --estimate's estimate as JSON"), \
+        ran.output
+    assert not Path("out").exists()
+
+
+@pytest.mark.parametrize("command", ["video", "batch"])
+def test_an_estimate_loads_each_model_once(tmp_path, monkeypatch, face_clip, command):
+    """`video --estimate` (and `batch --estimate`) loaded the detector, the CNN and the temporal LSTM twice: once to
+    check the settings, as the run does, and again for the samples. Each is loaded once now."""
+    import collections
+
+    import onnxruntime as ort
+
+    loads: collections.Counter = collections.Counter()
+    real_session = ort.InferenceSession
+
+    def counted_session(path, *args, **kwargs):
+        loads[str(path)] += 1
+        return real_session(path, *args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", counted_session)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(face_clip, "talk.mp4")
+    ran = runner.invoke(app, [command, "talk.mp4", "--out", "out", "--method", "lstm", "--estimate", "-q"])
+    assert ran.exit_code == 0, ran.output
+    assert len(loads) == 3 and set(loads.values()) == {1}, loads  # the detector, the CNN, the LSTM
+
+
+def test_video_estimate_takes_an_out_path_too_long_for_batchs_sqlite(tmp_path, monkeypatch, face_clip):
+    """`fervid video --estimate --out <over 490 bytes>` was refused with `fervid batch`'s message ("the run's state,
+    .../state.sqlite, is kept by SQLite"): `fervid video` keeps no state there, and the estimate writes nothing
+    there; it estimates."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path.joinpath("o" * 200, "u" * 200, "t" * 100)
+    assert len(os.fsencode(out)) > 490
+    ran = runner.invoke(app, ["video", str(face_clip), "--out", str(out), "--method", "mean", "--estimate", "-q"])
+    assert ran.exit_code == 0, ran.output
+    assert "SQLite" not in ran.output and "1 video(s)" in ran.stdout, ran.output
+    assert not tmp_path.joinpath("o" * 200).exists()
+
+
 @needs_sample_clip
 def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path):
     """`--seconds` took a number of seconds alone (`--seconds 0:01` was "not a valid float"), where `--start` and

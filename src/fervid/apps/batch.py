@@ -52,7 +52,7 @@ from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, Pipelin
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
                                       track_row, write_csv)
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
-from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, open_parquet
+from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, open_parquet
 from fervid.json_files import write_json
 from fervid.machine import (WINDOWS_MAX_PATH, long_paths_limited, path_too_long, threads_per_worker,
                             windows_path_length)
@@ -758,7 +758,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         tmp.mkdir(parents=True)
         note, window_notice, memory_notice = None, None, None
         if kind == "image":
-            parts, partial = _analyse_image(analyzer, path, tmp, options)
+            parts, partial = _analyse_image(analyzer, path, tmp, options.pipeline)
             # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
             note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
@@ -857,17 +857,17 @@ def _write_rows(path: Path, parts) -> tuple[int, set[int]]:
     return rows, tracks
 
 
-def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list, None]:
+def _analyse_image(analyzer, path: str, out: Path, pipeline: PipelineOptions) -> tuple[list, None]:
     import pyarrow as pa
 
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import enlarged_to_annotate, load_image
 
-    img = load_image(path, max_pixels=options.pipeline.max_image_pixels)
+    img = load_image(path, max_pixels=pipeline.max_image_pixels)
     result = analyzer.analyze_bgr(img, source=path)
     doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
     write_json(out / "result.json", doc)
-    if options.pipeline.annotate:
+    if pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
     # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
     rows = [face.row(file=path, kind="image", track=number, time=0.0, frame=0)
@@ -1114,25 +1114,34 @@ def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int | No
 
 
 def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: float = 20.0,
-                   sample_videos: int = 3, sample_images: int = 10) -> dict:
+                   sample_videos: int = 3, sample_images: int = 10, analyzer=None) -> dict:
     """How long ``fervid batch`` would take on ``inputs`` with ``options``' settings, on this machine, with one
-    worker (:func:`estimate_files`), and the inputs it could not read (``problems``). A copy of a file is analysed
-    once by a run (BatchState.add: one output folder for all its copies): it is counted once, and said in
-    ``copies``."""
+    worker (:func:`estimate_files`; ``analyzer``: the :class:`fervid.Analyzer` of ``options.pipeline`` where the
+    caller has one, its models loaded, else loaded here), and the inputs it could not read (``problems``). A copy
+    of a file is analysed once by a run (BatchState.add: one output folder for all its copies): it is counted once,
+    and said in ``copies``."""
     found_files, problems = collect_inputs(inputs)
     files, copies = _without_copies(found_files)
     is_video = [input_kind(p) == "video" for p in files]
+    # (the analyzer's temporal LSTM is loaded once too: it keeps it for every VideoAnalyzer of its own)
+    runner = VideoAnalyzer(analyzer or options.pipeline.analyzer(), options.video(), naming="flags")
     found = estimate_files([p for p, video in zip(files, is_video) if video],
-                           [p for p, video in zip(files, is_video) if not video], options,
+                           [p for p, video in zip(files, is_video) if not video], runner, options.pipeline,
                            sample_seconds=sample_seconds, sample_videos=sample_videos, sample_images=sample_images)
     return found | {"copies": [f"{copy}: the same file as {first}, analysed once" for copy, first in copies],
-                    "problems": [f"{item}: {why}" for item, why in problems] + found["problems"]}
+                    "problems": [{"file": item, "error": f"{item}: {why}"} for item, why in problems]
+                                + found["problems"]}
 
 
-def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions, sample_seconds: float = 20.0,
-                   sample_videos: int = 3, sample_images: int = 10) -> dict:
-    """How long analysing ``videos`` and ``images`` with ``options``' settings would take on this machine, one at a
-    time (`fervid batch` with one worker, `fervid video`), and the disk the videos' outputs would take, found by
+# how far off an estimate may be, either way, as its text says ("off by a fifth or more"): its range
+ESTIMATE_SPREAD = 0.2
+
+
+def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer, pipeline: PipelineOptions,
+                   sample_seconds: float = 20.0, sample_videos: int = 3, sample_images: int = 10) -> dict:
+    """How long analysing ``videos`` with ``runner`` (the video pipeline, its analyzer and video options: the
+    caller's, its models loaded once) and ``images`` with ``pipeline``'s settings would take on this machine, one at
+    a time (`fervid batch` with one worker, `fervid video`), and the disk the videos' outputs would take, found by
     analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
     ``sample_videos`` videos spread over their frame sizes (the size sets the cost of decoding, detecting and
     encoding), and up to ``sample_images`` images. Each video's time is the stretch of it analysed (its length,
@@ -1140,17 +1149,25 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
     past the first second), plus that sample's cost of starting and finishing a video (``seconds_per_video``: the
     first frames, the outputs written at the end); an image's is the samples' mean, less the first one's warm-up.
     An overnight run of a corpus used to be timed only once it ran. A video the run would fail before analysing it
-    (a start at or past its end; a sample's region outside its frames) is said in ``problems``, as the run says
-    it, and not estimated."""
+    (a start at or past its end; a sample's region outside its frames) is said in ``problems`` (``file`` and the
+    ``error`` line the run says, naming it), and not estimated.
+
+    Returns one dict, which `--estimate`'s text and its ``--json`` are both made from: ``files``, ``videos``,
+    ``images``, ``video_seconds`` (the files' lengths), ``analysed_seconds`` (from start to end),
+    ``unknown_length``, ``samples``, ``seconds_per_image``, ``estimated_seconds`` and
+    ``estimated_seconds_range`` (:data:`ESTIMATE_SPREAD` either way), ``disk_bytes`` (by kind, and ``total``),
+    ``cpu`` (this machine's, which the time is of) and ``problems``."""
     import tempfile
 
-    from fervid.inference.video import VideoAnalyzer, VideoError, container_facts
+    from fervid.inference.video import VideoError, container_facts
+    from fervid.machine import cpu_model
 
-    analyzer = options.pipeline.analyzer()
+    analyzer, options = runner.analyzer, runner.options
     facts = {v: container_facts(v) for v in videos}
     # a start at or past a video's end fails the run before it analyses it (VideoAnalyzer's _check_within): said
     # here as the run says it, the video not estimated; a region outside a sample's frames is said as it is met
-    problems = [f"{video}: start {options.start:g} s is at or past its end ({facts[video].seconds:.2f} s)"
+    problems = [{"file": str(video),
+                 "error": f"{video}: start {options.start:g} s is at or past its end ({facts[video].seconds:.2f} s)"}
                 for video in videos if options.start and (facts[video].seconds or math.inf) <= options.start]
     videos = [video for video in videos if not options.start or (facts[video].seconds or math.inf) > options.start]
     known = sorted((v for v in videos if facts[v].seconds), key=lambda v: facts[v].width * facts[v].height)
@@ -1159,7 +1176,6 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
     samples: list[dict[str, Any]] = []
     failed: list[Path] = []  # samples the run would fail
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
-        runner = VideoAnalyzer(analyzer, options.video(), naming="flags")
         for n, video in enumerate(picks):
             # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
             fps = facts[video].fps or 30.0
@@ -1185,7 +1201,7 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
                                     stop=lambda: "to" in steady and steady["to"][0] >= limit, stop_is_end=True,
                                     stem="sample")
             except VideoError as exc:  # (a region outside its frames): the run would fail it so; not estimated
-                problems.append(str(exc))
+                problems.append({"file": str(video), "error": str(exc)})
                 failed.append(video)
                 continue
             wall = time.perf_counter() - started
@@ -1204,12 +1220,11 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
                             **_sample_disk(Path(tmp) / f"v{n}", result.analysed_seconds)})
         videos, known = [v for v in videos if v not in failed], [v for v in known if v not in failed]
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
-        options = dataclasses.replace(options, out=Path(tmp))
         image_seconds = []
         for n, image in enumerate(timed):
             started = time.perf_counter()
             try:
-                _analyse_image(analyzer, str(image), _fresh(Path(tmp) / f"i{n}"), options)
+                _analyse_image(analyzer, str(image), _fresh(Path(tmp) / f"i{n}"), pipeline)
             except Exception:  # a bad file is batch's to report; it is not timed
                 continue
             image_seconds.append(time.perf_counter() - started)
@@ -1241,12 +1256,18 @@ def estimate_files(videos: list[Path], images: list[Path], options: BatchOptions
     for video in known if samples else []:
         for kind, size in disk_for(video).items():
             disk[kind] += size
+    estimated = video_time + (per_image or 0.0) * len(images)
+    disk_bytes = {kind: round(size) for kind, size in disk.items()}
+    disk_bytes["total"] = sum(disk_bytes[kind] for kind in DISK_KINDS)
     return {"files": len(videos) + len(images), "videos": len(videos), "images": len(images),
             "video_seconds": round(sum(facts[v].seconds or 0.0 for v in known), 1),
             "analysed_seconds": round(sum(analysed_length(v) for v in known), 1), "unknown_length": unknown,
             "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
-            "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
-            "disk_bytes": {kind: round(size) for kind, size in disk.items()}, "problems": problems}
+            "estimated_seconds": round(estimated, 1),
+            "estimated_seconds_range": [round(estimated * (1 - ESTIMATE_SPREAD), 1),
+                                        round(estimated * (1 + ESTIMATE_SPREAD), 1)],
+            "disk_bytes": disk_bytes, "cpu": cpu_model(),
+            "problems": problems}
 
 
 def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:

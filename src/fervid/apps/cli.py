@@ -176,6 +176,27 @@ def _quiet_option(what_stays: str):
                                                      f"notices (on stderr); {what_stays}.")
 
 
+def _estimate_option(timed: str, images: str = ""):
+    """--estimate, as `fervid video` and `fervid batch` have it: ``timed``, how the run's time is counted (one video
+    after another; one worker); ``images``, the images sampled beside the videos (batch's)."""
+    return typer.Option(False, "--estimate", help=f"Only say how long the run would take here, with these settings "
+                                                  f"{timed}, and the disk its videos' outputs would take (annotated "
+                                                  "MP4s, key frames, tables, from what the samples wrote per second "
+                                                  f"of video): the first 20 s of up to 3 videos of different frame "
+                                                  f"sizes{images} are analysed in a temporary folder (nothing is "
+                                                  "written to --out), and the videos' lengths read from their "
+                                                  "files.")
+
+
+# --estimate's machine-readable form, as `fervid models --json` is the models'
+ESTIMATE_JSON_OPTION = typer.Option(False, "--json", help="With --estimate: print the estimate as one JSON object "
+                                                          "on stdout (for scripts), the numbers its text says: "
+                                                          "files, video_seconds, analysed_seconds, samples, "
+                                                          "estimated_seconds and estimated_seconds_range, disk_bytes "
+                                                          "by kind and total, problems (file, error); notices and "
+                                                          "errors on stderr.")
+
+
 MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
                                            help="Videos of larger frames (width x height, in millions of pixels) "
                                                 "are refused before a frame is decoded, as too large (8K is 35).")
@@ -1417,13 +1438,8 @@ def video(
     segment_every: Optional[str] = SEGMENT_EVERY_OPTION,
     quiet: bool = _quiet_option("the outputs are written to --out as ever; with --estimate, the estimate alone is "
                                 "printed, on stdout"),
-    estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
-                                                            "settings, and the disk its outputs would take (annotated "
-                                                            "MP4, key frames, tables), as `fervid batch --estimate` "
-                                                            "does: the first 20 s of up to 3 of the videos, of "
-                                                            "different frame sizes, are analysed in a temporary "
-                                                            "folder, nothing is written to --out, and the videos' "
-                                                            "lengths are read from their files."),
+    estimate: bool = _estimate_option("(one video after another)"),
+    as_json: bool = ESTIMATE_JSON_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion (the expression shown, not a felt one) over time.
 
@@ -1450,6 +1466,7 @@ def video(
                                         stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
+    _refuse_json_without_estimate(as_json, estimate)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
                         precision=precision, annotate=annotate, key_frames=key_frames,
@@ -1469,7 +1486,7 @@ def video(
                         region=_region(region), start=start_seconds, end=end_seconds, segments=time_segments,
                         segment_every=every)
     if estimate:
-        _estimate_videos(files, problems, out, options, video_bounds, method, quiet)
+        _estimate_videos(files, problems, out, options, video_bounds, method, quiet, as_json)
         return
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     if out.is_dir():  # outputs a killed run set aside are back in place (or gone) before the names are judged
@@ -1585,39 +1602,44 @@ def video(
 
 
 def _estimate_videos(files: list[Path], problems: list[tuple[str, str]], out: Path, options: PipelineOptions,
-                     video_bounds: dict, method: Optional[str], quiet: bool) -> None:
+                     video_bounds: dict, method: Optional[str], quiet: bool, as_json: bool) -> None:
     """`fervid video --estimate`: `fervid batch --estimate`'s estimate (:func:`fervid.apps.batch.estimate_files`) of
-    ``files``, each analysed as `fervid video` would (a copy too: each has outputs of its own). A file the run would
-    fail (not there, not a video, unreadable, frames over --max-video-megapixels) is said, naming it, and the
-    command exits 1, as the run would; a bad model or method is refused as the run refuses it."""
-    from fervid.apps.batch import BatchOptions, estimate_files
+    ``files``, each analysed as `fervid video` would (a copy too: each has outputs of its own), by the run's own
+    video pipeline (its models loaded once). A file the run would fail (not there, not a video, unreadable, frames
+    over --max-video-megapixels) is said, naming it, and the command exits 1, as the run would; a bad model or
+    method is refused as the run refuses it. Nothing is written to ``out``: no limit of its path is checked."""
+    from fervid.apps.batch import estimate_files
     from fervid.inference.images import failure_message
     from fervid.inference.video import VideoError, open_video
 
-    _video_runner(options, named_method=method, **video_bounds)
-    try:
-        batch_options = BatchOptions(out=out, pipeline=options, **video_bounds)
-    except ValueError as exc:
-        _bad_value(exc)
-    failures = [f"{item}: {why}" for item, why in problems]
+    runner = _video_runner(options, named_method=method, **video_bounds)
+    failures = [{"file": item, "error": f"{item}: {why}"} for item, why in problems]
     videos = []
     for path in files:  # each opened and its first frame read, as the run begins it
         try:
-            open_video(path, max_pixels=batch_options.max_frame_pixels,
+            open_video(path, max_pixels=runner.options.max_frame_pixels,
                        limit_name="--max-video-megapixels").release()
         except VideoError as exc:  # (a still image too: StillImageError says which command reads it)
-            failures.append(str(exc))
+            failures.append({"file": str(path), "error": str(exc)})
             continue
         except Exception as exc:  # a decoder's error
-            failures.append(failure_message(path, exc))
+            failures.append({"file": str(path), "error": failure_message(path, exc)})
             continue
         videos.append(path)
 
     def estimating() -> dict:
-        found = estimate_files(videos, [], batch_options)
+        found = estimate_files(videos, [], runner, options)
         return found | {"copies": [], "problems": failures + found["problems"]}
 
-    _say_estimate(estimating, batch_options, quiet, command="video")
+    _say_estimate(estimating, out, options.annotate, quiet, as_json, command="video")
+
+
+def _refuse_json_without_estimate(as_json: bool, estimate: bool) -> None:
+    """`fervid video --json` and `fervid batch --json` without --estimate: refused (exit 2), as a flag that would do
+    nothing; their results are files in --out."""
+    if as_json and not estimate:
+        _fail("--json prints --estimate's estimate as JSON: give --estimate with it (a run's results are written to "
+              "--out)", 2)
 
 
 def _live_option(option):
@@ -1846,14 +1868,13 @@ def _bytes_text(size: float) -> str:
     return f"{size:.0f} bytes"
 
 
-def _say_estimate(estimating: Callable[[], dict], options, quiet: bool = False, command: str = "batch") -> None:
+def _say_estimate(estimating: Callable[[], dict], out: Path, annotate: bool, quiet: bool = False,
+                  as_json: bool = False, command: str = "batch") -> None:
     """`fervid batch --estimate` and `fervid video --estimate`: the samples timed (``estimating``:
     :func:`fervid.apps.batch.estimate_batch` or :func:`~fervid.apps.batch.estimate_files` called), and the run's
     estimated time and its videos' outputs' size on disk (on stdout: the command's result, printed with --quiet
-    too). ``command``: "batch" (files, videos and images; with one worker) or "video" (videos, one after
-    another)."""
-    from fervid.machine import cpu_model
-
+    too), as text or (``as_json``) the estimate's dict itself, as one JSON object. ``command``: "batch" (files,
+    videos and images; with one worker) or "video" (videos, one after another)."""
     if not quiet:
         echo("timing samples with these settings ...", err=True)
     try:
@@ -1862,7 +1883,25 @@ def _say_estimate(estimating: Callable[[], dict], options, quiet: bool = False, 
         echo("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     for problem in found["problems"]:
-        _say_error(problem)
+        _say_error(problem["error"])
+    if as_json:
+        send_to_stdout(json_bytes(found) + b"\n")
+    else:
+        _say_estimate_text(found, out, annotate, command)
+    if found["problems"]:  # as a run's inputs that cannot be read: they would fail it
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _duration_text(seconds: float) -> str:
+    """A run's time as the estimate says it: "12 min 05 s", "3 h 07 min"."""
+    total = round(seconds)
+    if total >= 3600:
+        return f"{total // 3600} h {total % 3600 // 60:02d} min"
+    return f"{total // 60} min {total % 60:02d} s"
+
+
+def _say_estimate_text(found: dict, out: Path, annotate: bool, command: str) -> None:
+    """The estimate (:func:`fervid.apps.batch.estimate_files`' dict) as `--estimate` prints it without --json."""
     hours, rest = divmod(round(found["video_seconds"]), 3600)
     length = f"{hours} h {rest // 60:02d} min {rest % 60:02d} s of video by their files"
     if found["analysed_seconds"] != found["video_seconds"]:  # --start or --end: a stretch of each
@@ -1887,21 +1926,18 @@ def _say_estimate(estimating: Callable[[], dict], options, quiet: bool = False, 
         from fervid.inference.video import ANNOTATED_CRF
 
         parts = [f"{_bytes_text(disk['annotated'])} of annotated MP4s (x264 CRF {ANNOTATED_CRF})"
-                 if options.pipeline.annotate else None,
+                 if annotate else None,
                  f"{_bytes_text(disk['key_frames'])} of key frames (about {round(disk['key_frames_count']):,} PNGs)",
                  f"{_bytes_text(disk['tables'])} of tables",
                  f"{_bytes_text(disk['other'])} of tracks JSONs and timelines"]
-        echo(f"disk: about {_bytes_text(sum(disk[kind] for kind in ('annotated', 'key_frames', 'tables', 'other')))} "
+        echo(f"disk: about {_bytes_text(disk['total'])} "
              f"for the videos' outputs: {', '.join(p for p in parts if p)} (the samples' outputs per second of "
              "video, by the sample nearest in frame size, times the length of each video analysed)")
-    total = round(found["estimated_seconds"])
-    took = (f"{total // 3600} h {total % 3600 // 60:02d} min" if total >= 3600 else
-            f"{total // 60} min {total % 60:02d} s")
+    low, high = found["estimated_seconds_range"]
     how = " with one worker" if command == "batch" else ", one video after another,"
-    echo(f"estimated: about {took}{how} on this {cpu_model()} (the samples' faces and sizes stand for the rest: "
-         f"expect it to be off by a fifth or more); nothing was written to {options.out}")
-    if found["problems"]:  # as a run's inputs that cannot be read: they would fail it
-        raise typer.Exit(EXIT_FAILED)
+    echo(f"estimated: about {_duration_text(found['estimated_seconds'])}{how} on this {found['cpu']} (the samples' "
+         f"faces and sizes stand for the rest: expect it to be off by a fifth or more: {_duration_text(low)} to "
+         f"{_duration_text(high)}); nothing was written to {out}")
 
 
 def _quiet_opencv() -> None:
@@ -3107,20 +3143,15 @@ def batch(
     segment_every: Optional[str] = SEGMENT_EVERY_OPTION,
     quiet: bool = _quiet_option("the outputs are written to --out as ever; with --estimate, the estimate alone is "
                                 "printed, on stdout"),
-    estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
-                                                            "settings and one worker: the first 20 s of up to 3 "
-                                                            "videos of different frame sizes and up to 10 images are "
-                                                            "analysed (in a temporary folder; nothing is written to "
-                                                            "--out), and the videos' lengths read from their files. "
-                                                            "Also says the disk the videos' outputs would take "
-                                                            "(annotated MP4s, key frames, tables), from what the "
-                                                            "samples wrote per second of video."),
+    estimate: bool = _estimate_option("and one worker", " and up to 10 images"),
+    as_json: bool = ESTIMATE_JSON_OPTION,
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files (and does not
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
     _refuse_window_for_frame(ctx, method)
+    _refuse_json_without_estimate(as_json, estimate)
     if estimate:  # the samples are timed here, one at a time: how many would run at once is not estimated
         _refuse_typed(ctx, ("workers", "engine", "address"), "is not used by --estimate, which times the samples "
                                                              "with one worker on this machine")
@@ -3146,11 +3177,12 @@ def batch(
     except ValueError as exc:
         _bad_value(exc)
     # a bad model, detector or temporal model fails here, once, not in every worker
-    _video_runner(pipeline, named_method=method)
-    if estimate:
+    runner = _video_runner(pipeline, named_method=method)
+    if estimate:  # (its samples run on this runner's analyzer: the models are loaded once)
         from fervid.apps.batch import estimate_batch
 
-        _say_estimate(lambda: estimate_batch(inputs, options), options, quiet)
+        _say_estimate(lambda: estimate_batch(inputs, options, analyzer=runner.analyzer), out, annotate, quiet,
+                      as_json)
         return
     try:
         summary = run_batch(inputs, options, progress=not quiet)
