@@ -375,7 +375,10 @@ def test_the_page_works_from_the_keyboard_and_keeps_its_layout(server, page, ast
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
     expect(page.locator("#photo-note")).to_contain_text("cannot display astronaut.tiff")
     assert page.evaluate("getComputedStyle(document.querySelector('#faces')).display") == "table"
-    expect(page.locator("#photo-downloads a")).to_have_attribute("download", "astronaut.json")
+    downloads = page.locator("#photo-downloads a")  # the table, then the JSON: named after the photo
+    expect(downloads).to_have_count(2)
+    expect(downloads.first).to_have_attribute("download", "astronaut.csv")
+    expect(downloads.last).to_have_attribute("download", "astronaut.json")
 
 
 def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, astronaut_png, tmp_path):
