@@ -224,6 +224,40 @@ def test_images_as_csv_are_the_table_fervid_image_writes(client, astronaut_png, 
     assert refused.status_code == 422 and "format" in refused.json()["error"]
 
 
+def test_images_with_csv_answer_the_json_and_its_table_from_one_analysis(client, astronaut_png, monkeypatch):
+    """The web page asked for a photo's JSON, then POSTed the photo again (?format=csv) for its spreadsheet: each
+    photo was analysed twice. ?csv=true answers the JSON document with the table ?format=csv answers, as its
+    `csv`, from one analysis per image; ?format=csv with it, where it would change nothing, is refused."""
+    from fervid.inference.analyzer import Analyzer
+
+    analysed = []
+    analyze_bgr = Analyzer.analyze_bgr
+
+    def counted(self, image_bgr, source="", **options):
+        analysed.append(source)
+        return analyze_bgr(self, image_bgr, source, **options)
+
+    monkeypatch.setattr(Analyzer, "analyze_bgr", counted)
+    photos = [("files", ("astronaut.png", astronaut_png.read_bytes(), "image/png")),
+              ("files", ("notes.png", b"some text", "image/png"))]
+    both = client.post("/v1/images?csv=true", files=photos)
+    assert both.status_code == 200 and both.headers["content-type"] == "application/json", both.text
+    assert analysed == ["astronaut.png"]  # once (notes.png is no image: never analysed)
+    answer = both.json()
+    table = answer.pop("csv")
+    analysed.clear()
+    assert answer == client.post("/v1/images", files=photos).json()  # the JSON as it is without the table
+    assert table == client.post("/v1/images?format=csv", files=photos).text  # the table as ?format=csv writes it
+    assert analysed == ["astronaut.png"] * 2 and table.splitlines()[1].startswith("astronaut.png,1,")
+    analysed.clear()
+    refused = client.post("/v1/images?csv=true&format=csv", files=photos)
+    assert refused.status_code == 422 and "csv=true" in refused.json()["error"] and not analysed
+    # described in the API's schema
+    spec = client.get("/openapi.json").json()["paths"]["/v1/images"]["post"]
+    assert "csv" in [parameter["name"] for parameter in spec["parameters"]]
+    assert "?csv=true" in spec["responses"]["422"]["description"]
+
+
 def test_an_iphones_heic_upload_is_analysed_with_the_heic_extra(client, astronaut_rgb):
     """A HEIC photo (an iPhone's default, uploaded from the web page or an app) was refused as not an image."""
     pytest.importorskip("pillow_heif")

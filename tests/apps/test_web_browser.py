@@ -6,12 +6,14 @@ browser is a failure, so the test cannot silently vanish. Screenshots go to test
 """
 
 import io
+import json
 import re
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 
+from fervid.inference.annotate import UNCERTAIN_MARK
 from fervid.inference.models import ModelConfig, resolve_model_dir
 from fervid.inference.video import sample_video
 
@@ -111,19 +113,35 @@ def test_a_photos_status_and_picture_say_its_faces_to_a_screen_reader(server, pa
         r"^carphone_88\.png with 1 face\(s\) outlined: 1 surprise \d+%, uncertain$"))).to_have_count(1)
 
 
-def test_a_photos_faces_download_as_the_servers_csv_table(server, page, astronaut_png, tmp_path):
-    """A video's faces could be downloaded as spreadsheets, a photo's as JSON only: the photo's button downloads
-    the table `fervid image --csv` writes (the server's ?format=csv), named after the photo."""
+def test_a_photos_faces_download_as_the_servers_csv_table_from_its_one_analysis(server, page, astronaut_png):
+    """A video's faces could be downloaded as spreadsheets, a photo's as JSON only: the photo's link downloads the
+    table `fervid image --csv` writes (the server's ?format=csv), named after the photo. It came from a second
+    POST of the photo (?format=csv), analysed again: the photo is sent once, and its table comes with its JSON."""
     import csv
 
     from fervid.inference.records import IMAGE_TABLE_COLUMNS
 
-    page.goto(server + "/")
-    page.set_input_files("#file-input", str(astronaut_png))
-    expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
-    button = page.get_by_role("button", name="Download the faces (spreadsheet, CSV)")
-    with page.expect_download(timeout=30_000) as made:
-        button.click()
+    sent = []
+
+    def note(request):
+        if "/v1/images" in request.url:
+            sent.append(request.url)
+
+    page.on("request", note)
+    try:
+        page.goto(server + "/")
+        page.set_input_files("#file-input", str(astronaut_png))
+        expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
+        link = page.locator("#photo-downloads").get_by_role("link", name="Download the faces (spreadsheet, CSV)")
+        with page.expect_download(timeout=30_000) as made:
+            link.click()
+        with page.expect_download() as again:
+            link.click()
+        with page.expect_download() as json_made:
+            page.get_by_role("link", name="the result as JSON").click()
+    finally:
+        page.remove_listener("request", note)
+    assert len(sent) == 1, sent  # the photo's one analysis: none for its downloads
     download = made.value
     assert download.suggested_filename == "astronaut.csv"
     table = Path(download.path()).read_text(encoding="utf-8")
@@ -132,23 +150,98 @@ def test_a_photos_faces_download_as_the_servers_csv_table(server, page, astronau
     assert rows[0]["file"] == "astronaut.png" and rows[0]["emotion"] == "happy"
     shown = page.locator("#faces tbody td").nth(1).text_content()
     assert shown == f"happy {round(float(rows[0]['confidence']) * 100)}%", shown  # the faces the page shows
-    served = page.request.post(server + "/v1/images?format=csv", multipart={"files": {
-        "name": "astronaut.png", "mimeType": "image/png", "buffer": astronaut_png.read_bytes()}})
+    upload = {"files": {"name": "astronaut.png", "mimeType": "image/png", "buffer": astronaut_png.read_bytes()}}
+    served = page.request.post(server + "/v1/images?format=csv", multipart=upload)
     assert served.ok and table == served.text()
-    asked = []
-
-    def note(request):
-        if "format=csv" in request.url:
-            asked.append(request.url)
-
-    page.on("request", note)
-    try:
-        with page.expect_download() as again:  # kept: the photo is not analysed again
-            button.click()
-    finally:
-        page.remove_listener("request", note)
-    assert Path(again.value.path()).read_text(encoding="utf-8") == table and asked == []
+    assert Path(again.value.path()).read_text(encoding="utf-8") == table
+    # the JSON download is the document `fervid image --json` writes, without the table it came with
+    assert json.loads(Path(json_made.value.path()).read_text(encoding="utf-8"))["files"] == page.request.post(
+        server + "/v1/images", multipart=upload).json()["files"]
     assert page.evaluate("window.cspViolations") == []
+
+
+def test_a_photos_face_numbers_are_the_apis_in_its_boxes_list_and_table(server, page, astronaut_png, tmp_path):
+    """A face's number is its place in the API's list (the CSV's `face`), which is the order the page explains:
+    from the left, and faces one above the other from the top, column by column. The drawn labels, the faces
+    list and the downloaded table number each face alike: a column of two faces, the lower one's box starting
+    further left, is 1 above and 2 below, and the face right of them 3."""
+    import csv
+
+    from PIL import Image
+
+    astronaut = Image.open(astronaut_png).convert("RGB")
+    face = astronaut.crop((150, 20, 300, 200))  # 150 x 180
+    photo = Image.new("RGB", (760, 620), (90, 110, 130))
+    for box, size in (((130, 30), (150, 180)), ((100, 330), (165, 198)), ((480, 180), (210, 252))):
+        photo.paste(face.resize(size), box)
+    photo.save(tmp_path / "column.png")
+    page.goto(server + "/")
+    page.set_input_files("#file-input", str(tmp_path / "column.png"))
+    expect(page.locator("#status")).to_contain_text("column.png: 3 face(s)", timeout=60_000)
+    with page.expect_download() as made:
+        page.get_by_role("link", name="Download the faces (spreadsheet, CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(made.value.path()).read_text(encoding="utf-8"))))
+    boxes = [{k: float(row[k]) for k in ("x", "y", "width", "height")} for row in rows]
+    assert [row["face"] for row in rows] == ["1", "2", "3"]
+    assert boxes[0]["y"] < boxes[1]["y"] and boxes[1]["x"] < boxes[0]["x"] < boxes[2]["x"], boxes  # as explained
+    listed = page.locator("#faces tbody tr")
+    labels = page.evaluate("JSON.parse(document.querySelector('#photo-canvas').dataset.labels)")
+    spoken = page.locator("#photo-canvas").get_attribute("aria-label")
+    for number, (row, box, label) in enumerate(zip(rows, boxes, labels), start=1):
+        said = f"{row['emotion']} {float(row['confidence']):.0%}"
+        uncertain = row["uncertain"] == "TRUE"
+        assert listed.nth(number - 1).locator("td").first.text_content() == str(number)
+        assert listed.nth(number - 1).locator("td").nth(1).text_content() == said + UNCERTAIN_MARK * uncertain
+        assert label["text"] == f"{number} {said}{UNCERTAIN_MARK * uncertain}", label
+        assert f"{number} {said}{', uncertain' * uncertain}" in spoken, spoken
+        # drawn at its own face: above its box, below it, or inside its top, from its left edge
+        assert label["x"] == pytest.approx(box["x"], abs=0.5), (label, box)
+        assert any(label["y"] == pytest.approx(y, abs=0.5)
+                   for y in (box["y"] - label["h"], box["y"] + box["height"], box["y"])), (label, box)
+
+
+def test_the_recent_list_keeps_and_drops_videos_by_the_servers_clock(server, browser):
+    """The recent list dropped a video whose deletion time the browser's clock had passed: a browser a day fast
+    listed none of the videos the server kept, and one a day slow listed those it had deleted until they were
+    gone. It goes by the time of the server's answer (its Date header)."""
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    now = datetime.now(timezone.utc)
+    kept, deleted = "a" * 32, "b" * 32
+    ends = {kept: now + timedelta(hours=2), deleted: now - timedelta(hours=2)}  # by the server's clock, now
+    context = browser.new_context()
+    try:
+        for browser_clock in (now + timedelta(days=1), now - timedelta(days=1)):
+            tab = context.new_page()
+
+            def answer(route, request):
+                job_id = request.url.rsplit("/", 1)[1]
+                route.fulfill(status=200, content_type="application/json",
+                              headers={"Date": format_datetime(now, usegmt=True)},
+                              body=json.dumps({"id": job_id, "status": "done", "progress": 1.0, "error": None,
+                                               "filename": f"{job_id[0]}.mp4", "created": now.timestamp() - 3600,
+                                               "partial": False, "waiting_for": 0,
+                                               "expires_at": ends[job_id].isoformat()}))
+
+            for job_id in (kept, deleted):
+                tab.route(f"**/v1/jobs/{job_id}", answer)
+            tab.clock.install(time=browser_clock)
+            tab.goto(server + "/")
+            tab.evaluate("""(ids) => { localStorage.setItem('fervid-recent-videos', JSON.stringify(ids.map((id) => (
+                {job_id: id, name: `${id[0]}.mp4`, started: Date.now(), status_url: `v1/jobs/${id}`,
+                 result_url: `v1/jobs/${id}/result`, live: false})))); }""", [kept, deleted])
+            tab.reload()
+            recent = tab.locator("#recent-list li")
+            expect(recent).to_have_count(1)
+            expect(recent.first).to_contain_text("a.mp4")
+            uploaded = tab.evaluate("(when) => new Date(when).toLocaleString()", (now.timestamp() - 3600) * 1000)
+            expect(recent.first).to_contain_text(f"uploaded {uploaded}, ready")  # the server's time of it
+            stored = tab.evaluate("JSON.parse(localStorage.getItem('fervid-recent-videos')).map((e) => e.job_id)")
+            assert stored == [kept], (browser_clock, stored)
+            tab.close()
+    finally:
+        context.close()
 
 
 @needs_sample_clip
@@ -282,7 +375,10 @@ def test_the_page_works_from_the_keyboard_and_keeps_its_layout(server, page, ast
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
     expect(page.locator("#photo-note")).to_contain_text("cannot display astronaut.tiff")
     assert page.evaluate("getComputedStyle(document.querySelector('#faces')).display") == "table"
-    expect(page.locator("#photo-downloads a")).to_have_attribute("download", "astronaut.json")
+    downloads = page.locator("#photo-downloads a")  # the table, then the JSON: named after the photo
+    expect(downloads).to_have_count(2)
+    expect(downloads.first).to_have_attribute("download", "astronaut.csv")
+    expect(downloads.last).to_have_attribute("download", "astronaut.json")
 
 
 def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, astronaut_png, tmp_path):

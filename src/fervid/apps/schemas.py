@@ -72,7 +72,9 @@ class FileOut(_Strict):
     width: int = Field(description="The image's width in pixels, turned upright by its EXIF orientation (0 where "
                                    "it was not read).")
     height: int = Field(description="The image's height in pixels (0 where it was not read).")
-    faces: list[FaceOut] = Field(description="Its faces, numbered from the image's left.")
+    faces: list[FaceOut] = Field(description="Its faces, in the order they are numbered (a face's number, the "
+                                 "tables' `face`, is its place here from 1): from the image's left, and faces one "
+                                 "above the other from the top, column by column.")
     error: str | None = Field(None, description="Why the file could not be read; null where it was.")
 
 
@@ -95,6 +97,13 @@ class ImagesOut(_Strict):
     onnxruntime: str = Field(description="The ONNX Runtime version that ran the model.")
     files: list[FileOut] = Field(description="One entry per file, in the order posted.")
     failed: int = Field(description="How many of the files could not be read as images.")
+
+
+class ImagesWithCsvOut(ImagesOut):
+    """``POST /v1/images?csv=true``: :class:`ImagesOut` and the table ``?format=csv`` answers, of one analysis."""
+
+    csv: str = Field(description="The CSV table `fervid image --csv` writes (what ?format=csv answers), of the same "
+                                 "analysis: a row per face, one with its file alone for an image without one.")
 
 
 class ErrorOut(_Strict):

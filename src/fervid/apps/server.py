@@ -66,8 +66,8 @@ from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent, lower_priority
 from fervid.apps.live import LiveLimits, expires_at, serve_live
-from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
-                                 ResultOut, VideoJobOut)
+from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut,
+                                 ImagesWithCsvOut, JobOut, ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES, UNCERTAIN_MARK
 from fervid.inference.images import (NAME_MAX, ImageLoadError, ImageTooLargeError, decode_image_bytes, fitted_stem,
@@ -1171,17 +1171,27 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
              "--max-images-per-request), or a body over --max-upload-mb",
         e415="no file of the request could be read as an image (or every one was over the pixel limit); where "
              "some could, the answer is 200 and the others are listed with ok: false and their error"
-             + NOT_MULTIPART) | {200: {"description": "the images' faces: JSON (ImagesOut), or with ?format=csv the "
-                                                   "table `fervid image --csv` writes, a row per face",
-                                    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+             + NOT_MULTIPART,
+        e422=COMMON_ERRORS[422]["description"] + "; or ?csv=true with ?format=csv (the table is the whole answer "
+                                                 "there)")
+             | {200: {"description": "the images' faces: JSON (ImagesOut; with ?csv=true, ImagesWithCsvOut: the "
+                                     "same and its `csv` table), or with ?format=csv the table `fervid image --csv` "
+                                     "writes, a row per face",
+                      "content": {"text/csv": {"schema": {"type": "string"}}}}})
     async def post_images(request: Request, files: list[UploadFile] = File(...),
                           answer_format: Literal["json", "csv"] = Query("json", alias="format", description=(
                               "json: the document `fervid image --json` writes; csv: the table `fervid image "
-                              "--csv` writes (a row per face, one with its file alone for an image without one)"))
+                              "--csv` writes (a row per face, one with its file alone for an image without one)")),
+                          with_csv: bool = Query(False, alias="csv", description=(
+                              "true: the JSON document with the CSV table ?format=csv answers as its `csv`, of the "
+                              "same analysis (the web page's JSON and spreadsheet of a photo, analysed once)"))
                           ) -> dict | Response:
         """Analyse one or more photos; the same JSON schema as `fervid image --json`, or its CSV table
-        (``?format=csv``): a file that is not an image is listed with ``ok: false`` (in the table, a row with its
-        ``error``), unless no file is (then 415, every file's error in one)."""
+        (``?format=csv``), or both (``?csv=true``): a file that is not an image is listed with ``ok: false`` (in the
+        table, a row with its ``error``), unless no file is (then 415, every file's error in one)."""
+        if with_csv and answer_format == "csv":  # it would change nothing: said, not ignored
+            raise HTTPException(422, detail="csv=true adds the CSV table to the JSON answer; with format=csv the "
+                                            "table is the whole answer: leave one of them out")
         if len(files) > settings.max_images_per_request:
             raise PlainHTTPException(
                 413, f"{len(files)} images in one request; at most {settings.max_images_per_request}",
@@ -1208,7 +1218,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(415, detail=detail)
         if answer_format == "csv":
             return Response(await to_thread.run_sync(images_csv, results), media_type="text/csv; charset=utf-8")
-        return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
+        document = images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
+        if with_csv:  # (the route's response model is ImagesOut, which has no csv: this answer is checked here)
+            answer = ImagesWithCsvOut.model_validate({**document, "csv": await to_thread.run_sync(images_csv, results)})
+            return JSONResponse(answer.model_dump(mode="json"))
+        return document
 
     @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(
         e413="the request body is larger than --max-upload-mb",

@@ -7,7 +7,7 @@ const JOB_KEY = "fervid-video-job";
 const ADVISE_AFTER_MS = 30_000;  // the server out of reach this long: say whom to ask
 let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
 let photoDownload = null;  // the last photo's JSON, as a blob URL: let go when the next one replaces it
-let photoTable = null;  // the last photo's CSV, as a blob URL, once asked for: let go as the JSON is
+let photoTable = null;  // the last photo's CSV, as a blob URL: let go as the JSON is
 
 function problem(err) {  // "TypeError: Failed to fetch" says nothing to a person
   return err instanceof TypeError && /fetch|network/i.test(err.message)
@@ -74,21 +74,22 @@ function drawBoxesAndLabels(canvas, faces) {
     ctx.font = `${fonts[i]}px sans-serif`; ctx.fillStyle = ink(COLORS[faces[i].emotion]);
     ctx.fillText(texts[i], label.x + fonts[i] / 4, label.y + fonts[i] * 1.05);
   });
-  canvas.dataset.labels = JSON.stringify(labels.map((label, i) => ({...label, font: fonts[i]})));  // for tests
+  canvas.dataset.labels = JSON.stringify(labels.map((label, i) => ({...label, font: fonts[i], text: texts[i]})));  // for tests
 }
 
 async function analysePhoto(file, token) {
   setStatus(`Analysing ${file.name}…`);
   const form = new FormData();
   form.append("files", file);
-  const response = await fetch("v1/images", {method: "POST", body: form});
+  // its JSON and its CSV table in one answer (?csv=true): the spreadsheet is of this analysis, not of another one
+  const response = await fetch("v1/images?csv=true", {method: "POST", body: form});
   if (token !== current) return;
   if (!response.ok) {
     const text = await errorText(response);
     if (token === current) setStatus(`Error: ${text}`, true);
     return;
   }
-  const doc = await response.json();
+  const {csv, ...doc} = await response.json();  // doc: what `fervid image --json` writes, the JSON download
   if (token !== current) return;
   const result = doc.files[0];
   const canvas = $("photo-canvas"), note = $("photo-note");
@@ -118,45 +119,18 @@ async function analysePhoto(file, token) {
     face.confidence, face.uncertain)}</td><td>${bars(face.probabilities)}</td></tr>`);
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
   for (const url of [photoDownload, photoTable]) if (url) URL.revokeObjectURL(url);
-  photoTable = null;
   photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
-  const stem = file.name.replace(/\.[^.]*$/, "");
+  photoTable = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
+  const stem = escapeHtml(file.name.replace(/\.[^.]*$/, ""));
   // the table first, in plain words, as a video's; the JSON for programmers
-  $("photo-downloads").innerHTML = `<p><button type="button" id="photo-csv">Download the faces (spreadsheet,
-    CSV)</button></p><p class="note">For programmers: <a href="${photoDownload}" download="${
-    escapeHtml(stem)}.json">the result as JSON</a></p>`;
-  const button = $("photo-csv");
-  button.addEventListener("click", () => downloadPhotoTable(file, `${stem}.csv`, button).catch((err) => {
-    setStatus(`Error: ${problem(err)}`, true);
-  }));
+  $("photo-downloads").innerHTML = `<p><a href="${photoTable}" download="${stem}.csv">Download the faces
+    (spreadsheet, CSV)</a></p><p class="note">For programmers: <a href="${photoDownload}" download="${
+    stem}.json">the result as JSON</a></p>`;
   $("photo").hidden = false;
   const labels = (label) => result.faces.map((f) => label(f.emotion, f.confidence, f.uncertain)).join(", ");
   const intro = `${file.name}: ${result.faces.length} face(s): `;
   if (result.faces.length) setStatus(intro + labels(faceLabel), false, escapeHtml(intro) + labels(faceLabelHtml));
   else setStatus(`${file.name}: no face found`);
-}
-
-// The photo's faces as the server's CSV table (`fervid image --csv`'s; POST v1/images?format=csv): asked for the
-// first time its button is pressed (the server analyses the photo again), kept for the next press
-async function downloadPhotoTable(file, name, button) {
-  if (!photoTable) {
-    const form = new FormData();
-    form.append("files", file);
-    const response = await fetch("v1/images?format=csv", {method: "POST", body: form});
-    if (!response.ok) {
-      const text = await errorText(response);
-      if (button.isConnected) setStatus(`Error: ${file.name}'s spreadsheet: ${text}`, true);
-      return;
-    }
-    const table = await response.blob();
-    if (!button.isConnected || photoTable) return;  // another photo shown meanwhile, or pressed twice
-    photoTable = URL.createObjectURL(table);
-  }
-  const link = document.createElement("a");
-  link.href = photoTable; link.download = name;
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
 }
 
 async function analyseVideo(file, token) {
@@ -188,18 +162,24 @@ async function showRecent() {
   const states = await Promise.all(entries.map(async (entry) => {
     try {
       const response = await fetch(entry.status_url);
-      return response.status === 404 ? "gone" : response.ok ? await response.json() : null;
+      if (response.status === 404) return "gone";
+      // the time it was answered, by the server's clock (its Date header): expiry is the server's, and the
+      // browser's clock may be hours off (a job the server keeps left the list, or one it deleted stayed)
+      return response.ok ? {...await response.json(), answered: Date.parse(response.headers.get("Date"))} : null;
     } catch {  // out of reach for now: listed as it was
       return null;
     }
   }));
-  const expired = (state) => state === "gone" || (state && state.expires_at && Date.parse(state.expires_at) <= Date.now());
+  // (an answer without a Date header is not judged by time: the server's cleanup deletes an expired job, a 404)
+  const expired = (state) => state === "gone" || (state && state.expires_at && Date.parse(state.expires_at) <= state.answered);
   forget(entries.filter((_, i) => expired(states[i])).map((entry) => entry.job_id));
   const known = new Set(readRecent().map((entry) => entry.job_id));  // another tab's changes meanwhile kept
   const items = entries.map((entry, i) => [entry, states[i]]).filter(([entry, state]) => known.has(entry.job_id)
                                                                                      && !expired(state));
   $("recent-list").innerHTML = items.map(([entry, state]) => {
-    const said = [`${entry.live ? "saved" : "uploaded"} ${new Date(entry.started).toLocaleString()}`];
+    // when, by the server's clock where it says (created: Unix seconds), as the time it deletes it is
+    const when = state && state.created ? state.created * 1000 : entry.started;
+    const said = [`${entry.live ? "saved" : "uploaded"} ${new Date(when).toLocaleString()}`];
     if (state) said.push(STATUS_WORDS[state.status] || state.status);
     if (state && state.expires_at) said.push(`the server deletes it on ${new Date(state.expires_at).toLocaleString()}`);
     return `<li><a href="#job=${entry.job_id}">${escapeHtml(entry.name)}</a> <span class="note">(${said.join(", ")})</span></li>`;
