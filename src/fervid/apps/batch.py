@@ -388,7 +388,7 @@ def result_settings(pipeline: PipelineOptions) -> dict:
         from fervid.inference.temporal import temporal_model_for, temporal_model_path
 
         lstm = temporal_model_path(pipeline.temporal_model) if pipeline.temporal_model else temporal_model_for(
-            config.features_of)
+            config.features_of, "flags")
         settings["temporal_model_sha256"] = file_sha256(lstm / "model.onnx")
     # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
     # renamed or moved is the same model (a resumed run was refused). The file that runs (the int8 graph by
