@@ -324,6 +324,25 @@ def test_a_results_file_that_cannot_be_written_is_refused_before_any_analysis(tm
     assert result.exit_code == 1 and f"--out {read_only_dir / 't'}: cannot write in {read_only_dir}" in result.output
 
 
+def test_train_temporal_names_its_default_folder_after_a_model_named_by_its_file(tmp_path, monkeypatch,
+                                                                                   astronaut_png):
+    """`fervid train-temporal --model mine/model.onnx` trains on the model mine, and its LSTM's default folder is
+    named after it: runs/temporal_lstm_mine, not runs/temporal_lstm_model.onnx. (A file "runs" in the way refuses
+    the default folder by its name before any data is read.)"""
+    from fervid.inference.models import resolve_model_dir
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("model.onnx", "config.json"):
+        shutil.copy(resolve_model_dir("fer2013_vgg") / name, mine / name)
+    monkeypatch.chdir(tmp_path)
+    Path("runs").write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", str(astronaut_png), "--model",
+                                      str(mine / "model.onnx")])
+    expected = Path("runs") / "temporal_lstm_mine"
+    assert result.exit_code == 1 and f"--out {expected}: runs is a file, not a folder" in result.output, result.output
+
+
 def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_png):
     """`fervid image ... --csv - | head -1` printed "error: -: Broken pipe" and exited 1, as if an output had
     failed; it now ends as a Unix tool killed by SIGPIPE is reported (141), saying nothing."""

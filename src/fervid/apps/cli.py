@@ -2128,7 +2128,8 @@ def train_temporal_cmd(
                   "--person-clips above 0", 2)
     for option, given in (("--data", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
         _must_exist(option, given)
-    out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    # named after the CNN's folder: --model x/model.onnx is the model x (runs/temporal_lstm_model.onnx named none)
+    out = out or Path("runs") / f"temporal_lstm_{(model_folder_of_file(cnn) or Path(cnn)).name}"
     _check_can_write("--out", out)  # written after the training: said now, not after it
     training = _training_module("fervid.training.train_temporal")
     TemporalTrainConfig, train_temporal = training.TemporalTrainConfig, training.train_temporal
