@@ -812,6 +812,24 @@ def test_naming_the_shipped_lstm_is_the_same_setting_as_not_naming_it(tmp_path):
         result_settings(PipelineOptions())["temporal_model_sha256"]
 
 
+def test_a_batch_records_the_graph_a_model_named_by_its_file_runs(tmp_path):
+    """`fervid batch --model x/model.onnx` runs the float graph it names (precision "auto"), and its folder records
+    that graph and precision, as each file's results do: it recorded the int8 copy, which did not run."""
+    from fervid.apps.batch import result_settings
+    from fervid.inference.models import MODELS, file_sha256
+
+    folder = Path(shutil.copytree(MODELS["fer2013_vgg"], tmp_path / "mine"))
+    named = result_settings(PipelineOptions(model=str(folder / "model.onnx")))
+    assert (named["precision"], named["weights_file"]) == ("fp32", "model.onnx")
+    assert named["weights_sha256"] == file_sha256(folder / "model.onnx")
+    ran = PipelineOptions(model=str(folder / "model.onnx")).analyzer(threads=1).settings
+    assert (ran["precision"], ran["weights_file"]) == (named["precision"], named["weights_file"])
+    as_folder = result_settings(PipelineOptions(model=str(folder)))
+    assert (as_folder["precision"], as_folder["weights_file"]) == ("int8", "model_int8.onnx")
+    asked = result_settings(PipelineOptions(model=str(folder / "model.onnx"), precision="int8"))
+    assert (asked["precision"], asked["weights_file"]) == ("int8", "model_int8.onnx")
+
+
 def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_each_file(tmp_path, astronaut_rgb,
                                                                                          face_clip):
     """summary.json's model digest was of the float model.onnx although the int8 graph ran, the shipped LSTM's was

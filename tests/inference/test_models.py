@@ -75,6 +75,46 @@ def test_a_models_onnx_file_names_the_model_folder_holding_it_in_the_api_and_the
     assert '"fer2013_vgg"' in done.stdout
 
 
+def test_a_graph_file_named_as_the_model_is_the_graph_that_runs_unless_a_precision_is_asked_for(tmp_path,
+                                                                                                  astronaut_png,
+                                                                                                  face_clip):
+    """`Analyzer(model=".../model.onnx")` (and `--model .../model.onnx`) under precision "auto" ran the folder's
+    int8 copy without a word: the file named runs now (fp32), as other tools run the model file they are given.
+    The folder, or another file of it, still runs the int8 copy; an explicit precision runs its graph whatever
+    file was named."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import fervid
+    from fervid.inference.models import MODELS, EmotionCNN
+
+    folder = Path(shutil.copytree(MODELS["fer2013_vgg"], tmp_path / "mine"))
+    ran = {named: EmotionCNN(named, threads=1) for named in (folder / "model.onnx", folder / "model_int8.onnx",
+                                                              folder, folder / "config.json")}
+    assert [(cnn.precision, cnn.graph_file.name) for cnn in ran.values()] == [
+        ("fp32", "model.onnx"), ("int8", "model_int8.onnx"), ("int8", "model_int8.onnx"), ("int8", "model_int8.onnx")]
+    asked = EmotionCNN(folder / "model.onnx", threads=1, precision="int8")
+    assert (asked.precision, asked.graph_file.name) == ("int8", "model_int8.onnx")
+    asked = EmotionCNN(folder / "model_int8.onnx", threads=1, precision="fp32")
+    assert (asked.precision, asked.graph_file.name) == ("fp32", "model.onnx")
+
+    options = fervid.PipelineOptions(model=str(folder / "model.onnx"))
+    analyzer = options.analyzer(threads=1)
+    assert analyzer.settings["precision"] == "fp32"
+    # its own options are what it runs: a video analysed with them is not refused as another precision's
+    video = analyzer.analyze_video(face_clip, options=options, sample_fps=2, method="frame")
+    assert video.settings["precision"] == "fp32" and video.settings["weights_file"] == "model.onnx"
+
+    done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png), "--model",
+                           str(folder / "model.onnx"), "--json", "-"], cwd=tmp_path, capture_output=True, text=True,
+                          encoding="utf-8", timeout=300)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert (said["precision"], said["weights_file"]) == ("fp32", "model.onnx"), said
+
+
 def test_a_temporal_model_folder_is_named_as_one_when_given_as_the_cnn():
     from fervid.inference.models import WEIGHTS_DIR, EmotionCNN, ModelError
 

@@ -376,7 +376,7 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     config = ModelConfig.load(folder / "config.json")
     # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
     # names them (--precision int8, --score-threshold 0.4) asks for the same thing
-    weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision)
+    weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision, named=pipeline.model)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model, "flags")[0]
     if settings["method"] == "frame":  # no window runs: recorded as each video's tracks JSON records it, null

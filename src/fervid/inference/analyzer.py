@@ -505,7 +505,8 @@ class Analyzer:
             differences.append(f"model {options.model!r} (this analyzer runs {self.cnn.config.name!r})")
         if options.detector != self.detector_name:
             differences.append(f"detector {options.detector!r} (this analyzer runs {self.detector_name!r})")
-        if graph_for(self.cnn.folder, self.cnn.config, options.precision)[1] != self.cnn.precision:
+        if (graph_for(self.cnn.folder, self.cnn.config, options.precision, named=options.model)[1]
+                != self.cnn.precision):
             differences.append(f"precision {options.precision!r} (this analyzer runs {self.cnn.precision!r})")
         threshold = getattr(self.detector, "score_threshold", None)
         if options.score_threshold is not None and options.score_threshold != threshold:
