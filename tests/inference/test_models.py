@@ -197,7 +197,7 @@ def test_fervid_help_runs_beside_a_half_copied_model_folder(weights_dir):
     script = ("import pathlib, sys\nimport fervid.inference.models as models\n"
               "models.WEIGHTS_DIR = pathlib.Path(sys.argv[1])\n"
               "from fervid.apps.cli import app\napp(['--help'], prog_name='fervid')\n")
-    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True, encoding="utf-8",
                           timeout=120)
     assert done.returncode == 0 and "Usage: fervid" in done.stdout, done.stderr
     assert "Traceback" not in done.stderr
@@ -356,7 +356,7 @@ def test_fervid_without_its_data_files_raises_model_not_found_saying_to_include_
               "for make in (fervid.Analyzer, lambda: resolve_model_dir('ferplus_vgg')):\n"
               "    try:\n        make()\n    except fervid.ModelNotFound as exc:\n"
               "        print(pickle.dumps(exc).hex())\n")  # (an error pickles: sent from a worker process)
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**os.environ, "PYTHONPATH": str(site)})
     assert done.returncode == 0, done.stderr
     detector, model = (pickle.loads(bytes.fromhex(line)) for line in done.stdout.splitlines())
@@ -462,14 +462,14 @@ def test_the_cli_says_once_that_a_folder_named_as_its_model_is_not_used(tmp_path
 
     (tmp_path / "ferplus_vgg").mkdir()
     done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png), "--model", "ferplus_vgg"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
         "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
         "./ferplus_vgg to use it)"]
     # --model not typed: the default's name is no one's word, and the folder is none of its business
     done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0 and "ferplus_vgg" not in done.stderr, done.stderr
 
 
