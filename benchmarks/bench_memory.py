@@ -80,7 +80,7 @@ def measure(video: Path, out: Path, src: str | None) -> dict:
     if src:
         env["PYTHONPATH"] = str(Path(src).resolve())
     done = subprocess.run([sys.executable, __file__, "--child", str(video), str(out)], env=env,
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, encoding="utf-8", check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -160,7 +160,7 @@ def _listening_on(port: int) -> bool:
                 if state == "0A" and int(local.rpartition(":")[2], 16) == port:  # 0A: TCP_LISTEN
                     return True
         return False
-    netstat = subprocess.run(["netstat", "-an"], capture_output=True, text=True).stdout
+    netstat = subprocess.run(["netstat", "-an"], capture_output=True, text=True, encoding="utf-8").stdout
     return any("LISTEN" in line and (f":{port} " in line or f".{port} " in line) for line in netstat.splitlines())
 
 

@@ -25,7 +25,7 @@ def test_the_slow_marker_is_known_to_tests_copied_without_pyproject(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(fervid.__file__).parents[1])}
     ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                           "-W", "error::pytest.PytestUnknownMarkWarning", "tests"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=tmp_path, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "1 passed, 1 deselected" in ran.stdout and "warning" not in ran.stdout.lower(), ran.stdout
 
@@ -36,7 +36,7 @@ def _pytest(*args: str, cwd: Path, pythonpath: Path, installed: bool) -> subproc
     if installed:
         env["FERVID_TEST_INSTALLED"] = "1"
     return subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
 
 
 def test_the_tests_of_a_source_tree_run_against_an_installed_copy_when_asked_to(tmp_path):

@@ -20,7 +20,7 @@ def run_as_a_user(code: str, home: Path, **env) -> subprocess.CompletedProcess:
     home.mkdir()
     clean = {k: v for k, v in os.environ.items() if k not in LEFT_OUT}
     return subprocess.run([sys.executable, "-c", code], env={**clean, "HOME": str(home), "TMPDIR": str(home), **env},
-                          capture_output=True, text=True, timeout=120, check=True)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120, check=True)
 
 
 def test_onnx_runtimes_telemetry_is_off_so_nothing_is_kept_or_sent(tmp_path):
@@ -264,7 +264,7 @@ def test_mypy_strict_accepts_the_readmes_api_and_finds_a_callers_mistakes(tmp_pa
     # this checkout's sources, whichever copy of fervid is installed; fervid's own modules are read, not checked
     checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-pretty",
                               "--cache-dir", str(tmp_path / "cache"), "app.py", "mistakes.py"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=600,
+                             capture_output=True, text=True, encoding="utf-8", timeout=600,
                              env={**os.environ, "MYPYPATH": str(Path(__file__).resolve().parents[1] / "src")})
     said = checked.stdout + checked.stderr
     assert "app.py" not in said, said
@@ -289,7 +289,7 @@ def test_the_tests_refuse_to_run_against_another_copy_of_fervid(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
                            str(REPO / "tests" / "test_errors.py")], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 4, done.stdout + done.stderr
     assert (f"these are the tests of {REPO}, but Python imports fervid from {other}, another copy"
             in done.stdout + done.stderr)

@@ -53,7 +53,7 @@ def package_index() -> None:
     """Skips where pip cannot reach its package index (offline, as a distribution builds): the resolutions below
     ask it."""
     asked = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "--retries", "0", "--timeout", "20",
-                            "pip"], capture_output=True, text=True)
+                            "pip"], capture_output=True, text=True, encoding="utf-8")
     if asked.returncode != 0:
         said = asked.stderr.strip().splitlines()
         pytest.skip(f"pip cannot reach the package index ({said[-1] if said else f'exit {asked.returncode}'})")
@@ -129,7 +129,7 @@ def test_the_sdist_holds_the_licence_changelog_and_every_test_with_what_the_test
     --no-isolation` does, from a copy of the checkout's files (an egg-info left by an earlier build would add the
     files its SOURCES.txt lists)."""
     listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, encoding="utf-8")
     if listed.returncode != 0:
         pytest.skip("not a git checkout: which files are the project's is git's list")
     skip_without_setuptools_77()
@@ -159,7 +159,7 @@ def test_wheel_resolves_with_binary_wheels_only(package_index, wheel, tmp_path, 
            f"{wheel}[heic]"]  # the HEIC extra too: an iPhone user on any of these platforms can add it
     for platform in platforms:
         cmd += ["--platform", platform]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
     assert done.returncode == 0, done.stderr[-2000:]
     installed = {item["metadata"]["name"].lower().replace("_", "-")  # pillow_heif's metadata spells it so
                  for item in json.loads(report.read_text())["install"]}
@@ -172,7 +172,7 @@ def test_wheel_resolves_with_binary_wheels_only(package_index, wheel, tmp_path, 
 def _this_module(tmp_path: Path, selected: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-k", selected,
                            str(Path(__file__).resolve())], cwd=tmp_path, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, encoding="utf-8", timeout=600)
 
 
 def test_the_builds_skip_under_setuptools_76_and_the_resolutions_offline_saying_why(tmp_path):

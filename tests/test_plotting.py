@@ -20,7 +20,7 @@ def test_an_unwritable_home_prints_nothing_of_matplotlibs(tmp_path):
     env = {name: value for name, value in os.environ.items()
            if name not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
     done = subprocess.run([sys.executable, "-m", "fervid", "video", str(carphone()), "--out", str(tmp_path / "v"),
-                           "-q", "--no-annotate"], capture_output=True, text=True, timeout=300,
+                           "-q", "--no-annotate"], capture_output=True, text=True, encoding="utf-8", timeout=300,
                           env={**env, "HOME": str(no_home)})
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert list((tmp_path / "v").glob("*_timeline.png"))
@@ -28,11 +28,11 @@ def test_an_unwritable_home_prints_nothing_of_matplotlibs(tmp_path):
     script = ("from fervid.plotting import prepare_matplotlib; prepare_matplotlib(); import matplotlib; "
               "print(matplotlib.get_configdir())")
     mine = tmp_path / "mpl"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**env, "HOME": str(no_home), "MPLCONFIGDIR": str(mine)})
     assert done.stdout.strip() == str(mine) and done.stderr == "", done.stderr
     # an unwritable one is replaced, quietly
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**env, "HOME": str(no_home), "MPLCONFIGDIR": str(no_home / "mpl")})
     assert "fervid-matplotlib-" in done.stdout and done.stderr == "", done.stderr
 
@@ -50,7 +50,7 @@ def test_a_fresh_folder_made_where_fervids_own_is_another_users_is_removed_at_ex
            if name not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
     script = ("import os; from fervid.plotting import prepare_matplotlib; prepare_matplotlib(); "
               "import matplotlib.pyplot; print(os.environ['MPLCONFIGDIR'], os.path.isdir(os.environ['MPLCONFIGDIR']))")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**env, "HOME": str(no_home), "TMPDIR": str(temporary)})
     folder, existed = done.stdout.split()
     assert done.returncode == 0 and done.stderr == "", done.stderr

@@ -31,7 +31,7 @@ def test_the_entry_point_names_the_folder_of_fervids_hook_without_importing_pyin
     assert (folder / "hook-fervid.py").is_file()
     loaded = subprocess.run([sys.executable, "-c", "import sys, fervid._pyinstaller as p; p.get_hook_dirs(); "
                              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'PyInstaller'))"],
-                            capture_output=True, text=True, timeout=120, check=True)
+                            capture_output=True, text=True, encoding="utf-8", timeout=120, check=True)
     assert loaded.stdout.strip() == "[]"
 
 

@@ -17,6 +17,6 @@ def test_mypy_finds_no_error_in_the_package_with_the_projects_settings(tmp_path)
     pytest.importorskip("mypy", reason="mypy is not installed (it is among the test extras)")
     checked = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
                               "--cache-dir", str(tmp_path / "cache"), "--no-pretty"], cwd=REPO,
-                             capture_output=True, text=True, timeout=600)
+                             capture_output=True, text=True, encoding="utf-8", timeout=600)
     said = checked.stdout + checked.stderr
     assert checked.returncode == 0 and "Success: no issues found" in said, said

@@ -96,7 +96,7 @@ def test_a_folder_named_as_the_model_is_said_to_be_unused_once_not_by_each_worke
         shutil.copy(astronaut_png, images / name)
     for out, model in (("typed", ["--model", "ferplus_vgg"]), ("default", [])):
         done = subprocess.run([sys.executable, "-m", "fervid", "batch", str(images), "--out", str(tmp_path / out),
-                               "--workers", "2", *model], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                               "--workers", "2", *model], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
         assert done.returncode == 0, done.stderr
         assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
             "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
@@ -245,7 +245,7 @@ def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb
     with sqlite3.connect(out / "state.sqlite") as db:
         left = db.execute("SELECT COUNT(*) FROM files WHERE status != 'done'").fetchone()[0]
     assert left > 0
-    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
     assert rerun.returncode == 1  # the two broken files
     summary = json.loads((out / "summary.json").read_text())
     assert summary["done"] == 32 and summary["failed"] == 2
@@ -278,7 +278,7 @@ def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb, fa
                                   "--num-cpus", "1"], check=True, env=env, capture_output=True)
         result = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(tmp_path / "ray"),
                                  "--engine", "ray", "--address", f"127.0.0.1:{port}", "--method", "mean", "-q"],
-                                capture_output=True, text=True, env=env, timeout=600)
+                                capture_output=True, text=True, encoding="utf-8", env=env, timeout=600)
     finally:
         subprocess.run(ray_cli + ["stop", "--force"], env=env, capture_output=True)
     assert result.returncode == 1, result.stderr[-2000:]  # the two broken files, recorded, not fatal
@@ -318,7 +318,7 @@ def test_one_run_per_output_folder(tmp_path, astronaut_rgb, face_clip):
         with pytest.raises(BatchLocked, match=f"pid {os.getpid()}"):
             run_batch([str(corpus)], BatchOptions(out=out), progress=False)
         cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "-q"],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, encoding="utf-8", timeout=120)
         # its own exit code (EX_TEMPFAIL): a scheduler retries it later, where it would not retry a wrong input
         assert cli.returncode == 75 and "another fervid batch run" in cli.stderr
         assert len(cli.stderr.strip().splitlines()) == 1
@@ -338,7 +338,7 @@ def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
     for inputs, failed in ((["/dev/zero", str(fifo), str(folder / "ok.jpg")], 2), ([str(folder)], 1)):
         out = tmp_path / f"out{len(inputs)}"
         cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", *inputs, "--out", str(out), "-q"],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, encoding="utf-8", timeout=120)
         assert cli.returncode == 1, cli.stderr
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summary["done"] == 1 and summary["failed"] == failed
@@ -413,7 +413,7 @@ def test_a_colleagues_folder_that_may_not_be_written_is_said_whose_and_left_as_i
 
     def resume() -> subprocess.CompletedProcess:
         return subprocess.run([*unprivileged, sys.executable, "-m", "fervid", "batch", str(astronaut_png), "--out",
-                               str(out), "-q", "--no-annotate"], capture_output=True, text=True, timeout=300)
+                               str(out), "-q", "--no-annotate"], capture_output=True, text=True, encoding="utf-8", timeout=300)
 
     advice = ("ask its owner to let the group write it (`chmod g+w`, and to run fervid under `umask 002` in a folder a "
               "group shares), or use a folder of your own")
@@ -812,6 +812,24 @@ def test_naming_the_shipped_lstm_is_the_same_setting_as_not_naming_it(tmp_path):
         result_settings(PipelineOptions())["temporal_model_sha256"]
 
 
+def test_a_batch_records_the_graph_a_model_named_by_its_file_runs(tmp_path):
+    """`fervid batch --model x/model.onnx` runs the float graph it names (precision "auto"), and its folder records
+    that graph and precision, as each file's results do: it recorded the int8 copy, which did not run."""
+    from fervid.apps.batch import result_settings
+    from fervid.inference.models import MODELS, file_sha256
+
+    folder = Path(shutil.copytree(MODELS["fer2013_vgg"], tmp_path / "mine"))
+    named = result_settings(PipelineOptions(model=str(folder / "model.onnx")))
+    assert (named["precision"], named["weights_file"]) == ("fp32", "model.onnx")
+    assert named["weights_sha256"] == file_sha256(folder / "model.onnx")
+    ran = PipelineOptions(model=str(folder / "model.onnx")).analyzer(threads=1).settings
+    assert (ran["precision"], ran["weights_file"]) == (named["precision"], named["weights_file"])
+    as_folder = result_settings(PipelineOptions(model=str(folder)))
+    assert (as_folder["precision"], as_folder["weights_file"]) == ("int8", "model_int8.onnx")
+    asked = result_settings(PipelineOptions(model=str(folder / "model.onnx"), precision="int8"))
+    assert (asked["precision"], asked["weights_file"]) == ("int8", "model_int8.onnx")
+
+
 def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_each_file(tmp_path, astronaut_rgb,
                                                                                          face_clip):
     """summary.json's model digest was of the float model.onnx although the int8 graph ran, the shipped LSTM's was
@@ -1117,7 +1135,7 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "--method", "mean", "-q"]
     # SIGINT as a shell gives it to a foreground command (a background job's children may inherit it ignored)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     started = "files/.*.tmp/b_clip_frames.partial.csv"  # the clip's frames are analysed once its table is started
@@ -1140,7 +1158,7 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     # the interrupt says which file's work is lost, what remains and how to go on
     assert f"Stopped while analysing {corpus / 'b_clip.mp4'}: its work so far is lost" in stderr
     assert "1 file(s) of this run not analysed yet" in stderr and "run the same command again" in stderr
-    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["this_run"]["files_analysed"] == 1 and summary["done"] == 2
@@ -1162,7 +1180,7 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path, astronaut_
     corpus.mkdir()
     Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "a_photo.jpg")
     cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(tmp_path / "out"), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not _spawned_workers(proc.pid):
@@ -1579,7 +1597,7 @@ print(json.dumps({{"grew_mb": peak() - before}}))
 def _peak_growth(tmp_path: Path, body: str) -> float:
     script = tmp_path / "peak.py"
     script.write_text(PEAK_RSS.format(body=body), encoding="utf-8")
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, encoding="utf-8", timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])["grew_mb"]
 

@@ -209,7 +209,7 @@ def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronau
     script = (f'i <- read.csv("{csv_path}"); v <- read.csv("{frames}"); '
               'cat(class(i$uncertain), class(i$face), sum(is.na(i$uncertain)), class(v$uncertain), '
               'class(v$detected), sum(v$detected == TRUE), nrow(v), sep = " ")')
-    done = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr
     image_uncertain, face, empty, uncertain, detected, n_detected, n = done.stdout.split()
     assert (image_uncertain, face, empty, uncertain, detected) == ("logical", "integer", "2", "logical", "logical")
@@ -324,6 +324,25 @@ def test_a_results_file_that_cannot_be_written_is_refused_before_any_analysis(tm
     assert result.exit_code == 1 and f"--out {read_only_dir / 't'}: cannot write in {read_only_dir}" in result.output
 
 
+def test_train_temporal_names_its_default_folder_after_a_model_named_by_its_file(tmp_path, monkeypatch,
+                                                                                   astronaut_png):
+    """`fervid train-temporal --model mine/model.onnx` trains on the model mine, and its LSTM's default folder is
+    named after it: runs/temporal_lstm_mine, not runs/temporal_lstm_model.onnx. (A file "runs" in the way refuses
+    the default folder by its name before any data is read.)"""
+    from fervid.inference.models import resolve_model_dir
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("model.onnx", "config.json"):
+        shutil.copy(resolve_model_dir("fer2013_vgg") / name, mine / name)
+    monkeypatch.chdir(tmp_path)
+    Path("runs").write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", str(astronaut_png), "--model",
+                                      str(mine / "model.onnx")])
+    expected = Path("runs") / "temporal_lstm_mine"
+    assert result.exit_code == 1 and f"--out {expected}: runs is a file, not a folder" in result.output, result.output
+
+
 def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_png):
     """`fervid image ... --csv - | head -1` printed "error: -: Broken pipe" and exited 1, as if an output had
     failed; it now ends as a Unix tool killed by SIGPIPE is reported (141), saying nothing."""
@@ -331,7 +350,7 @@ def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_pn
 
     for option in ("--csv", "--json"):
         proc = subprocess.Popen([sys.executable, "-m", "fervid", "image", str(astronaut_png), option, "-", "-q"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
         proc.stdout.close()  # `| head -0`: gone before the first line is written
         stderr = proc.stderr.read()
         assert proc.wait(timeout=120) == 141 and stderr == "", (option, stderr)
@@ -646,7 +665,7 @@ def test_an_image_piped_to_stdin_is_said_not_to_be_paths(astronaut_png, command,
 def test_python_m_fervid_runs_the_command():
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "fervid", "-h"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "fervid", "-h"], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0 and "Usage:" in done.stdout and "image" in done.stdout, done.stderr
 
 
@@ -703,7 +722,7 @@ def test_environment_errors_are_one_line_naming_the_path(read_only_dir, astronau
     for args in (["demo", "--no-video", "--out", str(read_only_dir / "demo")],
                  ["image", str(astronaut_png), "--json", str(read_only_dir / "r.json")],
                  ["batch", str(astronaut_png), "--out", str(read_only_dir / "batch"), "-q"]):
-        done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", *args], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", *args], capture_output=True, text=True, encoding="utf-8", timeout=120)
         assert done.returncode == 1, (args, done.stderr)
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and str(read_only_dir) in errors[0] and "Traceback" not in done.stderr, done.stderr
@@ -716,7 +735,7 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png)
     in_the_way = tmp_path / "results"
     in_the_way.write_text("an earlier export", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "image", str(astronaut_png), "--annotate",
-                           str(in_the_way)], capture_output=True, text=True, timeout=120)
+                           str(in_the_way)], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"error: {in_the_way}: a file is in the way of this output folder" in done.stderr
     assert in_the_way.read_text(encoding="utf-8") == "an earlier export"
@@ -724,7 +743,7 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png)
 
 def _fervid_as(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
     """`fervid ARGS` in a subprocess run as ``prefix`` (the ``unprivileged`` fixture's) runs it."""
-    return subprocess.run([*prefix, sys.executable, "-m", "fervid", *args], capture_output=True, text=True,
+    return subprocess.run([*prefix, sys.executable, "-m", "fervid", *args], capture_output=True, text=True, encoding="utf-8",
                           timeout=300)
 
 
@@ -1034,6 +1053,9 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     by_file = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy / "model.onnx"), "--write-card"])
     assert by_file.exit_code == 0, by_file.output
     assert (copy / "card.json").read_bytes() != before
+    # the file named is the graph that runs (--precision auto), as `fervid image --model x/model.onnx` runs it; the
+    # folder runs its int8 copy
+    assert "fer2013_vgg (fp32) on" in by_file.output and "fer2013_vgg (int8) on" in held_out.output
 
 
 def _cross_dataset_comparison(identity: dict) -> tuple[dict, dict]:
@@ -1415,7 +1437,7 @@ def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_pat
         video = cv2.VideoCapture(str(tmp_path / "res" / f"{stem}_annotated.mp4"))
         assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 25
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i",
-                                str(tmp_path / "res" / f"{stem}_annotated.mp4")], capture_output=True, text=True)
+                                str(tmp_path / "res" / f"{stem}_annotated.mp4")], capture_output=True, text=True, encoding="utf-8")
         assert "Audio: aac" in probe.stderr, probe.stderr  # its sound, read by the ffmpeg binary
 
 
@@ -1440,7 +1462,7 @@ def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everyw
             .splitlines() if line.startswith("face_clip.mp4: ")]
     assert len(bars) == 2 and "100%" in bars[1], bars  # as it starts and as it ends (4 s: no line in between)
     done = subprocess.run([sys.executable, "-m", "fervid", *commands["video"], str(tmp_path / "v3")],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
+                          capture_output=True, text=True, encoding="utf-8", timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
     assert done.returncode == 0 and done.stderr == "" and f"face_clip.mp4: {FACE_CLIP_FRAMES} frames " in done.stdout, done.stderr
 
 
@@ -1492,7 +1514,7 @@ def test_annotating_into_a_read_only_folder_fails_at_once(read_only_dir, astrona
     import sys
 
     done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "image", str(astronaut_png), "--annotate",
-                           str(read_only_dir)], capture_output=True, text=True, timeout=120)
+                           str(read_only_dir)], capture_output=True, text=True, encoding="utf-8", timeout=120)
     # it used to report success: cv2.imwrite returns False instead of raising
     assert done.returncode == 1 and f"error: {read_only_dir}: cannot write in this folder" in done.stderr
 
@@ -1560,7 +1582,7 @@ def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
     env = {**os.environ, "LOCPATH": str(locales), "LC_ALL": "de_DE.ISO-8859-1"}
     env.pop("PYTHONUTF8", None)
     check = subprocess.run([sys.executable, "-c", "import sys; print(sys.getfilesystemencoding())"], env=env,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, encoding="utf-8")
     if check.stdout.strip() != "iso8859-1":
         pytest.skip(f"the Latin-1 locale could not be made: {check.stdout} {check.stderr}")
     clip = tmp_path / "clïp.mp4"  # UTF-8 bytes, as a UTF-8 system names it
@@ -2100,7 +2122,7 @@ def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_pat
     try:
         assert writing.wait(120)
         done = subprocess.run([sys.executable, "-m", "fervid", "video", str(face_clip), "--out", str(tmp_path),
-                               "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True,
+                               "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True, encoding="utf-8",
                               timeout=300)
     finally:
         release.set()
@@ -2714,7 +2736,7 @@ def _sigterm_midway(tmp_path, command: list[str], started: str, face_clip):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", *command, str(long_clip),
                              "--out", str(out), "--method", "mean"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, encoding="utf-8")
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / started).is_file():
         time.sleep(0.01)
@@ -3197,7 +3219,7 @@ def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", f"udp://127.0.0.1:{port}",
-                             "--out", str(tmp_path / "o"), "--method", "frame"], stderr=subprocess.PIPE, text=True)
+                             "--out", str(tmp_path / "o"), "--method", "frame"], stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         line = proc.stderr.readline()
         assert line.startswith(f"connecting to udp://127.0.0.1:{port}"), line
@@ -3244,7 +3266,7 @@ for command in ("serve", "live", "batch", "evaluate", "calibrate"):
 """
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**os.environ, "COLUMNS": "2000"})
     assert done.returncode == 0, done.stderr
     text = " ".join(done.stdout.split())
@@ -3277,7 +3299,7 @@ print(status, sorted(name for name in sys.modules if name in ("torch", "scipy.sp
                      or name.startswith("fervid.training")))
 """
     done = subprocess.run([sys.executable, "-c", code, str(astronaut_png), str(tmp_path / "out.json")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.stdout.split("\n")[-2] == "0 []", done.stdout[-2000:] + done.stderr[-2000:]
     assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["files"][0]["faces"]
 

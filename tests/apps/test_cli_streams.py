@@ -150,7 +150,7 @@ def test_shell_completion_is_offered():
     done = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'fervid'; "
                            "from fervid.apps.cli import main; main()"],
                           env={**os.environ, "_FERVID_COMPLETE": "complete_bash", "COMP_WORDS": "fervid image --max-f",
-                               "COMP_CWORD": "2"}, capture_output=True, text=True, timeout=120)
+                               "COMP_CWORD": "2"}, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0 and done.stdout.split() == ["--max-faces"], (done.stdout, done.stderr)
 
 
@@ -168,7 +168,7 @@ def test_a_live_session_from_a_file_cut_by_ctrl_c_exits_130_with_its_outputs(tmp
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", str(carphone()), "--out",
                              str(out), "--no-annotate", "--method", "frame"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
     deadline = time.time() + 120
     started = out / "carphone_pristine_frames.partial.csv"
     while time.time() < deadline and proc.poll() is None and not started.is_file():

@@ -283,7 +283,7 @@ def test_fervid_live_without_a_source_serves_the_live_page(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--no-open", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", cwd=tmp_path)
     try:
         for _ in range(150):
             try:

@@ -31,7 +31,7 @@ print(cpu_model())
 def probe(*prefix: str, tmp_path: Path) -> list[str]:
     env = {**script_environment(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("FERVID_HIDDEN_CPU_FEATURES", None)
-    done = subprocess.run([*prefix, sys.executable, "-c", PROBE], capture_output=True, text=True, env=env,
+    done = subprocess.run([*prefix, sys.executable, "-c", PROBE], capture_output=True, text=True, encoding="utf-8", env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
@@ -57,12 +57,12 @@ def test_a_real_crash_still_reaches_pythons_faulthandler(tmp_path):
             "from numpy._core._multiarray_umath import __cpu_features__ as f; print(f['AVX512F'], flush=True)\n"
             "ctypes.string_at(0)")
     env = {**script_environment(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    done = subprocess.run(["bash", str(RUN), sys.executable, "-c", code], capture_output=True, text=True, env=env,
+    done = subprocess.run(["bash", str(RUN), sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", env=env,
                           timeout=120)
     assert done.stdout == "False\n"
     assert done.returncode == -11 and "Fatal Python error: Segmentation fault" in done.stderr
 
 
 def test_without_a_command_it_shows_its_usage_and_fails(tmp_path):
-    done = subprocess.run(["bash", str(RUN)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", str(RUN)], capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert done.returncode == 2 and "benchmarks/avx2_only/run python benchmarks/bench_video.py" in done.stderr

@@ -33,7 +33,7 @@ def test_each_condition_changes_the_face_as_it_says_and_the_noise_follows_the_se
 def test_a_run_on_one_face_per_class_gives_every_model_condition_and_the_weights_measured(tmp_path):
     done = subprocess.run([sys.executable, str(Path(FOLDER) / "degraded_faces.py"), "--per-class", "1", "--json",
                            str(tmp_path / "d.json")], cwd=tmp_path, env=script_environment(), capture_output=True,
-                          text=True, timeout=300)
+                          text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ckplus") or line.startswith("| jaffe")]

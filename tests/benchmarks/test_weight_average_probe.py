@@ -44,7 +44,7 @@ def test_a_config_whose_data_is_not_there_is_named_in_one_line(tmp_path):
     config.write_text('data = "../shared/data/fer2013/fer2013.csv.gz"\n')
     done = subprocess.run([sys.executable, str(Path(FOLDER) / "weight_average_probe.py"), "--config", str(config),
                            "--start", "ferplus_vgg", "--end", "ferplus_vgg"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: ../shared/data/fer2013/fer2013.csv.gz: no such file (a config's relative data paths are read from the "

@@ -282,7 +282,7 @@ def test_a_truncated_tiff_is_named_as_one_and_pillows_warning_is_not_printed(tmp
             load_image(cut)
     Image.fromarray(np.full((48, 48), 90, np.uint8)).save(cut.parent / "whole.png")
     for command in (["image", str(cut)], ["evaluate", "--data", str(tmp_path / "faces")]):
-        run = subprocess.run([sys.executable, "-m", "fervid", *command], capture_output=True, text=True,
+        run = subprocess.run([sys.executable, "-m", "fervid", *command], capture_output=True, text=True, encoding="utf-8",
                              env={**os.environ, "TQDM_DISABLE": "1"})
         assert "Warning" not in run.stderr and "TiffImagePlugin" not in run.stderr, run.stderr
         said = run.stdout + run.stderr
@@ -376,7 +376,7 @@ def test_a_utf8_name_this_locale_cannot_read_asks_for_a_utf8_locale_not_a_rename
               "print(expand_inputs([sys.argv[1]])[1][0][1])")
     env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONUTF8", "PYTHONIOENCODING")}, "LC_ALL": "C"}
     done = subprocess.run([sys.executable, "-X", "utf8=0", "-c", script, str(tmp_path)], capture_output=True,
-                          text=True, env=env, timeout=60)
+                          text=True, encoding="utf-8", env=env, timeout=60)
     assert done.stdout.strip() == ("file name is UTF-8, which this run's locale (ascii) cannot read; run fervid in a "
                                    "UTF-8 locale (LC_ALL=C.UTF-8) or with PYTHONUTF8=1"), done.stderr
 

@@ -75,6 +75,46 @@ def test_a_models_onnx_file_names_the_model_folder_holding_it_in_the_api_and_the
     assert '"fer2013_vgg"' in done.stdout
 
 
+def test_a_graph_file_named_as_the_model_is_the_graph_that_runs_unless_a_precision_is_asked_for(tmp_path,
+                                                                                                  astronaut_png,
+                                                                                                  face_clip):
+    """`Analyzer(model=".../model.onnx")` (and `--model .../model.onnx`) under precision "auto" ran the folder's
+    int8 copy without a word: the file named runs now (fp32), as other tools run the model file they are given.
+    The folder, or another file of it, still runs the int8 copy; an explicit precision runs its graph whatever
+    file was named."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import fervid
+    from fervid.inference.models import MODELS, EmotionCNN
+
+    folder = Path(shutil.copytree(MODELS["fer2013_vgg"], tmp_path / "mine"))
+    ran = {named: EmotionCNN(named, threads=1) for named in (folder / "model.onnx", folder / "model_int8.onnx",
+                                                              folder, folder / "config.json")}
+    assert [(cnn.precision, cnn.graph_file.name) for cnn in ran.values()] == [
+        ("fp32", "model.onnx"), ("int8", "model_int8.onnx"), ("int8", "model_int8.onnx"), ("int8", "model_int8.onnx")]
+    asked = EmotionCNN(folder / "model.onnx", threads=1, precision="int8")
+    assert (asked.precision, asked.graph_file.name) == ("int8", "model_int8.onnx")
+    asked = EmotionCNN(folder / "model_int8.onnx", threads=1, precision="fp32")
+    assert (asked.precision, asked.graph_file.name) == ("fp32", "model.onnx")
+
+    options = fervid.PipelineOptions(model=str(folder / "model.onnx"))
+    analyzer = options.analyzer(threads=1)
+    assert analyzer.settings["precision"] == "fp32"
+    # its own options are what it runs: a video analysed with them is not refused as another precision's
+    video = analyzer.analyze_video(face_clip, options=options, sample_fps=2, method="frame")
+    assert video.settings["precision"] == "fp32" and video.settings["weights_file"] == "model.onnx"
+
+    done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png), "--model",
+                           str(folder / "model.onnx"), "--json", "-"], cwd=tmp_path, capture_output=True, text=True,
+                          encoding="utf-8", timeout=300)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert (said["precision"], said["weights_file"]) == ("fp32", "model.onnx"), said
+
+
 def test_a_temporal_model_folder_is_named_as_one_when_given_as_the_cnn():
     from fervid.inference.models import WEIGHTS_DIR, EmotionCNN, ModelError
 
@@ -157,7 +197,7 @@ def test_fervid_help_runs_beside_a_half_copied_model_folder(weights_dir):
     script = ("import pathlib, sys\nimport fervid.inference.models as models\n"
               "models.WEIGHTS_DIR = pathlib.Path(sys.argv[1])\n"
               "from fervid.apps.cli import app\napp(['--help'], prog_name='fervid')\n")
-    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True, encoding="utf-8",
                           timeout=120)
     assert done.returncode == 0 and "Usage: fervid" in done.stdout, done.stderr
     assert "Traceback" not in done.stderr
@@ -316,7 +356,7 @@ def test_fervid_without_its_data_files_raises_model_not_found_saying_to_include_
               "for make in (fervid.Analyzer, lambda: resolve_model_dir('ferplus_vgg')):\n"
               "    try:\n        make()\n    except fervid.ModelNotFound as exc:\n"
               "        print(pickle.dumps(exc).hex())\n")  # (an error pickles: sent from a worker process)
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**os.environ, "PYTHONPATH": str(site)})
     assert done.returncode == 0, done.stderr
     detector, model = (pickle.loads(bytes.fromhex(line)) for line in done.stdout.splitlines())
@@ -422,14 +462,14 @@ def test_the_cli_says_once_that_a_folder_named_as_its_model_is_not_used(tmp_path
 
     (tmp_path / "ferplus_vgg").mkdir()
     done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png), "--model", "ferplus_vgg"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
         "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
         "./ferplus_vgg to use it)"]
     # --model not typed: the default's name is no one's word, and the folder is none of its business
     done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0 and "ferplus_vgg" not in done.stderr, done.stderr
 
 

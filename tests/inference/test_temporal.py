@@ -334,3 +334,28 @@ def test_a_track_gone_is_forgotten_once_no_later_label_reads_it_and_the_labels_s
         np.testing.assert_array_equal(labels[0], labels[1], err_msg=f"{gap:.1f} s away")
         # away for longer than any label reads back: forgotten while away
         assert min(held) == (1 if gap > windows.reach + 0.05 else 2), f"{gap:.1f} s away"
+
+
+def test_a_cnn_without_a_temporal_lstm_is_refused_by_name_in_python_s_words():
+    """Called from Python, the advice names keywords (method="mean"), not the command line's flags."""
+    from fervid.inference.models import ModelError
+    from fervid.inference.temporal import make_method
+
+    with pytest.raises(ModelError, match="no shipped temporal LSTM reads the features of CNN 'my_cnn'") as refused:
+        make_method("lstm", cnn="my_cnn")
+    said = str(refused.value)
+    assert 'use method="mean" or method="frame"' in said and "pass its folder as temporal_model" in said
+    assert "--method" not in said and "--temporal-model" not in said
+
+
+def test_a_cnn_without_a_temporal_lstm_is_refused_in_the_words_of_its_caller():
+    from fervid.inference.models import ModelError
+    from fervid.inference.temporal import temporal_model_for
+
+    with pytest.raises(ModelError) as on_the_command_line:
+        temporal_model_for("my_cnn", "flags")
+    assert "use --method mean or --method frame" in str(on_the_command_line.value)
+    assert "as --temporal-model" in str(on_the_command_line.value)
+    with pytest.raises(ModelError) as in_python:
+        temporal_model_for("my_cnn", "keywords")
+    assert 'use method="mean" or method="frame"' in str(in_python.value)

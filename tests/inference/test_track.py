@@ -285,5 +285,5 @@ def test_the_tracker_loads_its_assignment_solver_before_any_frame():
     is made, before anything is analysed."""
     code = ("import sys\nfrom fervid.inference.track import FaceTracker\n"
             "assert 'scipy.optimize' not in sys.modules\nFaceTracker()\nassert 'scipy.optimize' in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr

@@ -78,7 +78,7 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert result.track_ids == [1]  # one person, one stable id
     assert result.duration == pytest.approx(120 / 29.97, abs=0.005)  # 120 frames of 1/29.97 s (not 119)
     mp4 = tmp_path / "carphone_pristine_annotated.mp4"
-    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(mp4)], capture_output=True, text=True).stderr
+    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(mp4)], capture_output=True, text=True, encoding="utf-8").stderr
     assert "Video: h264" in probe and "yuv420p" in probe
     table = pd.read_parquet(tmp_path / "carphone_pristine_frames.parquet")
     assert len(table) == 120 and set(table["track"]) == {1}
@@ -388,7 +388,7 @@ def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analy
         copy = OutputNames(clip.stem).annotated  # (a run stopped part-way is cancelled: its copy named partial)
         copy = OutputNames.partial(copy) if result.cancelled else copy
         probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(out / copy)],
-                               capture_output=True, text=True).stderr
+                               capture_output=True, text=True, encoding="utf-8").stderr
         assert "Video: h264" in probe and ("Audio: aac" in probe) == (clip is voiced), probe
         seconds = float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1))
         assert seconds == pytest.approx(frames / 15, abs=0.1)  # sound and all
@@ -418,7 +418,7 @@ def test_times_are_on_the_files_timeline_where_the_video_stream_starts_after_the
         return np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(float) ** 2))
 
     assert loudness(0.0) < 100 and loudness(0.6) > 1000  # silent until the pictures start, as in the file
-    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(copy)], capture_output=True, text=True).stderr
+    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(copy)], capture_output=True, text=True, encoding="utf-8").stderr
     assert float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1)) == pytest.approx(2.5, abs=0.1)
 
 
@@ -1709,7 +1709,7 @@ def _interlaced_in_a_progressive_container(path, steady, codec):
     else:
         subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-c:v", "dvvideo", "-pix_fmt", "yuv420p",
                         str(path)], check=True)
-    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True, encoding="utf-8").stderr
     assert re.search(r"Video: .*\bprogressive\b", header), header  # what this is about: the header says so
     return path
 
@@ -3083,7 +3083,7 @@ def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged):
         os.chown(path, STRANGER, -1)
         path.chmod(0o600)
     done = subprocess.run([*unprivileged, sys.executable, "-c", ANALYSED_UNPRIVILEGED, str(u2), str(res)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (f"True u2_session1\n{u2}: {res}/ holds outputs this user cannot read (owned by uid "
                            f"{STRANGER}, mode 0600) named session1_*, which are kept; this video's are named "
@@ -3328,12 +3328,12 @@ def test_the_annotated_copy_of_a_variable_frame_rate_video_keeps_its_busy_stretc
     vfr = tmp_path / "vfr.mp4"
     subprocess.run([FFMPEG, "-v", "error", "-i", str(clip), "-vf", "select='not(between(n,30,59))'", "-fps_mode",
                     "vfr", "-c:v", "libx264", str(vfr)], check=True)
-    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(vfr)], capture_output=True, text=True).stderr
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(vfr)], capture_output=True, text=True, encoding="utf-8").stderr
     assert re.search(r"20(\.\d+)? fps, 30 tbr", header), header  # the average, and the base rate
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(vfr, tmp_path / "o")
     assert result.frames_analysed == 60
     copy = subprocess.run([FFMPEG, "-hide_banner", "-i", str(tmp_path / "o" / "vfr_annotated.mp4"), "-map", "0:v",
-                           "-f", "null", "-"], capture_output=True, text=True).stderr
+                           "-f", "null", "-"], capture_output=True, text=True, encoding="utf-8").stderr
     assert re.search(r", 30 fps", copy), copy
     written = int(re.findall(r"frame=\s*(\d+)", copy)[-1])
     assert written == pytest.approx(90, abs=2)  # 3 s at 30 fps: the still second held, no busy frame left out
@@ -3362,7 +3362,7 @@ def test_a_raw_dv_file_is_timed_at_its_own_rate_and_not_called_truncated(analyze
     assert result.ok, result.error
     assert result.fps == 25 and result.frames_read == 25 and result.duration == pytest.approx(1.0)
     copy = subprocess.run([FFMPEG, "-hide_banner", "-i", str(tmp_path / "out" / "tape_annotated.mp4"), "-f", "null",
-                           "-"], capture_output=True, text=True).stderr
+                           "-"], capture_output=True, text=True, encoding="utf-8").stderr
     assert re.search(r", 25 fps", copy) and int(re.findall(r"frame=\s*(\d+)", copy)[-1]) == 25
 
 
@@ -3472,7 +3472,7 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
 
     out = tmp_path / "out"
     child = subprocess.Popen([sys.executable, "-c", KILLED_MID_VIDEO, str(carphone()), str(out)],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         assert child.stdout.readline().strip() == "written"
         time.sleep(0.5)  # the last frames through the writers

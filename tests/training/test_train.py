@@ -277,7 +277,7 @@ def test_torchrun_ddp_two_cpu_ranks_agree(fer_csv, tmp_path):
     run = tmp_path / "ddp"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                              "-m", "fervid.apps.cli", "train", "--config", str(cfg),
-                             "--out", str(run)], capture_output=True, text=True, timeout=300)
+                             "--out", str(run)], capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     hashes = [(run / f"weights_rank{r}.sha256").read_text() for r in (0, 1)]
     assert hashes[0] == hashes[1]  # gradients were averaged: both ranks hold the same weights

@@ -143,11 +143,6 @@ def test_a_mismatched_cnn_and_lstm_pair_is_refused_naming_both():
         LSTMTemporal(paper_lstm, cnn=PAPER_MODEL, feature_dim=256)
 
 
-def test_a_cnn_without_a_temporal_lstm_is_refused_by_name():
-    with pytest.raises(ModelError, match="no shipped temporal LSTM reads the features of CNN 'my_cnn'"):
-        make_method("lstm", cnn="my_cnn")
-
-
 def test_temporal_stills_take_ferplus_majority_labels_when_given_the_votes(tmp_path):
     from fervid.evaluation.datasets import load_ferplus
     from fervid.training.train_temporal import stills

@@ -376,7 +376,7 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     config = ModelConfig.load(folder / "config.json")
     # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
     # names them (--precision int8, --score-threshold 0.4) asks for the same thing
-    weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision)
+    weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision, named=pipeline.model)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model, "flags")[0]
     if settings["method"] == "frame":  # no window runs: recorded as each video's tracks JSON records it, null
@@ -388,7 +388,7 @@ def result_settings(pipeline: PipelineOptions) -> dict:
         from fervid.inference.temporal import temporal_model_for, temporal_model_path
 
         lstm = temporal_model_path(pipeline.temporal_model) if pipeline.temporal_model else temporal_model_for(
-            config.features_of)
+            config.features_of, "flags")
         settings["temporal_model_sha256"] = file_sha256(lstm / "model.onnx")
     # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
     # renamed or moved is the same model (a resumed run was refused). The file that runs (the int8 graph by

@@ -139,8 +139,9 @@ MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N lar
                                 "larger face appears (a photo on a shared screen); a newer one gives way to a face "
                                 f"{LARGER_FACE:g} times its area, "
                                 "which gets a new track number, said in a notice. Default: every face.")
-PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
-                                                          "fp32.")
+PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the graph file --model names, as x/model.onnx: the "
+                                                          "float one; else the model's int8 copy where it has "
+                                                          "one), int8 or fp32.")
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
                                                                 "(tracking in between).")
 WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at "
@@ -2164,7 +2165,8 @@ def train_temporal_cmd(
                   "--person-clips above 0", 2)
     for option, given in (("--data", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
         _must_exist(option, given)
-    out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    # named after the CNN's folder: --model x/model.onnx is the model x (runs/temporal_lstm_model.onnx named none)
+    out = out or Path("runs") / f"temporal_lstm_{(model_folder_of_file(cnn) or Path(cnn)).name}"
     _check_can_write("--out", out)  # written after the training: said now, not after it
     training = _training_module("fervid.training.train_temporal")
     TemporalTrainConfig, train_temporal = training.TemporalTrainConfig, training.train_temporal
@@ -2466,7 +2468,7 @@ def evaluate(
     if out:  # (the command line checked: before anything is read)
         _hold_output_folder(ctx, out, "evaluate")
     if dataset == "video":
-        _evaluate_video(Path(data), video, out, results, typed, margin, quiet, model=models[0],
+        _evaluate_video(Path(data), video, out, results, typed, margin, quiet, model=model[0],
                         detector=detector or _DEFAULTS.detector, precision=precision, method=method,
                         window=window, detect_every=detect_every, sample_fps=sample_fps,
                         temporal_model=temporal_model, max_faces=max_faces)
@@ -2487,8 +2489,9 @@ def evaluate(
             _fail(f"--write-card writes into the model's folder, and {models[0]} is not one: copy a shipped model's "
                   "folder and give the copy's path (a folder named as a shipped model: ./<name>)", 2)
     usage = usage or DEFAULT_USAGE
+    # each model as named: x/model.onnx runs the float graph under --precision auto, as `fervid image` runs it
     analyzers = [_analyzer(_pipeline(model=name, detector=detector or _DEFAULTS.detector, precision=precision))
-                 for name in models]
+                 for name in model]
     names = [analyzer.cnn.config.name for analyzer in analyzers]
     same_name = next((name for name in names if names.count(name) > 1), None)
     if same_name is not None:  # their rows and their output folders would be one

@@ -68,8 +68,10 @@ class Analyzer:
                  score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
                  max_faces: int | None = None, face_crops: bool = False,
                  max_image_pixels: int | None = MAX_IMAGE_PIXELS):
-        """``model``: a shipped CNN's name (:func:`fervid.inference.models.available_models`) or a model folder;
-        None: the default, ``ferplus_vgg``. A shipped name given here beside a folder of that name in the working
+        """``model``: a shipped CNN's name (:func:`fervid.inference.models.available_models`) or a model folder
+        (or a graph file of one: ``x/model.onnx``, which ``precision="auto"`` runs as named, in fp32);
+        None: the default, ``ferplus_vgg``. ``precision``: "auto" (the graph named, else the folder's int8 copy
+        where it has one), "int8" or "fp32". A shipped name given here beside a folder of that name in the working
         folder warns (:class:`~fervid.inference.models.ModelFolderNotUsed`) that the folder is not used; the
         default does not.
         ``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
@@ -505,7 +507,8 @@ class Analyzer:
             differences.append(f"model {options.model!r} (this analyzer runs {self.cnn.config.name!r})")
         if options.detector != self.detector_name:
             differences.append(f"detector {options.detector!r} (this analyzer runs {self.detector_name!r})")
-        if graph_for(self.cnn.folder, self.cnn.config, options.precision)[1] != self.cnn.precision:
+        if (graph_for(self.cnn.folder, self.cnn.config, options.precision, named=options.model)[1]
+                != self.cnn.precision):
             differences.append(f"precision {options.precision!r} (this analyzer runs {self.cnn.precision!r})")
         threshold = getattr(self.detector, "score_threshold", None)
         if options.score_threshold is not None and options.score_threshold != threshold:

@@ -34,7 +34,9 @@ WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 # the paper's experiments.
 DEFAULT_MODEL = "ferplus_vgg"
 PAPER_MODEL = "fer2013_vgg"
-DEFAULT_PRECISION = "auto"  # the model's int8 copy where it has one (the fast default), else its fp32 graph
+# the graph the model was named by (x/model.onnx), else its int8 copy where it has one (the fast default), else its
+# fp32 graph (graph_for)
+DEFAULT_PRECISION = "auto"
 
 
 def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -348,10 +350,30 @@ def check_precision(precision: str) -> None:
         raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
-def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, str]:
-    """The ONNX file of a model folder that ``precision`` runs ("auto": the int8 copy where there is one), and the
-    precision that file is: "int8" or "fp32"."""
+def named_graph_precision(folder: Path, config: ModelConfig, named: str | Path) -> str | None:
+    """The precision of the graph ``named`` is, where the model was named by one of its folder's graphs: "fp32" for
+    ``x/model.onnx``, "int8" for its int8 copy (config.json's ``int8_file``); None where it was named otherwise (a
+    name, the folder, another file of it)."""
+    if model_folder_of_file(named) is None:
+        return None
+    graph = Path(named).resolve()
+    if graph == (folder / "model.onnx").resolve():
+        return "fp32"
+    if config.int8_file and graph == (folder / config.int8_file).resolve():
+        return "int8"
+    return None
+
+
+def graph_for(folder: Path, config: ModelConfig, precision: str,
+              named: str | Path | None = None) -> tuple[str, str]:
+    """The ONNX file of a model folder that ``precision`` runs, and the precision that file is: "int8" or "fp32".
+    "auto" runs the graph the model was ``named`` by (as the user gave it: ``x/model.onnx`` the float one, as
+    other tools that take a model file run it), else the int8 copy where there is one; "int8" and "fp32" run that
+    graph whichever file was named."""
     check_precision(precision)
+    if precision == DEFAULT_PRECISION and named is not None:
+        # x/model.onnx under "auto" ran the folder's int8 copy unsaid: a file named is the one that runs
+        precision = named_graph_precision(folder, config, named) or precision
     if precision != "fp32" and config.int8_file:
         if not (folder / config.int8_file).is_file():
             # a file of the folder missing, as a missing model.onnx is (exit 2), with what runs or rebuilds it
@@ -396,7 +418,8 @@ def check_graph(session, config: ModelConfig, graph_file: Path) -> None:
 class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 
-    ``precision``: "auto" runs the folder's int8 model where it has one (the fast default), "fp32" the
+    ``precision``: "auto" runs the graph ``model`` names (``x/model.onnx``: the float one), else the folder's int8
+    model where it has one (the fast default), "fp32" the
     float model, "int8" insists on the int8 one. Its threads sleep between runs
     (:func:`fervid.machine.session_options`).
     """
@@ -413,7 +436,7 @@ class EmotionCNN:
         if self.folder.resolve().parent == WEIGHTS_DIR.resolve() and (problem := _name_problem(self.folder,
                                                                                                    self.config)):
             raise ModelError(f"{self.folder}: {problem}")
-        onnx_file, self.precision = graph_for(self.folder, self.config, precision)
+        onnx_file, self.precision = graph_for(self.folder, self.config, precision, named=model)
         self.graph_file = self.folder / onnx_file
         if self.precision == "int8" and self.config.int8_from_sha256 not in ("", self.weights_sha256):
             raise ModelError(f"{self.graph_file}: quantized from another model.onnx (sha256 "

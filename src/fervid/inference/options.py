@@ -165,7 +165,7 @@ class PipelineOptions:
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS
     score_threshold: float | None = None  # minimum detection score; None: the detector's own
     min_face: float = DEFAULT_MIN_FACE  # px: the smallest face looked for (large images are detected finer for it)
-    precision: str = DEFAULT_PRECISION  # auto (the model's int8 copy where it has one), int8 or fp32
+    precision: str = DEFAULT_PRECISION  # auto (the graph model names, else its int8 copy where it has one), int8, fp32
     # the largest N faces of an image; in a video at most N followed at once, and with 1 the one face is track 1
     # throughout (a participant's webcam: a face that leaves and comes back, or a person behind them, is not a new
     # track). None: every face

@@ -40,13 +40,15 @@ def shipped_temporal_models() -> dict[str, Path]:
     return found
 
 
-def temporal_model_for(cnn: str) -> Path:
-    """The shipped temporal LSTM trained on the features of the CNN named ``cnn``."""
+def temporal_model_for(cnn: str, naming: OptionNaming) -> Path:
+    """The shipped temporal LSTM trained on the features of the CNN named ``cnn``; ModelError where none is, its
+    advice naming the options as ``naming`` says (:func:`fervid.errors.said_option`)."""
     models = shipped_temporal_models()
     if cnn not in models:
         raise ModelError(f"no shipped temporal LSTM reads the features of CNN {cnn!r} (shipped for: "
-                         f"{', '.join(models) or 'none'}); use --method mean or frame, or train one with "
-                         f"`fervid train-temporal --model {cnn}` and pass its folder as the temporal model")
+                         f"{', '.join(models) or 'none'}); use {said_option('method', naming, 'mean')} or "
+                         f"{said_option('method', naming, 'frame')}, or train one with `fervid train-temporal "
+                         f"--model {cnn}` and pass its folder as {said_option('temporal_model', naming)}")
     return models[cnn]
 
 
@@ -371,7 +373,9 @@ def temporal_folder(model: str | Path | None = None, cnn: str | None = None) -> 
     if model is None:
         if cnn is None:
             raise ValueError("LSTMTemporal needs a temporal model or the name of the CNN it reads")
-        model = temporal_model_for(cnn)
+        # reached from Python (LSTMTemporal, make_method, Analyzer.temporal_lstm): a command's video falls back to
+        # the moving average before it asks for an LSTM none ships (video.method_for)
+        model = temporal_model_for(cnn, "keywords")
     folder = temporal_model_path(model)
     if not (folder / "model.onnx").is_file():
         raise ModelNotFound(f"temporal model {model!r} not found (no model.onnx in {folder})")
