@@ -53,7 +53,8 @@ def make_photo(side: int, folder: Path) -> Path:
 
 def measure(photo: Path, src: str | None) -> dict:
     env = dict(os.environ, PYTHONPATH=src) if src else None
-    done = subprocess.run([sys.executable, "-c", CHILD, str(photo)], capture_output=True, text=True, encoding="utf-8", env=env,
+    done = subprocess.run([sys.executable, "-c", CHILD, str(photo)], capture_output=True, text=True,
+                          encoding="utf-8", env=env,
                           check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

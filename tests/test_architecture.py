@@ -20,6 +20,7 @@ def test_import_contracts_hold():
         pytest.skip("import-linter is not installed (it is among the test extras)")
     # this checkout's sources, whichever copy of fervid is installed
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([exe, str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", env=env)
+    done = subprocess.run([exe, str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True,
+                          encoding="utf-8", env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "2 kept, 0 broken" in done.stdout

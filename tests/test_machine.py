@@ -87,7 +87,8 @@ def test_threads_count_the_cpus_this_process_may_use_and_the_users_omp_num_threa
               "from fervid.machine import inference_threads, threads_per_worker, usable_cpus; "
               "print(usable_cpus(), threads_per_worker(1), inference_threads(None))")
     unset = {name: value for name, value in os.environ.items() if name != "OMP_NUM_THREADS"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8", timeout=60, env=unset)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          encoding="utf-8", timeout=60, env=unset)
     assert done.stdout.split() == ["1", "1", "1"], done.stderr
     # a user's OMP_NUM_THREADS bounds them, whatever fervid sets it to itself afterwards (yuface's OpenMP)
     script = ("import os; from fervid import machine; os.environ['OMP_NUM_THREADS'] = '8'; "

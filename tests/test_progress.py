@@ -55,7 +55,8 @@ def test_tqdm_disable_hides_every_bar():
               "list(progress_bar(range(3), file=log)); print(repr(log.getvalue()))")
     unset = {name: value for name, value in os.environ.items() if name != "TQDM_DISABLE"}
     for env, shown in (({**unset, "TQDM_DISABLE": "1"}, False), (unset, True)):
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8", timeout=60, env=env)
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              encoding="utf-8", timeout=60, env=env)
         assert (done.stdout.strip() != "''") is shown, (done.stdout, done.stderr)
 
 

@@ -96,7 +96,8 @@ def test_a_folder_named_as_the_model_is_said_to_be_unused_once_not_by_each_worke
         shutil.copy(astronaut_png, images / name)
     for out, model in (("typed", ["--model", "ferplus_vgg"]), ("default", [])):
         done = subprocess.run([sys.executable, "-m", "fervid", "batch", str(images), "--out", str(tmp_path / out),
-                               "--workers", "2", *model], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
+                               "--workers", "2", *model], cwd=tmp_path, capture_output=True, text=True,
+                               encoding="utf-8", timeout=300)
         assert done.returncode == 0, done.stderr
         assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
             "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
@@ -413,7 +414,8 @@ def test_a_colleagues_folder_that_may_not_be_written_is_said_whose_and_left_as_i
 
     def resume() -> subprocess.CompletedProcess:
         return subprocess.run([*unprivileged, sys.executable, "-m", "fervid", "batch", str(astronaut_png), "--out",
-                               str(out), "-q", "--no-annotate"], capture_output=True, text=True, encoding="utf-8", timeout=300)
+                               str(out), "-q", "--no-annotate"], capture_output=True, text=True,
+                               encoding="utf-8", timeout=300)
 
     advice = ("ask its owner to let the group write it (`chmod g+w`, and to run fervid under `umask 002` in a folder a "
               "group shares), or use a folder of your own")
@@ -1135,7 +1137,8 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "--method", "mean", "-q"]
     # SIGINT as a shell gives it to a foreground command (a background job's children may inherit it ignored)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     started = "files/.*.tmp/b_clip_frames.partial.csv"  # the clip's frames are analysed once its table is started
@@ -1180,7 +1183,8 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path, astronaut_
     corpus.mkdir()
     Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "a_photo.jpg")
     cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(tmp_path / "out"), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not _spawned_workers(proc.pid):
@@ -1597,7 +1601,8 @@ print(json.dumps({{"grew_mb": peak() - before}}))
 def _peak_growth(tmp_path: Path, body: str) -> float:
     script = tmp_path / "peak.py"
     script.write_text(PEAK_RSS.format(body=body), encoding="utf-8")
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, encoding="utf-8", timeout=300, cwd=tmp_path)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         encoding="utf-8", timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])["grew_mb"]
 

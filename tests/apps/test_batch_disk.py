@@ -38,7 +38,8 @@ def test_an_unreadable_input_fails_alone_and_is_tried_again(tmp_path, astronaut_
     locked.chmod(0)
     out = tmp_path / "out"
     try:
-        ran = subprocess.run([*unprivileged, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True, encoding="utf-8",
+        ran = subprocess.run([*unprivileged, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True,
+                             encoding="utf-8",
                              timeout=300)
     finally:
         locked.chmod(0o644)
@@ -74,7 +75,8 @@ def test_an_output_folder_that_refuses_writes_ends_the_run_naming_it(tmp_path, a
     (out / "files").mkdir(parents=True)
     (out / "files").chmod(0o555)
     try:
-        ran = subprocess.run([*unprivileged, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True, encoding="utf-8",
+        ran = subprocess.run([*unprivileged, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True,
+                             encoding="utf-8",
                              timeout=300)
     finally:
         (out / "files").chmod(0o755)
@@ -221,7 +223,8 @@ def test_a_full_disk_under_the_state_says_to_make_room(small_disk, astronaut_png
         while True:
             fh.write(b"\0" * 4096)
     os.truncate(filler, filler.stat().st_size - 16 * 1024)  # room for the run's lock, not for its state
-    ran = subprocess.run([*CLI, str(astronaut_png), "--out", str(small_disk / "out")], capture_output=True, text=True, encoding="utf-8",
+    ran = subprocess.run([*CLI, str(astronaut_png), "--out", str(small_disk / "out")], capture_output=True, text=True,
+                         encoding="utf-8",
                          timeout=300)
     (line,) = error_lines(ran.stderr)
     assert ran.returncode == 1 and line.startswith(f"error: {small_disk / 'out' / 'state.sqlite'}: "), ran.stderr

@@ -665,7 +665,8 @@ def test_an_image_piped_to_stdin_is_said_not_to_be_paths(astronaut_png, command,
 def test_python_m_fervid_runs_the_command():
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "fervid", "-h"], capture_output=True, text=True, encoding="utf-8", timeout=120)
+    done = subprocess.run([sys.executable, "-m", "fervid", "-h"], capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
     assert done.returncode == 0 and "Usage:" in done.stdout and "image" in done.stdout, done.stderr
 
 
@@ -722,7 +723,8 @@ def test_environment_errors_are_one_line_naming_the_path(read_only_dir, astronau
     for args in (["demo", "--no-video", "--out", str(read_only_dir / "demo")],
                  ["image", str(astronaut_png), "--json", str(read_only_dir / "r.json")],
                  ["batch", str(astronaut_png), "--out", str(read_only_dir / "batch"), "-q"]):
-        done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", *args], capture_output=True, text=True, encoding="utf-8", timeout=120)
+        done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", *args], capture_output=True, text=True,
+                              encoding="utf-8", timeout=120)
         assert done.returncode == 1, (args, done.stderr)
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and str(read_only_dir) in errors[0] and "Traceback" not in done.stderr, done.stderr
@@ -743,7 +745,8 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png)
 
 def _fervid_as(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
     """`fervid ARGS` in a subprocess run as ``prefix`` (the ``unprivileged`` fixture's) runs it."""
-    return subprocess.run([*prefix, sys.executable, "-m", "fervid", *args], capture_output=True, text=True, encoding="utf-8",
+    return subprocess.run([*prefix, sys.executable, "-m", "fervid", *args], capture_output=True, text=True,
+                          encoding="utf-8",
                           timeout=300)
 
 
@@ -1437,7 +1440,8 @@ def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_pat
         video = cv2.VideoCapture(str(tmp_path / "res" / f"{stem}_annotated.mp4"))
         assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 25
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i",
-                                str(tmp_path / "res" / f"{stem}_annotated.mp4")], capture_output=True, text=True, encoding="utf-8")
+                                str(tmp_path / "res" / f"{stem}_annotated.mp4")], capture_output=True, text=True,
+                                encoding="utf-8")
         assert "Audio: aac" in probe.stderr, probe.stderr  # its sound, read by the ffmpeg binary
 
 
@@ -1462,7 +1466,8 @@ def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everyw
             .splitlines() if line.startswith("face_clip.mp4: ")]
     assert len(bars) == 2 and "100%" in bars[1], bars  # as it starts and as it ends (4 s: no line in between)
     done = subprocess.run([sys.executable, "-m", "fervid", *commands["video"], str(tmp_path / "v3")],
-                          capture_output=True, text=True, encoding="utf-8", timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
+                          capture_output=True, text=True,
+                          encoding="utf-8", timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
     assert done.returncode == 0 and done.stderr == "" and f"face_clip.mp4: {FACE_CLIP_FRAMES} frames " in done.stdout, done.stderr
 
 
@@ -2122,7 +2127,8 @@ def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_pat
     try:
         assert writing.wait(120)
         done = subprocess.run([sys.executable, "-m", "fervid", "video", str(face_clip), "--out", str(tmp_path),
-                               "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True, encoding="utf-8",
+                               "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True,
+                               encoding="utf-8",
                               timeout=300)
     finally:
         release.set()
@@ -3219,7 +3225,8 @@ def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", f"udp://127.0.0.1:{port}",
-                             "--out", str(tmp_path / "o"), "--method", "frame"], stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                             "--out", str(tmp_path / "o"), "--method", "frame"], stderr=subprocess.PIPE, text=True,
+                             encoding="utf-8")
     try:
         line = proc.stderr.readline()
         assert line.startswith(f"connecting to udp://127.0.0.1:{port}"), line

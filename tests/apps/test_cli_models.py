@@ -35,7 +35,8 @@ def test_fervid_models_lists_every_bundle_and_marks_as_default_the_cnn_fervid_im
 
 
 def test_fervid_models_json_is_only_json_on_stdout_and_nothing_on_stderr():
-    done = subprocess.run([sys.executable, "-m", "fervid", "models", "--json"], capture_output=True, text=True, encoding="utf-8",
+    done = subprocess.run([sys.executable, "-m", "fervid", "models", "--json"], capture_output=True, text=True,
+                          encoding="utf-8",
                           timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     models = json.loads(done.stdout)

@@ -22,7 +22,8 @@ def run_page_script(expression: str, tmp_path: Path):
     script = tmp_path / "page.js"
     script.write_text(web_constants_script() + (STATIC_DIR / "common.js").read_text(encoding="utf-8")
                       + f"\nprocess.stdout.write(JSON.stringify({expression}));\n", encoding="utf-8")
-    return json.loads(subprocess.run([NODE, str(script)], capture_output=True, text=True, encoding="utf-8", check=True).stdout)
+    return json.loads(subprocess.run([NODE, str(script)], capture_output=True, text=True,
+                                     encoding="utf-8", check=True).stdout)
 
 
 def test_the_pages_label_a_face_and_summarise_a_track_as_fervids_outputs_do(tmp_path):

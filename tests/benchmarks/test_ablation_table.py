@@ -25,7 +25,8 @@ def test_diff_mode_names_the_one_setting_each_run_changes(tmp_path):
     _run_folder(tmp_path, "narrow", {**base, "net": {"stages": [16, 32]}}, [0.40, 0.62])
 
     out = subprocess.run([sys.executable, str(SCRIPT), "--runs", str(tmp_path), "--base", "base", "--diff",
-                          "--soup", "--stage1", "none"], capture_output=True, text=True, encoding="utf-8", check=True).stdout
+                          "--soup", "--stage1", "none"], capture_output=True, text=True,
+                          encoding="utf-8", check=True).stdout
     rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
             for line in out.splitlines()[2:]}
 

@@ -31,7 +31,8 @@ print(cpu_model())
 def probe(*prefix: str, tmp_path: Path) -> list[str]:
     env = {**script_environment(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("FERVID_HIDDEN_CPU_FEATURES", None)
-    done = subprocess.run([*prefix, sys.executable, "-c", PROBE], capture_output=True, text=True, encoding="utf-8", env=env,
+    done = subprocess.run([*prefix, sys.executable, "-c", PROBE], capture_output=True, text=True,
+                          encoding="utf-8", env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
@@ -57,7 +58,8 @@ def test_a_real_crash_still_reaches_pythons_faulthandler(tmp_path):
             "from numpy._core._multiarray_umath import __cpu_features__ as f; print(f['AVX512F'], flush=True)\n"
             "ctypes.string_at(0)")
     env = {**script_environment(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    done = subprocess.run(["bash", str(RUN), sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", env=env,
+    done = subprocess.run(["bash", str(RUN), sys.executable, "-c", code], capture_output=True, text=True,
+                          encoding="utf-8", env=env,
                           timeout=120)
     assert done.stdout == "False\n"
     assert done.returncode == -11 and "Fatal Python error: Segmentation fault" in done.stderr

@@ -17,7 +17,8 @@ HAVE_FER = all(importlib.util.find_spec(m) for m in ("fer", "ai_edge_litert"))
 
 def _run(script: str, *args: str, cwd: Path, pythonpath: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(Path(FOLDER) / script), *args], cwd=cwd,
-                          env=script_environment(*pythonpath), capture_output=True, text=True, encoding="utf-8", timeout=300)
+                          env=script_environment(*pythonpath), capture_output=True, text=True,
+                          encoding="utf-8", timeout=300)
 
 
 def _one_line_error(done: subprocess.CompletedProcess) -> str:

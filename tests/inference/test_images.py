@@ -282,7 +282,8 @@ def test_a_truncated_tiff_is_named_as_one_and_pillows_warning_is_not_printed(tmp
             load_image(cut)
     Image.fromarray(np.full((48, 48), 90, np.uint8)).save(cut.parent / "whole.png")
     for command in (["image", str(cut)], ["evaluate", "--data", str(tmp_path / "faces")]):
-        run = subprocess.run([sys.executable, "-m", "fervid", *command], capture_output=True, text=True, encoding="utf-8",
+        run = subprocess.run([sys.executable, "-m", "fervid", *command], capture_output=True, text=True,
+                             encoding="utf-8",
                              env={**os.environ, "TQDM_DISABLE": "1"})
         assert "Warning" not in run.stderr and "TiffImagePlugin" not in run.stderr, run.stderr
         said = run.stdout + run.stderr

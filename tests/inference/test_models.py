@@ -34,7 +34,8 @@ def test_int8_model_gives_the_same_logits_on_an_avx2_only_cpu(model, tmp_path, a
 
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "config.json").write_text("{oops", encoding="utf-8"), "config.json: not a readable model config"),
-    (lambda d: (d / "config.json").write_text('{"name": "x"}', encoding="utf-8"), "config.json: not an emotion model's config"),
+    (lambda d: (d / "config.json").write_text('{"name": "x"}',
+                                              encoding="utf-8"), "config.json: not an emotion model's config"),
     (lambda d: (d / "model_int8.onnx").write_bytes(b"not a graph"), "model_int8.onnx: ONNX Runtime cannot load it"),
 ])
 def test_a_broken_model_folder_is_one_error_naming_the_file(tmp_path, damage, message):
@@ -197,7 +198,8 @@ def test_fervid_help_runs_beside_a_half_copied_model_folder(weights_dir):
     script = ("import pathlib, sys\nimport fervid.inference.models as models\n"
               "models.WEIGHTS_DIR = pathlib.Path(sys.argv[1])\n"
               "from fervid.apps.cli import app\napp(['--help'], prog_name='fervid')\n")
-    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True, encoding="utf-8",
+    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True,
+                          encoding="utf-8",
                           timeout=120)
     assert done.returncode == 0 and "Usage: fervid" in done.stdout, done.stderr
     assert "Traceback" not in done.stderr
@@ -356,7 +358,8 @@ def test_fervid_without_its_data_files_raises_model_not_found_saying_to_include_
               "for make in (fervid.Analyzer, lambda: resolve_model_dir('ferplus_vgg')):\n"
               "    try:\n        make()\n    except fervid.ModelNotFound as exc:\n"
               "        print(pickle.dumps(exc).hex())\n")  # (an error pickles: sent from a worker process)
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120,
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          encoding="utf-8", timeout=120,
                           env={**os.environ, "PYTHONPATH": str(site)})
     assert done.returncode == 0, done.stderr
     detector, model = (pickle.loads(bytes.fromhex(line)) for line in done.stdout.splitlines())

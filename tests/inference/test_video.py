@@ -78,7 +78,8 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert result.track_ids == [1]  # one person, one stable id
     assert result.duration == pytest.approx(120 / 29.97, abs=0.005)  # 120 frames of 1/29.97 s (not 119)
     mp4 = tmp_path / "carphone_pristine_annotated.mp4"
-    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(mp4)], capture_output=True, text=True, encoding="utf-8").stderr
+    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(mp4)], capture_output=True, text=True,
+                           encoding="utf-8").stderr
     assert "Video: h264" in probe and "yuv420p" in probe
     table = pd.read_parquet(tmp_path / "carphone_pristine_frames.parquet")
     assert len(table) == 120 and set(table["track"]) == {1}
@@ -418,7 +419,8 @@ def test_times_are_on_the_files_timeline_where_the_video_stream_starts_after_the
         return np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(float) ** 2))
 
     assert loudness(0.0) < 100 and loudness(0.6) > 1000  # silent until the pictures start, as in the file
-    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(copy)], capture_output=True, text=True, encoding="utf-8").stderr
+    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(copy)], capture_output=True, text=True,
+                           encoding="utf-8").stderr
     assert float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1)) == pytest.approx(2.5, abs=0.1)
 
 
@@ -1709,7 +1711,8 @@ def _interlaced_in_a_progressive_container(path, steady, codec):
     else:
         subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-c:v", "dvvideo", "-pix_fmt", "yuv420p",
                         str(path)], check=True)
-    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True, encoding="utf-8").stderr
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                            encoding="utf-8").stderr
     assert re.search(r"Video: .*\bprogressive\b", header), header  # what this is about: the header says so
     return path
 
@@ -3328,7 +3331,8 @@ def test_the_annotated_copy_of_a_variable_frame_rate_video_keeps_its_busy_stretc
     vfr = tmp_path / "vfr.mp4"
     subprocess.run([FFMPEG, "-v", "error", "-i", str(clip), "-vf", "select='not(between(n,30,59))'", "-fps_mode",
                     "vfr", "-c:v", "libx264", str(vfr)], check=True)
-    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(vfr)], capture_output=True, text=True, encoding="utf-8").stderr
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(vfr)], capture_output=True, text=True,
+                            encoding="utf-8").stderr
     assert re.search(r"20(\.\d+)? fps, 30 tbr", header), header  # the average, and the base rate
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(vfr, tmp_path / "o")
     assert result.frames_analysed == 60
