@@ -88,3 +88,26 @@ def test_on_windows_a_failed_training_run_leaves_no_folder_holding_its_lock(tmp_
     with pytest.raises(ValueError), run_folder_lock(run, "another training run", "wait", "is training here"):
         raise ValueError("the config is wrong")
     assert not run.exists()
+
+
+def test_a_lock_that_waits_takes_it_once_its_holder_lets_go_and_is_refused_past_its_wait(tmp_path):
+    """A photo's outputs are written in milliseconds: a run that finds their lock held waits for it (``wait``)
+    rather than naming its own apart at once, and is refused, naming the holder, only where it is held longer."""
+    import threading
+    import time
+
+    from fervid.folder_lock import stem_lock
+
+    holder = stem_lock(tmp_path, "img").__enter__()
+    threading.Timer(0.3, holder.release).start()
+    started = time.monotonic()
+    with stem_lock(tmp_path, "img", wait=10):
+        waited = time.monotonic() - started
+        assert (tmp_path / ".img.lock").read_text(encoding="utf-8") == str(os.getpid())
+        started = time.monotonic()
+        with pytest.raises(FolderLocked, match=r"another fervid run \(pid \d+, this process\) is writing img_\* "):
+            with stem_lock(tmp_path, "img", wait=0.2):
+                pass
+        refused_after = time.monotonic() - started
+    assert 0.25 < waited < 5 and 0.2 <= refused_after < 5
+    assert list(tmp_path.iterdir()) == []  # the lock file is there only while held

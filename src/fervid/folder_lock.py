@@ -1,7 +1,7 @@
 """One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder; and one run per
 set of outputs in a folder: a video's analysis into a folder (``Analyzer.analyze_video``, ``fervid video`` and
-``live``) per video's outputs (their stem), so that two runs into one folder on different videos both go on, and
-``fervid experiment``'s per experiment's.
+``live``) per video's outputs (their stem), so that two runs into one folder on different videos both go on, a
+photo's pictures (``fervid image``, ``fervid demo``) per image's, and ``fervid experiment``'s per experiment's.
 Here, not in ``fervid.apps``, as the library's video analysis takes it too.
 
 An OS lock on ``<folder>/.lock`` (or another file in it), released by the OS when the holder dies (no stale lock
@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ LOCK_FILE = ".lock"  # a folder's lock file, unless another is named (a model fo
 # EACCES (EDEADLOCK after its tries). Any other error is the file system's, which takes no locks: a VMware or
 # VirtualBox shared folder and some network mounts on macOS (ENOTSUP), NFS without its lock daemon (ENOLCK).
 HELD_ERRNOS = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
+_RETRY_S = 0.01  # how long a lock that waits (FolderLock's ``wait``) sleeps between its tries
 
 
 class LocksNotSupported(FervidWarning):
@@ -56,18 +58,33 @@ class FolderLock:
 
     The lock file is made as the folder's other files are, 0666 less the umask: with `umask 002` in a folder a
     group shares, a colleague resumes a `fervid batch` run (it was 0600 whatever the umask: only its maker could open
-    it again). The server's is 0600, as all its files are."""
+    it again). The server's is 0600, as all its files are.
+
+    ``wait``: seconds to try again while another holds it, before ``error`` is raised (a photo's outputs, written in
+    milliseconds: :func:`stem_lock`); 0, refused at once (a run that holds its lock for minutes)."""
 
     def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked,
                  name: str = LOCK_FILE, doing: str = "is using this folder", removed: bool = False,
-                 mode: int = 0o666):
+                 mode: int = 0o666, wait: float = 0.0):
         self.folder, self.path = Path(folder), Path(folder) / name
         self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
         self.removed = removed
         self.mode = mode
+        self.wait = wait
         self.fh: TextIO | None = None
 
     def __enter__(self) -> FolderLock:
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                return self._take()
+            except self.error:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(_RETRY_S)
+
+    def _take(self) -> FolderLock:
+        """The lock taken, or :attr:`error` raised at once where another holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode), "a+", encoding="utf-8")
@@ -90,7 +107,7 @@ class FolderLock:
             if exc.errno not in HELD_ERRNOS:  # the file system's: no other run holds it
                 warnings.warn(f"{self.folder}: its file system does not support locks ({exc.strerror or exc}): "
                               "going on without one; a second fervid run writing there at once is not stopped",
-                              LocksNotSupported, stacklevel=2)
+                              LocksNotSupported, stacklevel=3)  # (the caller of __enter__)
                 return self._hold(fh)
             fh.seek(0)
             owner = fh.read().strip() or "unknown"
@@ -103,15 +120,19 @@ class FolderLock:
             raise self.error(f"{self.folder}: {self.holder} (pid {owner}) {self.doing}; {self.advice}") from None
         if self.removed and not self._is_the_file(fh):  # deleted by its holder as this opened it: lock the new one
             fh.close()
-            return self.__enter__()
+            return self._take()
         return self._hold(fh)
 
     def _hold(self, fh: TextIO) -> FolderLock:
         """Keep ``fh``, the lock file locked (or on a file system that takes no locks, open), with this process's
         pid in it."""
         try:
-            fh.seek(0)
-            fh.truncate()
+            # truncated only where an earlier holder's pid is there: ext4 writes a file truncated to nothing out to
+            # disk as it is closed (its auto_da_alloc), 3 ms a close on a busy disk, which a new file's lock (one
+            # per photo's outputs, 10,000 in a run) paid for nothing
+            if os.fstat(fh.fileno()).st_size:
+                fh.seek(0)
+                fh.truncate()
             fh.write(str(os.getpid()))
             fh.flush()
         except OSError as exc:  # a full disk: its error names no file
@@ -155,6 +176,15 @@ class FolderLock:
             if self.removed and windows:
                 with contextlib.suppress(OSError):
                     self.path.unlink()
+
+
+def stem_lock(folder: Path, stem: str, error: type[FolderLocked] = FolderLocked, wait: float = 0.0) -> FolderLock:
+    """The lock one run at a time holds to write the outputs named ``stem`` (``<stem>_*``) in ``folder``: a video's
+    (:func:`fervid.inference.video.outputs_lock`), a photo's annotated copy and crops
+    (:func:`fervid.inference.images.photo_outputs_lock`). Its file, ``.<stem>.lock``, is there only while held.
+    ``error``: what a refusal raises; ``wait``: :class:`FolderLock`'s."""
+    return FolderLock(folder, "another fervid run", "run this again once it is done, or give another output folder",
+                      error=error, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True, wait=wait)
 
 
 @contextlib.contextmanager

@@ -1804,6 +1804,98 @@ def test_outputs_another_user_writes_under_an_images_name_during_the_run_are_kep
     assert (ann / "u2_pic_fervid.png").is_file() and (ann / "u2_pic_face1.png").is_file()
 
 
+def test_two_image_runs_at_once_writing_one_name_each_keep_their_own_outputs(tmp_path, astronaut_rgb, monkeypatch,
+                                                                            capsys):
+    """`fervid image a/img.png --annotate ann --crops ann` and, at the same moment, `fervid image b/img.png` with the
+    same folders: both found img_* free, and the one that wrote last replaced the other's img_fervid.png and
+    img_face1.png without a word. The name is asked and written under its lock (``.img.lock``, as a video's
+    outputs'): the run that finds it held waits, then names its own apart."""
+    import threading
+
+    from typer.main import get_command
+
+    from fervid.inference import images
+
+    face = astronaut_rgb[60:250, 150:330]
+    for folder, shade in (("a", 0), ("b", 40)):  # two images, one name
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.clip(face.astype(int) + shade, 0, 255).astype(np.uint8)).resize((96, 96)).save(
+            tmp_path / folder / "img.png")
+    ann = tmp_path / "ann"
+    # each run, once it finds a name free, waits for the other to find one too: as two runs checking at once do
+    both_checked, in_the_way = threading.Barrier(2, timeout=60), images.outputs_in_the_way
+
+    def check_then_wait(*args, **kwargs):
+        found = in_the_way(*args, **kwargs)
+        if found is None:
+            both_checked.wait()
+        return found
+
+    monkeypatch.setattr(images, "outputs_in_the_way", check_then_wait)
+    # (the other holds it until both have checked; raising=False: the test fails as it should without the lock)
+    monkeypatch.setattr(images, "PHOTO_LOCK_WAIT_S", 0.5, raising=False)
+    codes: dict[str, object] = {}
+
+    def run(folder: str) -> None:
+        codes[folder] = get_command(app).main(["image", str(tmp_path / folder / "img.png"), "--face-crops",
+                                               "--annotate", str(ann), "--crops", str(ann), "-q"],
+                                              standalone_mode=False)
+
+    threads = [threading.Thread(target=run, args=(folder,)) for folder in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert codes == {"a": None, "b": None}
+    assert len(list(ann.glob("*_fervid.png"))) == 2  # (one, written twice, without the lock)
+    said = capsys.readouterr().err
+    (apart,) = [folder for folder in ("a", "b") if f"{tmp_path / folder / 'img.png'}: its outputs are named" in said]
+    assert said == (f"notice: {tmp_path / apart / 'img.png'}: its outputs are named {apart}_img (in {ann}, img names "
+                    "outputs another fervid run is writing)\n")
+    # two images' outputs, each recording its own image: neither written over
+    assert sorted(p.name for p in ann.iterdir()) == sorted(
+        ["img_face1.png", "img_fervid.png", f"{apart}_img_face1.png", f"{apart}_img_fervid.png"])
+    first = "b" if apart == "a" else "a"
+    for stem, folder in (("img", first), (f"{apart}_img", apart)):
+        for picture in (f"{stem}_fervid.png", f"{stem}_face1.png"):
+            assert images.recorded_source(ann / picture) == images.source_id(tmp_path / folder / "img.png"), picture
+
+
+def test_fervid_demo_keeps_another_images_annotated_copy_and_another_users_outputs(tmp_path, astronaut_png):
+    """`fervid demo --out shared` replaced whatever astronaut_fervid.png, astronaut.png and astronaut.json were
+    there: `fervid image`'s annotated copy of another astronaut.png, a colleague's demo outputs. It keeps them as
+    `fervid image` keeps its outputs, and names its own apart."""
+    out = tmp_path / "shared"
+    mine = tmp_path / "mine" / "astronaut.png"
+    mine.parent.mkdir()
+    Image.open(astronaut_png).resize((256, 256)).save(mine)
+    assert runner.invoke(app, ["image", str(mine), "--annotate", str(out), "-q"]).exit_code == 0
+    theirs = out / "astronaut_fervid.png"
+    before = theirs.read_bytes()
+    demo = runner.invoke(app, ["demo", "--no-video", "--out", str(out)])
+    assert demo.exit_code == 0, demo.output
+    assert theirs.read_bytes() == before
+    assert (f"notice: {out}/ holds another image's outputs named astronaut*, which are kept; the astronaut photo's "
+            "are named shared_astronaut*\n") in demo.output
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_fervid.png", "shared_astronaut.json",
+                                                     "shared_astronaut.png", "shared_astronaut_fervid.png"]
+    assert Image.open(out / "shared_astronaut_fervid.png").size == (512, 512)
+    assert json.loads((out / "shared_astronaut.json").read_text(encoding="utf-8"))["files"][0]["faces"]
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    # a colleague's demo outputs (only its JSON, or its photo): kept too; this user's own are replaced
+    for handed in ("shared_astronaut.json", "shared_astronaut.png"):
+        _hand_over([out / handed], 0o644)
+        again = runner.invoke(app, ["demo", "--no-video", "--out", str(out)])
+        assert again.exit_code == 0, again.output
+        # (the next name: the folder above; the second time, this user's own outputs there, replaced)
+        assert (f"notice: {out}/ holds uid {STRANGER}'s outputs named shared_astronaut*, which are kept; the "
+                f"astronaut photo's are named {tmp_path.name}_shared_astronaut*\n") in again.output
+        assert (out / handed).stat().st_uid == STRANGER
+    assert sorted(p.name for p in out.glob("*_fervid.png")) == [
+        "astronaut_fervid.png", "shared_astronaut_fervid.png", f"{tmp_path.name}_shared_astronaut_fervid.png"]
+
+
 def test_fervid_demo_writes_its_json_through_a_temporary_file(tmp_path):
     """`fervid demo` wrote astronaut.json in place (O_TRUNC), unlike every other output: a link planted under its
     name in a shared folder was written through."""

@@ -1034,11 +1034,13 @@ def image(
     """
     from fervid.apps.batch import OUTPUT_FOLDER_ERRNOS
     from fervid.errors import held_open_error
+    from fervid.folder_lock import FolderLocked
     from fervid.inference.annotate import UNCERTAIN_MARK, annotate, face_label, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
                                         more_frames_notice, names_clear_of_earlier_runs, output_stems,
-                                        outputs_in_the_way, recorded_source, source_id, stem_not_taken)
+                                        outputs_in_the_way, photo_lock_folders, photo_outputs_lock,
+                                        recorded_source, source_id, stem_not_taken)
     from fervid.inference.records import ImageResult, images_document
     from fervid.inference.set_aside import unlink_retrying
 
@@ -1092,6 +1094,28 @@ def image(
     kinds = [(one, many) for one, many, folder in (("annotated copy", "annotated copies", annotate_dir),
                                                    ("crops", "crops", crops_dir)) if folder]
     pictures, pictures_of_many = " and ".join(one for one, _ in kinds), " and ".join(many for _, many in kinds)
+    lock_folders = photo_lock_folders(annotate_dir, crops_dir)
+
+    def write_pictures(path: Path, img, result: ImageResult, stem: str, source: dict[str, str]) -> None:
+        """``path``'s annotated copy and face crops, named ``stem``, recording ``source`` (its lock held)."""
+        if annotate_dir:
+            write_image(annotate_dir / f"{stem}{ANNOTATED_IMAGE_SUFFIX}",
+                        annotate(*enlarged_to_annotate(img, result.faces)), text=source)
+        if crops_dir:  # lossless: a crop scores as the face it was cut from
+            # this image's crops from an earlier run go first: rerun with fewer faces (--max-faces 1), its
+            # _face2.._face5 were left to be sorted and scored as faces of their own
+            for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
+                if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
+                    try:  # (tried again while Windows' scanner or indexer holds it a moment)
+                        unlink_retrying(stale)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:  # (open in an image viewer, on Windows: said so)
+                        raise held_open_error(exc, stale) from None
+            for n, face in enumerate(result.faces, 1):
+                assert face.crop is not None  # (the analyzer keeps every face's crop)
+                write_image(crops_dir / crop_name(stem, n), face.crop, text=source)
+
     unwritten: list[str] = []  # the outputs that could not be written, each said by name at the end
     pictures_stopped_at: Optional[Path] = None  # the image whose pictures found the output folder full or read-only
     bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
@@ -1113,34 +1137,29 @@ def image(
         try:
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             # outputs another run wrote under this image's name since it was chosen are kept, as a video's are
-            # (outputs_lock): this image's named apart, as names_clear_of_earlier_runs names them
+            # (outputs_lock): this image's named apart, as names_clear_of_earlier_runs names them. The name is
+            # asked and written under its lock, as a video's (photo_outputs_lock): another run that found it free
+            # at the same moment wrote over them
             tried: set[str] | None = None  # the names not to take, gathered only where one is in the way (a set of
             # every image's stem built for each image made a 10,000-image run quadratic)
-            while (in_the_way := outputs_in_the_way(stems[path], source[ANNOTATED_SOURCE_KEY], annotate_dir,
-                                                    crops_dir, len(result.faces))) is not None:
+            while True:
+                try:
+                    with photo_outputs_lock(stems[path], lock_folders):
+                        in_the_way = outputs_in_the_way(stems[path], source[ANNOTATED_SOURCE_KEY], annotate_dir,
+                                                        crops_dir, len(result.faces))
+                        if in_the_way is None:
+                            write_pictures(path, img, result, stems[path], source)
+                            break
+                        in_the_way += ", written during this run"
+                except FolderLocked:  # held past the wait: another run's (a video's of that stem) for longer
+                    in_the_way = "outputs another fervid run is writing"
                 if tried is None:
                     tried = {stem.lower() for other, stem in stems.items() if other != path} | set(earlier.kept) | {
                         stem for stem, owners in earlier.owners.items() if owners - {source[ANNOTATED_SOURCE_KEY]}}
                 was = stems[path]
                 tried.add(was.lower())
                 stems[path] = stem_not_taken(path, was, tried)
-                named_apart_since.append(named_apart(path, was, stems[path], f"{in_the_way}, written during this run"))
-            if annotate_dir:
-                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}",
-                            annotate(*enlarged_to_annotate(img, result.faces)), text=source)
-            if crops_dir:  # lossless: a crop scores as the face it was cut from
-                # this image's crops from an earlier run go first: rerun with fewer faces (--max-faces 1), its
-                # _face2.._face5 were left to be sorted and scored as faces of their own
-                for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
-                    if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
-                        try:  # (tried again while Windows' scanner or indexer holds it a moment)
-                            unlink_retrying(stale)
-                        except FileNotFoundError:
-                            pass
-                        except OSError as exc:  # (open in an image viewer, on Windows: said so)
-                            raise held_open_error(exc, stale) from None
-                for n, face in enumerate(result.faces, 1):
-                    write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
+                named_apart_since.append(named_apart(path, was, stems[path], in_the_way))
         except OSError as exc:
             unwritten.append(f"{_os_error_line(exc, annotate_dir or crops_dir or '')} (writing {path}'s {pictures})")
             # the folder's, not the image's: every later picture would fail alike, one error line each (as `fervid
@@ -1962,7 +1981,10 @@ def demo(
     the carphone clip (annotated MP4, per-frame table, track JSON, episodes table, timeline, key frames). Where the
     clip is not installed (a distribution may leave it out: its terms are not stated), the video part is skipped,
     said in one line."""
+    from fervid.folder_lock import FolderLocked
     from fervid.inference.annotate import annotate, face_label, replacing, write_image
+    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, not_this_users,
+                                        outputs_in_the_way, photo_outputs_lock, source_id, stem_not_taken)
     from fervid.inference.records import images_document
     from fervid.inference.video import output_paths_error
     from fervid.samples import CARPHONE_FILE, astronaut
@@ -1972,21 +1994,41 @@ def demo(
     if video and clip_installed:
         _refuse_too_long([output_paths_error(out, CARPHONE_FILE.stem, "--out", "", under="carphone")], "videos")
     out.mkdir(parents=True, exist_ok=True)
-    rgb = astronaut()
-    sample = out / "astronaut.png"
-    write_image(sample, rgb[:, :, ::-1])
+    bgr = astronaut()[:, :, ::-1]
     options = _pipeline(model=model, detector=detector)
     analyzer = _analyzer(options)
-    faces = analyzer.analyze_image(sample)
-    write_image(out / "astronaut_fervid.png", annotate(rgb[:, :, ::-1].copy(), faces))
-    doc = images_document([faces], analyzer.settings)
-    with replacing(out / "astronaut.json") as temporary:  # as every output: whole, or not at all
-        write_json(temporary, doc)
+    # the photo's three files (its copy, annotated copy and JSON) replace only this user's outputs of the demo's
+    # photo, as `fervid image` replaces its outputs (another user's, ones this user cannot read, and another image's
+    # are kept, the photo's named apart), under the same lock: a colleague's astronaut_fervid.png in a folder a group
+    # shares was replaced without a word
+    stem, tried = "astronaut", {"astronaut"}
+    while True:
+        sample, results_json = out / f"{stem}.png", out / f"{stem}.json"
+        annotated = out / f"{stem}{ANNOTATED_IMAGE_SUFFIX}"
+        try:
+            with photo_outputs_lock(stem, [out]):
+                source = source_id(sample)
+                in_the_way = (not_this_users(sample) or not_this_users(results_json)
+                              or outputs_in_the_way(stem, source, out, None, 0))
+                if in_the_way is None:
+                    write_image(sample, bgr)
+                    faces = analyzer.analyze_image(sample)
+                    write_image(annotated, annotate(bgr.copy(), faces), text={ANNOTATED_SOURCE_KEY: source})
+                    doc = images_document([faces], analyzer.settings)
+                    with replacing(results_json) as temporary:  # as every output: whole, or not at all
+                        write_json(temporary, doc)
+                    break
+        except FolderLocked:  # held past the wait: another run's outputs of that name, for longer
+            in_the_way = "outputs another fervid run is writing"
+        was, stem = stem, stem_not_taken(sample, "astronaut", tried)
+        tried.add(stem.lower())
+        _say_notices([f"{out}/ holds {in_the_way} named {was}*, which are kept; the astronaut photo's are named "
+                      f"{stem}*"])
     echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
         echo(f"  face at {tuple(round(v) for v in f.box)}: {face_label(f.emotion, None, f.uncertain)} ({probs})")
-    echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
+    echo(f"  {len(faces)} face(s); wrote {annotated} and {results_json}")
     if not video:
         return
     if not clip_installed:
@@ -1999,14 +2041,16 @@ def demo(
         result = _video_runner(options, analyzer).run(clip, out / "carphone")
     except VideoError as exc:  # an installed clip that cannot be read: said with its file's name, not a traceback
         _fail(str(exc))
+    if result.kept_apart:  # another user's outputs under its name there are kept, as `fervid video` keeps them
+        _say_notices([f"{clip.name}: {result.kept_apart}"])
     echo(f"carphone video: {_run_speed(result)}")
     for t in result.track_summaries():
         echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, {_dominant_text(t)}")
-    folder, names = out / "carphone", OutputNames(clip.stem)
+    folder, names = out / "carphone", OutputNames(result.stem)
     echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
                f"  per-frame table: {folder / names.frames_csv} (.parquet)\n  tracks: {folder / names.tracks_json}\n"
                f"  episodes: {folder / names.episodes_csv}\n"
-               f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
+               f"  key frames: {folder}/{result.stem}_track*_*s_*.png")
 
 
 @app.command()

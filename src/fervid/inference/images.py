@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import unicodedata
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Protocol, Union, cast
 
@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fervid.errors import FervidError, OptionError, OutOfMemory
+from fervid.folder_lock import stem_lock
 from fervid.inference.file_kinds import Family, file_kind, first_bytes
 from fervid.ownership import other_users_file, owner_and_mode
 
@@ -1310,6 +1311,34 @@ def outputs_in_the_way(stem: str, source: str, annotate_dir: Path | None, crops_
         if os.path.lexists(target) and recorded_source(target) not in (None, source):
             return "another image's outputs"
     return None
+
+
+# how long an image's pictures wait for the lock of their name (photo_outputs_lock): another run writes a photo's
+# pictures in milliseconds; past this, another run holds the name for longer (a video's of that stem), and the
+# image's are named apart
+PHOTO_LOCK_WAIT_S = 5.0
+
+
+def photo_lock_folders(annotate_dir: Path | None, crops_dir: Path | None) -> list[Path]:
+    """The folders an image's pictures are written to, each once (--annotate and --crops may be one folder, under two
+    names), in one order for every run (by resolved path): two runs that lock them in turn, with the folders given
+    the other way round, do not each hold one and wait for the other's."""
+    folders = {Path(folder).resolve(): Path(folder) for folder in (annotate_dir, crops_dir) if folder is not None}
+    return [folders[key] for key in sorted(folders)]
+
+
+@contextmanager
+def photo_outputs_lock(stem: str, folders: list[Path]):
+    """Hold the lock of the pictures named ``stem`` in each of ``folders`` (:func:`photo_lock_folders`): the lock a
+    video's outputs of that stem are written under (``.<stem>.lock``, :func:`fervid.folder_lock.stem_lock`), so that
+    between the check that a name is free (:func:`outputs_in_the_way`) and the writing no other `fervid image` run
+    writes it (two runs of a/img.jpg and b/img.jpg into one folder both found img free, and one's img_fervid.png
+    replaced the other's). Waits up to :data:`PHOTO_LOCK_WAIT_S` for another run's; then raises
+    :class:`fervid.folder_lock.FolderLocked`."""
+    with ExitStack() as held:
+        for folder in folders:
+            held.enter_context(stem_lock(folder, stem, wait=PHOTO_LOCK_WAIT_S))
+        yield
 
 
 class EarlierOutputs:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 from fervid.errors import (FervidError, FervidWarning, OptionError, OptionNaming, OutOfMemory, PathTooLongError,
                            file_in_the_way, said_option)
-from fervid.folder_lock import FolderLock, FolderLocked
+from fervid.folder_lock import FolderLocked, stem_lock
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import (annotate, face_label, naming_file, replacing, temporary_name, with_caption,
                                        write_image)
@@ -3427,12 +3427,6 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     return stems
 
 
-def _stem_lock(out_dir: Path, stem: str) -> FolderLock:
-    """The lock one run at a time holds to write the outputs named ``stem`` in ``out_dir`` (:func:`outputs_lock`)."""
-    return FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
-                      error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True)
-
-
 def recover_killed_replacements(out_dir: str | Path) -> None:
     """Settle the outputs in ``out_dir`` that runs killed replacing them set aside under hidden names
     (:func:`fervid.inference.set_aside.recover_set_aside`), each stem's holding its lock: before a stem is chosen,
@@ -3441,7 +3435,7 @@ def recover_killed_replacements(out_dir: str | Path) -> None:
     and replaced them. A stem whose lock another run holds (one still replacing its outputs) is left to it, and
     one that cannot be locked (a folder this user cannot write) to the run that writes it."""
     for stem in sorted({stem for name in set_aside_names(Path(out_dir)) if (stem := OutputNames.stem_of(name))}):
-        with contextlib.suppress(FolderLocked, OSError), _stem_lock(Path(out_dir), stem):
+        with contextlib.suppress(FolderLocked, OSError), stem_lock(Path(out_dir), stem, OutputsBusy):
             recover_set_aside(Path(out_dir), OutputNames(stem).owns)
 
 
@@ -3457,7 +3451,7 @@ def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = Non
     (:func:`fervid.inference.set_aside.recover_set_aside`). The lock file (``.<stem>.lock``) is there only while it
     is held."""
     out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
-    with _stem_lock(out_dir, stem):
+    with stem_lock(out_dir, stem, OutputsBusy):
         # (hidden, the outputs in place were no one's: this run replaced them, kept_outputs said of another's)
         recover_set_aside(out_dir, OutputNames(stem).owns)
         kept = kept_outputs(out_dir / OutputNames(stem).tracks_json, source)
