@@ -4,7 +4,8 @@ Images are analysed in the request. Videos become jobs: the upload is checked by
 ``<data-dir>/jobs/<id>/``, and analysed by a background worker pool; a job's state lives in its folder
 (``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy: a
 job's uploaded original is deleted as soon as its analysis ends, done or failed (nothing reads it again: only an
-unfinished job, run again after a restart, needs it); finished and failed jobs older than ``job_ttl_hours``
+unfinished job, run again after a restart, needs it), and a failed job's outputs with it (it keeps its job.json);
+finished and failed jobs older than ``job_ttl_hours``
 (default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once; a job
 folder an upload left without its ``job.json`` (a full disk or a crash cut it off as it was stored) is deleted at
 start-up, or once it has been untouched for 10 minutes.
