@@ -725,6 +725,75 @@ def test_queue_bound_gives_429(tmp_path, face_clip):
     assert full.json()["message"] == ("The server is busy: 1 video(s) are already waiting. Try again in a minute.")
 
 
+def test_a_full_queue_refuses_a_video_upload_before_reading_its_body(tmp_path, monkeypatch, face_clip):
+    """With --max-queued-jobs 1 and one video waiting, a 9 MB upload got "100 Continue", was read whole, and only
+    then refused (429): the client sent it all for nothing. It is refused before a byte of the body is read, with
+    the same 429 and Retry-After."""
+    import fervid.apps.server as server
+
+    monkeypatch.setattr(server.VideoWorkers, "_work", lambda self: None)  # no worker: a queued job stays queued
+    settings = ServerSettings(data_dir=tmp_path / "d", max_queued_jobs=1)
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        assert c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")}
+                      ).status_code == 202
+        body_read, answer = [], []
+
+        async def receive():
+            body_read.append(True)
+            return {"type": "http.request", "body": b"--x--\r\n", "more_body": False}  # (cut short)
+
+        async def send(message):
+            answer.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/videos", "raw_path": b"/v1/videos", "query_string": b"",
+                 "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"multipart/form-data; boundary=x"),
+                             (b"content-length", str(9 * 1024 * 1024).encode()), (b"expect", b"100-continue")]}
+        c.portal.call(c.app, scope, receive, send)
+        assert len(list((tmp_path / "d" / "jobs").iterdir())) == 1  # the first job alone
+    assert not body_read
+    assert answer[0]["status"] == 429
+    headers = dict(answer[0]["headers"])
+    assert int(headers[b"retry-after"]) > 0 and headers[b"content-type"] == b"application/json"
+    refused = json.loads(b"".join(m.get("body", b"") for m in answer[1:]))
+    assert refused["status"] == 429 and "--max-queued-jobs" in refused["error"]
+    assert refused["message"] == "The server is busy: 1 video(s) are already waiting. Try again in a minute."
+
+
+def test_a_restart_says_which_jobs_it_queued_again_and_counts_each_jobs_restarts(tmp_path, monkeypatch, caplog,
+                                                                                   face_clip):
+    """After SIGTERM or kill -9 mid-job and a restart, nothing was said of the jobs run again, and a client polling
+    a job saw it "running" both times with its progress falling (0.075, then 0.029). The start-up says so in one
+    line, and the job's status counts its restarts: its progress fell back to 0 because it began again."""
+    import logging
+
+    import fervid.apps.server as server
+
+    monkeypatch.setattr(server.VideoWorkers, "_work", lambda self: None)  # kept queued: what start-up made of them
+    jobs = tmp_path / "d" / "jobs"
+    cut_off, waiting = "1" * 32, "2" * 32
+    for job_id, status, created in ((cut_off, "running", 1.0), (waiting, "queued", 2.0)):
+        (jobs / job_id).mkdir(parents=True)
+        (jobs / job_id / "input.mp4").write_bytes(face_clip.read_bytes())
+        (jobs / job_id / "job.json").write_text(json.dumps({
+            "id": job_id, "status": status, "input": "input.mp4", "filename": "c.mp4", "created": created,
+            "progress": 0.075 if status == "running" else 0.0}), encoding="utf-8")
+    settings = ServerSettings(data_dir=tmp_path / "d")
+    for start, expected_restarts in ((1, 1), (2, 2)):  # the second start finds it queued: run again, not restarted
+        if start == 2:  # cut off again once it ran
+            server.JobStore(jobs).write(cut_off, status="running", progress=0.5)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="fervid.apps.server"):
+            with TestClient(create_app(settings), base_url=BASE) as c:
+                states = {job_id: c.get(f"/v1/jobs/{job_id}").json() for job_id in (cut_off, waiting)}
+        assert (states[cut_off]["status"], states[cut_off]["progress"], states[cut_off]["restarts"]) == (
+            "queued", 0.0, expected_restarts)
+        assert states[waiting]["restarts"] == 0  # it never began
+        said = [record.getMessage() for record in caplog.records if "queued again" in record.getMessage()]
+        assert said == [f"2 unfinished video jobs queued again, each to run from the start: {cut_off}, {waiting}"]
+
+
 def test_a_video_job_takes_one_file(client, face_clip):
     """A second file in the request was dropped without a word."""
     video = ("c.mp4", face_clip.read_bytes(), "video/mp4")
@@ -951,6 +1020,9 @@ def test_stopping_the_servers_whole_process_group_leaves_its_running_job_to_run_
             assert time.time() < deadline
             time.sleep(0.3)
     assert state["status"] == "done" and not state["partial"] and state["error"] is None, state
+    assert state["restarts"] == 1, state  # its progress fell back to 0: said
+    assert f"1 unfinished video job queued again, each to run from the start: {job_id}" in (
+        data / "serve.log").read_text(encoding="utf-8")
 
 
 def test_an_analysis_stopped_by_sigterm_alone_runs_again(tmp_path, monkeypatch, face_clip):
@@ -965,7 +1037,7 @@ def test_an_analysis_stopped_by_sigterm_alone_runs_again(tmp_path, monkeypatch, 
         first = wait_for_analysis(tmp_path / "d" / "jobs" / job_id / "job.json")
         os.kill(first, signal.SIGTERM)
         state = wait_done(c, job_id, timeout=120)
-        assert state["status"] == "done" and state["error"] is None, state
+        assert state["status"] == "done" and state["error"] is None and state["restarts"] == 1, state
         # analysed by another process: run again, from the start
         assert json.loads((tmp_path / "d" / "jobs" / job_id / "job.json").read_text(encoding="utf-8"))["pid"] != first
         assert c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]

@@ -370,3 +370,70 @@ def test_head_of_the_page_answers_as_get_does_and_a_failed_job_is_in_the_log(dat
                 break
             time.sleep(0.05)
     assert f"video job {job_id} failed: clip.mp4: no video frames could be decoded\\nok: fine" in caplog.text
+
+
+def test_a_job_that_fails_on_a_full_disk_frees_it_keeping_only_its_record(data_dir, monkeypatch):
+    """On a 24 MB data volume two 9 MB uploads failed ("[Errno 28] No space left on device:
+    'out/mid_frames.partial.csv'"), and their partial outputs (7 and 8.7 MB) stayed for the whole TTL: every later
+    upload was refused (507) for 24 h. A failed job keeps its job.json, with its error, and nothing else."""
+    store = JobStore(data_dir / "jobs")
+    job_id = uuid.uuid4().hex
+    folder = store.make_folder(job_id)
+    (folder / "mid.mp4").write_bytes(b"\0" * 1000)  # the upload (its analysis is the stand-in below)
+    store.write(job_id, id=job_id, status="running", progress=0.4, created=time.time(), input="mid.mp4",
+                filename="mid.mp4", error=None, annotate=True)
+
+    class FillsTheDisk:
+        def __init__(self, analyzer, options):
+            pass
+
+        def run(self, video, out, progress):
+            out.mkdir()
+            (out / "mid_annotated.partial.mp4").write_bytes(b"\0" * 1024 * 1024)
+            (out / "mid_frames.partial.csv").write_text("time,frame,track\n", encoding="utf-8")
+            raise OSError(errno.ENOSPC, "No space left on device", "out/mid_frames.partial.csv")
+
+    monkeypatch.setattr(server, "VideoAnalyzer", FillsTheDisk)
+    monkeypatch.setattr(server.ServerSettings, "make_analyzer", lambda self, **options: None)
+    monkeypatch.setattr(server, "lower_priority", lambda: None)  # this is pytest's process, not a job's own
+    monkeypatch.chdir(data_dir)  # the analysis works in its job's folder: the test's folder back after it
+    import cv2
+
+    umask, threads = os.umask(0o022), cv2.getNumThreads()  # set for a job's own process: pytest's back after
+    try:
+        server._analyse_job(str(store.root), job_id, ServerSettings(data_dir=data_dir))
+    finally:
+        os.umask(umask)
+        cv2.setNumThreads(threads)
+    job = store.read(job_id)
+    assert job["status"] == "failed" and "No space left on device" in job["error"], job
+    assert [path.name for path in folder.iterdir()] == ["job.json"]
+
+
+def test_a_failed_jobs_files_are_not_served_and_an_older_servers_are_deleted_at_start_up(data_dir):
+    """/result answered 409 for a failed job while GET /v1/jobs/<id>/files/<name>.partial.png served its partial
+    files (200); and a job an older fervid failed kept its outputs until the TTL."""
+    store = JobStore(data_dir / "jobs")
+
+    def job_with_a_file(status: str) -> str:
+        job_id = uuid.uuid4().hex
+        (store.make_folder(job_id) / "out").mkdir()
+        (store.folder(job_id) / "out" / "mid_track1_timeline.partial.png").write_bytes(b"\x89PNG")
+        store.write(job_id, id=job_id, status=status, progress=0.4, created=time.time(), input="mid.mp4",
+                    filename="mid.mp4", error="[Errno 28] No space left on device" if status == "failed" else None)
+        return job_id
+
+    older = job_with_a_file("failed")
+    with TestClient(create_app(ServerSettings(data_dir=data_dir)), base_url=BASE) as c:
+        assert not (store.folder(older) / "out").exists()
+        assert c.get(f"/v1/jobs/{older}").json()["error"] == "[Errno 28] No space left on device"
+        for status in ("failed", "running"):
+            job_id = job_with_a_file(status)
+            result = c.get(f"/v1/jobs/{job_id}/result")
+            for method in ("GET", "HEAD"):
+                file = c.request(method, f"/v1/jobs/{job_id}/files/mid_track1_timeline.partial.png")
+                assert (file.status_code, file.headers["content-type"]) == (409, "application/json"), status
+            assert file.status_code == result.status_code == 409
+            assert c.get(f"/v1/jobs/{job_id}/files/mid_track1_timeline.partial.png").json() == result.json()
+        done = done_job(data_dir)
+        assert c.get(f"/v1/jobs/{done}/files/{OutputNames('clip').frames_csv}").status_code == 200

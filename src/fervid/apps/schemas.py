@@ -140,6 +140,9 @@ class JobOut(_Strict):
     filename: str | None = Field(description="The uploaded video's file name.")
     created: float | None = Field(description="When the job was queued: Unix time, in seconds.")
     partial: bool = Field(description="The video broke mid-way: the results cover what was read up to the break.")
+    restarts: int = Field(description="How many times the job's analysis was cut off (the server stopped or was "
+                                      "killed, or the analysis was signalled) and began again from the start, "
+                                      "progress from 0; 0 for one that ran once.")
     waiting_for: int | None = Field(description="A queued job: how many other videos must end before it starts "
                                                 "(those queued before it and those being analysed, fervid serve "
                                                 "--workers at once); null once it runs.")

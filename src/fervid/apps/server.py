@@ -4,7 +4,8 @@ Images are analysed in the request. Videos become jobs: the upload is checked by
 ``<data-dir>/jobs/<id>/``, and analysed by a background worker pool; a job's state lives in its folder
 (``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy: a
 job's uploaded original is deleted as soon as its analysis ends, done or failed (nothing reads it again: only an
-unfinished job, run again after a restart, needs it); finished and failed jobs older than ``job_ttl_hours``
+unfinished job, run again after a restart, needs it), and a failed job's outputs with it (it keeps its job.json);
+finished and failed jobs older than ``job_ttl_hours``
 (default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once; a job
 folder an upload left without its ``job.json`` (a full disk or a crash cut it off as it was stored) is deleted at
 start-up, or once it has been untouched for 10 minutes.
@@ -41,6 +42,7 @@ import threading
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,11 +248,13 @@ def _error_body(error: str, status: int, message: str | None = None) -> dict:
     return {"error": error, "status": status} | ({"message": message} if message else {})
 
 
-async def _send_error(send, status: int, error: str, message: str | None = None) -> None:
+async def _send_error(send, status: int, error: str, message: str | None = None,
+                      headers: dict[str, str] | None = None) -> None:
     body = json.dumps(_error_body(error, status, message)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"),
+                            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items())]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -305,6 +309,34 @@ class BodyLimit:
             return message
 
         return await self.app(scope, limited_receive, send)
+
+
+def _queue_full(filename: str | None, max_queued_jobs: int) -> PlainHTTPException:
+    """The answer to a video upload while ``max_queued_jobs`` are waiting: 429, with when to try again."""
+    return PlainHTTPException(
+        429, f"{filename or 'the video'}: the server's queue of video jobs is full ({max_queued_jobs}, "
+             "--max-queued-jobs); try again later",
+        f"The server is busy: {max_queued_jobs} video(s) are already waiting. Try again in a minute.",
+        headers={"Retry-After": str(RETRY_QUEUED_S)})
+
+
+class QueueFullCheck:
+    """Refuses a video upload (POST /v1/videos) while the job queue is full, before a byte of its body is read: the
+    429 came only after the whole upload (a client that sent ``Expect: 100-continue`` was told to go on, and sent
+    9 MB for nothing). ``workers``: the server's :class:`VideoWorkers`, once it has started (None before). The
+    route checks again as it queues the job: the queue may have filled while the upload came in."""
+
+    def __init__(self, app, workers: Callable[[], VideoWorkers | None], path: str = "/v1/videos"):
+        self.app, self.workers, self.path = app, workers, path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and _route_path(scope) == self.path:
+            workers = self.workers()
+            if workers is not None and workers.full():
+                refused = _queue_full(None, workers.settings.max_queued_jobs)
+                return await _send_error(send, refused.status_code, refused.detail, refused.message,
+                                         refused.headers)
+        return await self.app(scope, receive, send)
 
 
 class HostCheck:
@@ -514,16 +546,30 @@ class JobStore:
         (folder / "job.json").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
 
-    def drop_input(self, job_id: str) -> None:
-        """Delete a finished (done or failed) job's uploaded original. Nothing reads it again: the API serves only
-        the outputs, and a finished job is never run again (only an unfinished one is, after a restart, and it
-        keeps its upload until then)."""
+    def drop_unneeded(self, job_id: str) -> None:
+        """Delete what a finished job no longer needs: its uploaded original, done or failed (the API serves only
+        the outputs, and a finished job is never run again: only an unfinished one is, after a restart, and it
+        keeps its upload until then), and a failed job's outputs (:meth:`drop_outputs`)."""
         job = self.read_quiet(job_id)
+        if job.get("status") == "failed":
+            self.drop_outputs(job_id)
         if job.get("status") in FINISHED and job.get("input"):  # a saved live session has none
             try:
                 (self.folder(job_id) / Path(job["input"]).name).unlink(missing_ok=True)
             except OSError:
                 pass
+
+    def drop_outputs(self, job_id: str) -> None:
+        """Delete a job's outputs (``out/``): a failed job's are partial files nothing serves (its /result and files
+        answer 409), and they held the disk for the whole TTL: two uploads that failed on a full disk left it full,
+        and every later upload was refused (507) for 24 h."""
+        shutil.rmtree(self.folder(job_id) / "out", ignore_errors=True)
+
+    def record_failure(self, job_id: str, error: str | None, **fields) -> dict:
+        """Record a job as failed with its ``error``: its outputs deleted first, which frees the disk the failure
+        may have been for (a full one), so that job.json can be written."""
+        self.drop_outputs(job_id)
+        return self.write(job_id, status="failed", finished=time.time(), error=error, **fields)
 
 
 class VideoWorkers:
@@ -550,11 +596,19 @@ class VideoWorkers:
         """Queue a job; False (the caller answers 429) when ``max_queued_jobs`` are already waiting, except for
         a job recovered at start-up, which always queues."""
         with self._submit_lock:
-            if not recovered and len(self.waiting) >= self.settings.max_queued_jobs:
+            if not recovered and self._full():
                 return False
             self.waiting[job_id] = None
             self.queue.put(job_id)
             return True
+
+    def _full(self) -> bool:
+        return len(self.waiting) >= self.settings.max_queued_jobs
+
+    def full(self) -> bool:
+        """Whether a new job would be refused (``max_queued_jobs`` are waiting for a worker)."""
+        with self._submit_lock:
+            return self._full()
 
     def counts(self) -> dict[str, int]:
         """Jobs waiting for a worker and jobs being analysed (recovered ones too), without reading the job store."""
@@ -635,9 +689,8 @@ class VideoWorkers:
             return False
         # an orphan of a killed server (it ends itself at once): never two runs into one folder
         if not _earlier_analysis_ended(self.store.folder(job_id), EARLIER_ANALYSIS_WAIT_S):
-            self.store.write(job_id, status="failed", finished=time.time(),
-                             error="a previous analysis of this job is still running")
-            self.store.drop_input(job_id)
+            self.store.record_failure(job_id, "a previous analysis of this job is still running")
+            self.store.drop_unneeded(job_id)
             return False
         self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
         proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
@@ -652,14 +705,14 @@ class VideoWorkers:
         # analyses with it): the job was interrupted, not broken; it failed for good with "exited with -15"
         interrupted = not stopped and proc.exitcode in INTERRUPTING_EXIT_CODES
         if (self.store.root / job_id).is_dir():
-            if interrupted:
-                self.store.write(job_id, status="queued", progress=0.0, pid=None)  # its upload stays: run again
+            if interrupted:  # its upload stays: run again, from the start
+                restarts = self.store.read_quiet(job_id).get("restarts", 0) + 1
+                self.store.write(job_id, status="queued", progress=0.0, pid=None, restarts=restarts)
             elif proc.exitcode not in (0, None) and not stopped:
-                self.store.write(job_id, status="failed", pid=None, finished=time.time(),
-                                 error=f"analysis process exited with {proc.exitcode}")
+                self.store.record_failure(job_id, f"analysis process exited with {proc.exitcode}", pid=None)
             else:
                 self.store.write(job_id, pid=None)
-            self.store.drop_input(job_id)  # the child drops it itself; not where it died before it could
+            self.store.drop_unneeded(job_id)  # the child drops it itself; not where it died before it could
         self.cancelled.discard(job_id)
         return interrupted
 
@@ -958,13 +1011,16 @@ def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
                                                                                      progress=progress)
         # a video that broke mid-way keeps its results up to the break: "done", flagged partial, with the reason
         usable = result.ok or result.frames_analysed > 0
-        store.write(job_id, status="done" if usable else "failed", partial=not result.ok and usable,
-                    progress=1.0, error=_public_message(result.error, folder, job["input"], filename),
-                    finished=time.time(), stem=Path(job["input"]).stem)
+        error = _public_message(result.error, folder, job["input"], filename)
+        if usable:
+            store.write(job_id, status="done", partial=not result.ok, progress=1.0, error=error,
+                        finished=time.time(), stem=Path(job["input"]).stem)
+        else:
+            store.record_failure(job_id, error)
     except Exception as exc:  # a bad video fails its job, never the server
-        store.write(job_id, status="failed", finished=time.time(),
-                    error=_public_message(str(exc), folder, job["input"], filename))
-    store.drop_input(job_id)  # the analysis has ended: the original upload goes (the outputs stay until the TTL)
+        store.record_failure(job_id, _public_message(str(exc), folder, job["input"], filename))
+    # the analysis has ended: the original upload goes (a done job's outputs stay until the TTL)
+    store.drop_unneeded(job_id)
 
 
 def _known_query_only(connection: HTTPConnection) -> None:
@@ -1032,7 +1088,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
     # outermost last: the security headers go on every answer, the Host check's refusals included; the Host check
     # runs first, then CORS (answers preflights; adds its headers to every answer to an allowed origin, errors
-    # included), then the origin check, then the body limit
+    # included), then the origin check, then the body limit, then the video queue (innermost: an upload declared
+    # over the size limit is told so, 413, before it is told to come back later)
+    app.add_middleware(QueueFullCheck, workers=lambda: state.get("workers"))
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
     if settings.allowed_origins:  # a front end served elsewhere: without CORS headers its browser hid every answer
@@ -1066,7 +1124,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 store.delete(job["id"])
                 removed += 1
             elif job.get("status") in FINISHED:  # an upload an older fervid (or a crash) left beside its results
-                store.drop_input(job["id"])
+                store.drop_unneeded(job["id"])
         return removed
 
     def start() -> None:
@@ -1076,10 +1134,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # no upload is in progress yet (and no other server uses the folder: data_folder_lock): a job folder without
         # its job.json is one a crash or a full disk cut off, whatever its age
         cleanup(abandoned_after_s=0)
+        recovered = []
         for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
             if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
-                store.write(job["id"], status="queued", progress=0.0)
+                # one whose analysis had begun starts over: counted, so that a client sees why its progress fell
+                restarts = job.get("restarts", 0) + (job["status"] == "running")
+                store.write(job["id"], status="queued", progress=0.0, restarts=restarts)
                 state["workers"].submit(job["id"], recovered=True)
+                recovered.append(job["id"])
+        if recovered:  # a restart said nothing of them: the jobs' clients saw progress fall back without a word
+            log.warning("%d unfinished video job%s queued again, each to run from the start: %s", len(recovered),
+                        "" if len(recovered) == 1 else "s", ", ".join(recovered))
 
         state["stop"] = threading.Event()
 
@@ -1280,13 +1345,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         except BaseException:
             store.delete(job_id)
             raise
-        if not state["workers"].submit(job_id):
+        if not state["workers"].submit(job_id):  # filled while this upload came in (QueueFullCheck)
             store.delete(job_id)
-            raise PlainHTTPException(
-                429, f"{filename or 'the video'}: the server's queue of video jobs is full "
-                     f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
-                f"The server is busy: {settings.max_queued_jobs} video(s) are already waiting. Try again in a "
-                "minute.", headers={"Retry-After": str(RETRY_QUEUED_S)})
+            raise _queue_full(filename, settings.max_queued_jobs)
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"  # behind a proxy's path prefix (--root-path): with it
         return {"job_id": job_id, "status": "queued", "status_url": jobs, "result_url": f"{jobs}/result"}
 
@@ -1296,7 +1357,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         job = store.read(job_id)
         ended = _ended(job)
         return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
-            "partial": bool(job.get("partial")), "waiting_for": state["workers"].waiting_for(job_id),
+            "partial": bool(job.get("partial")), "restarts": job.get("restarts", 0),
+            "waiting_for": state["workers"].waiting_for(job_id),
             "expires_at": None if ended is None else expires_at(ended, settings.job_ttl_hours)}
 
     # exclude_unset: a link to an output the job has not (the annotated video) is left out, not null
@@ -1352,12 +1414,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             tracks[str(tid)] = {column: rows[column].tolist() for column in FRAME_SERIES}  # as the table rounds them
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
-    @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses=FILE_TYPES | COMMON_ERRORS
-             | _errors(e404="no such job, or no such file in it"))
+    file_errors = FILE_TYPES | NOT_DONE | _errors(e404="no such job, or no such file in it")
+
+    @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses=file_errors)
     def get_file(job_id: str, name: str):
-        """One output file of a job (the links of its result), shown inline and saved under the uploaded video's
-        name; HEAD gives its size and type without the file."""
-        store.read(job_id)  # 404 where there is no such job
+        """One output file of a done job (the links of its result), shown inline and saved under the uploaded
+        video's name; HEAD gives its size and type without the file."""
+        # 404 where there is no such job; 409 where its /result is: a failed job's partial files were served
+        _check_done(job_id, store.read(job_id))
         if not is_file_name(name):
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
@@ -1374,7 +1438,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return FileResponse(path, filename=name, content_disposition_type="inline", stat_result=stat)
 
     app.add_api_route("/v1/jobs/{job_id}/files/{name}", get_file, methods=["HEAD"], response_class=FileResponse,
-                      responses=FILE_TYPES | COMMON_ERRORS | _errors(e404="no such job, or no such file in it"),
+                      responses=file_errors,
                       operation_id="head_file_v1_jobs__job_id__files__name__head", summary="Head File")
 
     @app.delete("/v1/jobs/{job_id}", response_model=DeletedOut, responses=NO_JOB | CHANGE_ERRORS)
