@@ -398,8 +398,13 @@ def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypa
     from fervid.apps.cli import app
 
     made = []
+
+    def record_settings(settings):
+        made.append(settings)
+        return create_app(settings)  # (its start-up lines read what it found of the temporary folder)
+
     monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: None)
-    monkeypatch.setattr(server, "create_app", lambda settings: made.append(settings))
+    monkeypatch.setattr(server, "create_app", record_settings)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

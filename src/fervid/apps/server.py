@@ -903,7 +903,9 @@ CHANGE_ERRORS = COMMON_ERRORS | _errors(e403="a state-changing request from a pa
                                              "--allow-origin)")
 UPLOAD_ERRORS = CHANGE_ERRORS | _errors(
     e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)",
-    e507="the server's disk is full: the upload could not be stored")
+    e500="an internal error (a bug: the server's log has its traceback), or an upload over 1 MB that the server's "
+         "temporary folder could not hold (the log says why)",
+    e507="the server's disk is full (its data folder or its temporary folder): the upload could not be stored")
 NOT_MULTIPART = "; a body that is not multipart/form-data (a raw image or video: curl --data-binary) is a 415 too"
 NO_JOB = COMMON_ERRORS | _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
 NOT_DONE = NO_JOB | _errors(e409="the job is not done yet, or failed")
@@ -1326,7 +1328,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again",
         e500="the server could not store the upload (e.g. its folder is not writable)",
-        e507="the server's disk is full: the upload could not be stored"))
+        e507="the server's disk is full (its data folder or its temporary folder): the upload could not be stored"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
                    annotate: bool | None = Query(None, description=(
                        "Write the annotated MP4 (false: tables, timelines and key frames only; about 2x faster on "
