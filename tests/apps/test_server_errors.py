@@ -180,7 +180,7 @@ def test_without_a_usable_temporary_folder_the_server_keeps_its_temporary_files_
         assert health.status_code == 200, health.text
         assert health.json()["warnings"] == [
             "the system's temporary folder is not usable (TMPDIR, /tmp): temporary files, uploads as they arrive "
-            "among them, are kept in the data folder's tmp/"]
+            "among them, are kept in the data folder's tmp/ (TMPDIR chooses another)"]
         # spooled and read: refused as what it is, not as a body that could not be parsed
         answer = client.post("/v1/videos", files={"file": ("big.mp4", TWO_MB, "video/mp4")})
         assert answer.status_code == 415 and "not a readable video" in answer.json()["error"], answer.text

@@ -1258,7 +1258,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                             "restart the server, which then keeps them in its data folder")
         elif state["temporary_folder_problem"] is not None:
             warnings.append("the system's temporary folder is not usable (TMPDIR, /tmp): temporary files, uploads "
-                            f"as they arrive among them, are kept in the data folder's {TEMPORARY_FOLDER_NAME}/")
+                            "as they arrive among them, are kept in the data folder's "
+                            f"{TEMPORARY_FOLDER_NAME}/ (TMPDIR chooses another)")
         data_free = free_mb[DATA_FOLDER]
         return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"],
                 "disk_free_mb": None if data_free is None else round(data_free), "warnings": warnings}
