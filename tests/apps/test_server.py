@@ -432,8 +432,13 @@ def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypa
     from fervid.apps.cli import app
 
     made = []
+
+    def record_settings(settings):
+        made.append(settings)
+        return create_app(settings)  # (its start-up lines read what it found of the temporary folder)
+
     monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: None)
-    monkeypatch.setattr(server, "create_app", lambda settings: made.append(settings))
+    monkeypatch.setattr(server, "create_app", record_settings)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -1041,6 +1046,39 @@ def test_an_analysis_stopped_by_sigterm_alone_runs_again(tmp_path, monkeypatch, 
         # analysed by another process: run again, from the start
         assert json.loads((tmp_path / "d" / "jobs" / job_id / "job.json").read_text(encoding="utf-8"))["pid"] != first
         assert c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_an_analysis_killed_by_the_oom_killer_says_memory_ran_out_and_what_lowers_it(tmp_path, caplog, face_clip):
+    """An analysis process the kernel's OOM killer ended (SIGKILL) failed its job with "analysis process exited
+    with -9" alone: nothing said memory had run out, nor which of the server's options lower it."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app as cli_app
+
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
+    with caplog.at_level(logging.WARNING, logger="fervid.apps.server"), \
+            TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("c.mp4", face_clip.read_bytes(), "video/mp4")}).json()["job_id"]
+        os.kill(wait_for_analysis(tmp_path / "d" / "jobs" / job_id / "job.json"), signal.SIGKILL)
+        state = wait_done(c, job_id, timeout=120)
+    assert state["status"] == "failed"
+    assert state["error"] == (
+        "analysis process was killed (SIGKILL), most often because memory ran out (the kernel's OOM killer, or a "
+        "container's memory limit): the server's --frames-memory-mb and --max-video-megapixels lower what a job "
+        "holds, and fewer --workers run fewer jobs at once")
+    assert f"video job {job_id} failed: analysis process was killed (SIGKILL)" in caplog.text  # the operator's too
+    # each option it names is fervid serve's
+    serve_help = CliRunner().invoke(cli_app, ["serve", "--help"], terminal_width=200).output
+    for option in re.findall(r"--[a-z-]+", state["error"]):
+        assert option in serve_help, option
+    # another signal by its name; an exit code as it is
+    from fervid.apps.server import analysis_exit_error
+
+    assert analysis_exit_error(-signal.SIGSEGV) == "analysis process was ended by SIGSEGV (signal 11)"
+    assert analysis_exit_error(1) == "analysis process exited with 1"
 
 
 def test_a_queued_jobs_status_says_how_many_videos_it_waits_for(tmp_path, face_clip):

@@ -110,32 +110,104 @@ def disk_full(*args, **kwargs):
 
 
 @needs_sample_clip
-def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
-    """An upload that met a full disk was a text/plain 500."""
+def test_a_full_disk_is_a_json_507_naming_the_folder(data_dir, client, monkeypatch, caplog):
+    """An upload that met a full disk was a text/plain 500; then a 507 and a log line that did not say which disk
+    (the data folder's or the temporary folder's, often two in a container)."""
     monkeypatch.setattr(shutil, "copyfileobj", disk_full)  # the upload copied into its job's folder
     with caplog.at_level(logging.ERROR, logger="fervid.apps.server"):
         answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
     assert answer.status_code == 507, answer.text
-    assert answer.json() == {"error": "the server's disk is full: the upload could not be stored; try again later",
-                             "status": 507}
-    assert "POST /v1/videos" in caplog.text and "No space left on device" in caplog.text  # for the operator
+    assert answer.json() == {"error": "the server's disk is full (the data folder): the upload could not be "
+                                      "stored; try again later", "status": 507}
+    # for the operator: the request, the folder and its path, the reason
+    assert caplog.messages == [f"POST /v1/videos: the server's disk is full (the data folder, {data_dir}): "
+                               "the upload could not be stored (No space left on device)"]
     # named as the module, as fervid's other loggers are (it was "fervid.server")
     assert {record.name for record in caplog.records} == {"fervid.apps.server"}
     monkeypatch.undo()
+    caplog.clear()
 
     class FullTemporaryFile(tempfile.SpooledTemporaryFile):  # the multipart body spooled to the temporary folder
         def write(self, data):
             disk_full()
 
     monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", FullTemporaryFile)
-    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
-    assert answer.status_code == 507 and "disk is full" in answer.json()["error"]  # FastAPI said 400 "error parsing"
+    with caplog.at_level(logging.ERROR, logger="fervid.apps.server"):
+        answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507, answer.text  # FastAPI said 400 "error parsing the body"
+    assert answer.json()["error"] == ("the server's disk is full (the temporary folder): the upload could not be "
+                                      "stored; try again later")
+    assert caplog.messages == [f"POST /v1/videos: the server's disk is full (the temporary folder, "
+                               f"{tempfile.gettempdir()}): the upload could not be stored (No space left on device)"]
     # another OSError is no full disk
     monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", tempfile.SpooledTemporaryFile)
     monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied")))
     answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
     assert answer.status_code == 500
     assert answer.json()["error"] == "clip.mp4: the server could not store the upload (denied)"
+
+
+TWO_MB = os.urandom(2 * 1024 * 1024)  # an upload Starlette spools to a temporary file (over 1 MB): not a video
+
+
+def no_usable_temporary_folder(monkeypatch, tmp_path):
+    """The system's temporary folder as a container with a read-only root has it: tempfile finds none (its own
+    error), as for a non-root user whose TMPDIR, /tmp, /var/tmp and working folder are read-only (root may write
+    there whatever the modes: the check is made where the folder is chosen)."""
+    def none_usable():
+        raise FileNotFoundError(errno.ENOENT, f"No usable temporary directory found in ['{tmp_path / 'ro'}', '/tmp']")
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # not chosen yet, as in a fresh process
+    monkeypatch.setattr(tempfile, "_get_default_tempdir", none_usable)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "ro"))
+
+
+def test_without_a_usable_temporary_folder_the_server_keeps_its_temporary_files_in_its_data_folder(
+        data_dir, tmp_path, monkeypatch):
+    """In a container with a read-only root (TMPDIR unset or read-only), the server started as if all were well,
+    then /healthz answered 500 with a 60-line traceback to every probe, and every upload over 1 MB 400 "There was
+    an error parsing the body", with no line in the log."""
+    no_usable_temporary_folder(monkeypatch, tmp_path)
+    with pytest.raises(FileNotFoundError):  # as the server finds it
+        tempfile.gettempdir()
+    with TestClient(create_app(ServerSettings(data_dir=data_dir, max_upload_mb=5)), base_url=BASE,
+                    raise_server_exceptions=False) as client:
+        folder = data_dir.absolute() / "tmp"
+        # this process's temporary files, and those of the analysis processes it starts (TMPDIR)
+        assert tempfile.gettempdir() == str(folder) and os.environ["TMPDIR"] == str(folder)
+        assert (folder.stat().st_mode & 0o777) == 0o700 or os.name != "posix"  # uploads as they arrive: private
+        health = client.get("/healthz")
+        assert health.status_code == 200, health.text
+        assert health.json()["warnings"] == [
+            "the system's temporary folder is not usable (TMPDIR, /tmp): temporary files, uploads as they arrive "
+            "among them, are kept in the data folder's tmp/ (TMPDIR chooses another)"]
+        # spooled and read: refused as what it is, not as a body that could not be parsed
+        answer = client.post("/v1/videos", files={"file": ("big.mp4", TWO_MB, "video/mp4")})
+        assert answer.status_code == 415 and "not a readable video" in answer.json()["error"], answer.text
+
+
+def test_a_temporary_folder_that_goes_away_is_a_warning_and_a_logged_500_not_a_parse_error(client, monkeypatch,
+                                                                                            caplog):
+    """The temporary folder unusable after the start (removed, made read-only): /healthz answered 500 with a
+    traceback, and an upload over 1 MB 400 "There was an error parsing the body" with no line in the log."""
+    def none_usable():
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", none_usable)
+    health = client.get("/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["warnings"] == [
+        "no usable temporary folder (TMPDIR, /tmp): uploads over 1 MB are refused (500); restart the server, which "
+        "then keeps them in its data folder"]
+    with caplog.at_level(logging.ERROR, logger="fervid.apps.server"):
+        answer = client.post("/v1/videos", files={"file": ("big.mp4", TWO_MB, "video/mp4")})
+    assert answer.status_code == 500, answer.text
+    assert answer.json() == {"error": "the server could not store the upload in the temporary folder (its log says "
+                                      "why)", "status": 500}
+    assert caplog.messages == ["POST /v1/videos: the upload could not be stored (the temporary folder: none is "
+                               "usable): [Errno 2] No usable temporary directory found in ['/tmp', '/var/tmp']"]
+    # a small upload is kept in memory: it is still served
+    assert client.post("/v1/videos", files={"file": ("small.mp4", b"not a video", "video/mp4")}).status_code == 415
 
 
 def cut_off_upload(data_dir: Path, age_s: float) -> Path:

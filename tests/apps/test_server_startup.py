@@ -60,6 +60,40 @@ def test_serve_says_what_it_runs_and_where_its_data_is_at_start_up(tmp_path, mon
     assert calls[1]["access_log"] is False
 
 
+def test_serve_without_a_usable_temporary_folder_keeps_its_temporary_files_in_its_data_folder_and_says_so(
+        tmp_path, monkeypatch):
+    """In a container with a read-only root and no writable TMPDIR, `fervid serve` started as if all were well;
+    then /healthz answered 500 and every upload over 1 MB 400 (Starlette spools them to temporary files). It keeps
+    them in its data folder instead, and says so; where that cannot hold them either, it does not start."""
+    import errno
+    import tempfile
+
+    def none_usable():  # what tempfile says where TMPDIR, /tmp, /var/tmp, /usr/tmp and the working folder are not
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_get_default_tempdir", none_usable)
+    monkeypatch.delenv("TMPDIR", raising=False)  # (restored after the test: the server sets it for its analyses)
+    monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: None)
+    data = tmp_path / "d"
+    started = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--data-dir", str(data)])
+    assert started.exit_code == 0, started.output
+    assert started.output.splitlines()[4] == (
+        f"temporary files: {data / 'tmp'}, in the data folder: the system's temporary folder is not usable ([Errno 2] "
+        "No usable temporary directory found in ['/tmp', '/var/tmp']); set TMPDIR to a writable folder to use "
+        "another")
+    # neither can hold a file: one line, naming TMPDIR and --data-dir, and no start
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    refused_data = tmp_path / "e"
+    refused_data.mkdir()
+    (refused_data / "tmp").write_text("in the way", encoding="utf-8")
+    refused = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--data-dir", str(refused_data)])
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "error: no usable temporary folder: [Errno 2] No usable temporary directory found in ['/tmp', '/var/tmp']; "
+        f"nor {refused_data / 'tmp'} (File exists): set TMPDIR to a writable folder, or give a writable --data-dir\n")
+
+
 def test_access_log_on_request_only(tmp_path):
     """--access-log: uvicorn's line per request on stdout, for a team's record of who used the server; none by
     default."""

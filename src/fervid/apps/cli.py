@@ -3401,7 +3401,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
            named_method: str | None = None, access_log: bool = False) -> None:
     from fervid.apps import serving
     from fervid.folder_lock import FolderLocked
-    from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
+    from fervid.apps.server import (NoTemporaryFolder, create_app, data_folder_lock, host_names_note,
+                                    open_access_warning)
 
     _check_data_dir(settings.data_dir)
     serving.allow_open_files()  # a low soft limit: accept() failed, and asyncio logged each try's traceback
@@ -3413,13 +3414,17 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
             pass
     except FolderLocked as exc:  # as batch's --out taken: another run's, to retry later (a scheduler does)
         _fail(str(exc), EXIT_BUSY)
+    try:  # before the start-up lines: it picks the temporary folder they name where the system's is not usable
+        served_app = create_app(settings)
+    except NoTemporaryFolder as exc:
+        _fail(str(exc))
     url = f"http://{host}:{port}{page}"
     if root_path:  # its pages and links name the proxy's paths: opened directly, they would not load
         echo(f"fervid serving on http://{host}:{port} for a reverse proxy that forwards {root_path}/ to it "
                    f"(the page at {root_path}/, API docs at {root_path}/docs through the proxy)")
     else:
         echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
-    for line in serving.startup_lines(settings, ran):
+    for line in serving.startup_lines(settings, ran, served_app.state.temporary_folder_problem):
         echo(line)
     if note := host_names_note(settings):
         echo(note)
@@ -3430,7 +3435,7 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once the server is up; no-op without one
-    serving.run(create_app(settings), host=host, port=port, root_path=root_path, access_log=access_log,
+    serving.run(served_app, host=host, port=port, root_path=root_path, access_log=access_log,
                 say=echo)
 
 

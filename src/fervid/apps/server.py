@@ -119,12 +119,23 @@ INTERRUPTING_EXIT_CODES = (-signal.SIGTERM, -signal.SIGINT)
 # SIGTERM arrives with it, and its graceful shutdown gives requests in progress 5 s before the workers stop)
 INTERRUPTED_REQUEUE_WAIT_S = 8.0
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
-DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
+DATA_FOLDER, TEMPORARY_FOLDER = "the data folder", "the temporary folder"  # where a server's file goes
 log = logging.getLogger(__name__)
 
 
 def _disk_full(exc: BaseException | None) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
+def _disk_full_message(folder_kind: str) -> str:
+    """A full disk's 507, naming which of the server's folders (``DATA_FOLDER``, ``TEMPORARY_FOLDER``) is on it
+    (not its path, the operator's to know: the log line has it)."""
+    return f"the server's disk is full ({folder_kind}): the upload could not be stored; try again later"
+
+
+def _under(path, folder: Path) -> bool:
+    """Whether ``path`` (an OSError's filename: None, or bytes, where it has none to give) is in ``folder``."""
+    return isinstance(path, (str, os.PathLike)) and Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
 def _free_mb(path: Path) -> float | None:
@@ -136,6 +147,52 @@ def _free_mb(path: Path) -> float | None:
         except OSError:
             continue
     return None
+
+
+TEMPORARY_FOLDER_NAME = "tmp"  # <data-dir>/tmp: temporary files where the system's folder is not usable
+
+
+class NoTemporaryFolder(OSError):
+    """Neither the system's temporary folder nor one under the data folder can hold a file: the server cannot
+    store an upload over 1 MB (Starlette spools each to a temporary file), so it does not start."""
+
+
+def _temporary_folder_problem() -> str | None:
+    """Why the temporary folder (``tempfile.gettempdir()``: TMPDIR, /tmp, ...) cannot hold a file; None where it
+    can. A file is made there, as Starlette makes one for each upload part over 1 MB."""
+    try:
+        with tempfile.TemporaryFile():
+            return None
+    except OSError as exc:  # FileNotFoundError "No usable temporary directory found in [...]", or a read-only one
+        return one_line(str(exc))
+
+
+def use_usable_temporary_folder(data_dir: Path) -> str | None:
+    """Make sure this process's temporary files have a folder: where the system's cannot hold a file (a container's
+    read-only root, TMPDIR unset or not writable), they go to ``<data_dir>/tmp`` instead, a container's writable
+    volume: for this process (``tempfile.tempdir``) and the processes it starts (TMPDIR: a job's analysis).
+    Without it, /healthz answered 500 with a traceback to every probe, and every upload over 1 MB 400 "There was an
+    error parsing the body", with no line in the log. Returns the system folder's problem where the data folder's
+    is used (said at start-up and in /healthz's warnings); None where the system's serves. NoTemporaryFolder where
+    neither can hold a file."""
+    problem = _temporary_folder_problem()
+    if problem is None:
+        return None
+    folder = Path(data_dir).absolute() / TEMPORARY_FOLDER_NAME
+    fallback_problem: str | None
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)  # private: it holds uploads as they arrive
+    except OSError as exc:
+        fallback_problem = exc.strerror or str(exc)
+    else:
+        system_folder, tempfile.tempdir = tempfile.tempdir, str(folder)
+        fallback_problem = _temporary_folder_problem()
+        if fallback_problem is None:
+            os.environ["TMPDIR"] = str(folder)
+            return problem
+        tempfile.tempdir = system_folder
+    raise NoTemporaryFolder(f"no usable temporary folder: {problem}; nor {folder} ({fallback_problem}): set TMPDIR "
+                            "to a writable folder, or give a writable --data-dir")
 
 
 def _private_file(path, flags):
@@ -709,12 +766,29 @@ class VideoWorkers:
                 restarts = self.store.read_quiet(job_id).get("restarts", 0) + 1
                 self.store.write(job_id, status="queued", progress=0.0, pid=None, restarts=restarts)
             elif proc.exitcode not in (0, None) and not stopped:
-                self.store.record_failure(job_id, f"analysis process exited with {proc.exitcode}", pid=None)
+                self.store.record_failure(job_id, analysis_exit_error(proc.exitcode), pid=None)
             else:
                 self.store.write(job_id, pid=None)
             self.store.drop_unneeded(job_id)  # the child drops it itself; not where it died before it could
         self.cancelled.discard(job_id)
         return interrupted
+
+
+def analysis_exit_error(exitcode: int) -> str:
+    """The error of a job whose analysis process ended with ``exitcode`` (not 0): a signal by its name (the exit
+    code is minus its number), and SIGKILL, the OOM killer's, with the server's options that lower a job's memory
+    (the job said only "analysis process exited with -9")."""
+    if exitcode >= 0:
+        return f"analysis process exited with {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        return f"analysis process was ended by signal {-exitcode}"
+    if name == "SIGKILL":
+        return ("analysis process was killed (SIGKILL), most often because memory ran out (the kernel's OOM killer, "
+                "or a container's memory limit): the server's --frames-memory-mb and --max-video-megapixels lower "
+                "what a job holds, and fewer --workers run fewer jobs at once")
+    return f"analysis process was ended by {name} (signal {-exitcode})"
 
 
 def _analysis_lock(folder: Path) -> FolderLock:
@@ -882,7 +956,9 @@ CHANGE_ERRORS = COMMON_ERRORS | _errors(e403="a state-changing request from a pa
                                              "--allow-origin)")
 UPLOAD_ERRORS = CHANGE_ERRORS | _errors(
     e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)",
-    e507="the server's disk is full: the upload could not be stored")
+    e500="an internal error (a bug: the server's log has its traceback), or an upload over 1 MB that the server's "
+         "temporary folder could not hold (the log says why)",
+    e507="the server's disk is full (its data folder or its temporary folder): the upload could not be stored")
 NOT_MULTIPART = "; a body that is not multipart/form-data (a raw image or video: curl --data-binary) is a 415 too"
 NO_JOB = COMMON_ERRORS | _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
 NOT_DONE = NO_JOB | _errors(e409="the job is not done yet, or failed")
@@ -1068,7 +1144,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     set_up_pillow_for_fervid()  # a server owns its process; each upload's declared size is checked before decoding
     settings = settings or ServerSettings()
     store = JobStore(Path(settings.data_dir) / "jobs")
-    state: dict = {}
+    # before the first request: uploads over 1 MB are spooled to it (NoTemporaryFolder: the server cannot start)
+    state: dict = {"temporary_folder_problem": use_usable_temporary_folder(settings.data_dir)}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -1086,6 +1163,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # its ReDoc script still asks a CDN for the "API docs by Redocly" logo: served without that address, ahead of
     # the package's own static files
     app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
+    # where the system's temporary folder is not usable, why (fervid serve says so as it starts); else None
+    app.state.temporary_folder_problem = state["temporary_folder_problem"]
     # outermost last: the security headers go on every answer, the Host check's refusals included; the Host check
     # runs first, then CORS (answers preflights; adds its headers to every answer to an allowed origin, errors
     # included), then the origin check, then the body limit, then the video queue (innermost: an upload declared
@@ -1156,9 +1235,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
     async def http_error(request: Request, exc: StarletteHTTPException):
-        # FastAPI's 400 "error parsing the body" where spooling the upload to the temporary folder filled the disk
-        if exc.status_code == 400 and _disk_full(exc.__cause__):
-            return await os_error(request, exc.__cause__)
+        # FastAPI's 400 "error parsing the body", with no line in the log, where the upload could not be spooled to
+        # the temporary folder: its disk full (507), or the folder gone or not writable (500)
+        if exc.status_code == 400 and isinstance(exc.__cause__, OSError):
+            return _storage_failed(request, exc.__cause__, TEMPORARY_FOLDER)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         return JSONResponse(_error_body(detail, exc.status_code, getattr(exc, "message", None)),
                             status_code=exc.status_code,
@@ -1180,14 +1260,38 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             problems += f"; {how}"
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
 
+    def temporary_folder() -> Path | None:
+        try:
+            return Path(tempfile.gettempdir())
+        except OSError:  # "No usable temporary directory found" (gone or made read-only since the start)
+            return None
+
+    def _storage_failed(request: Request, exc: OSError, folder_kind: str) -> JSONResponse:
+        """An upload that could not be stored in ``folder_kind`` (DATA_FOLDER or TEMPORARY_FOLDER): its disk full
+        is 507; anything else there (the temporary folder gone or read-only) 500. One line in the log each, naming
+        the folder and its path for the operator."""
+        folder = Path(settings.data_dir).absolute() if folder_kind == DATA_FOLDER else temporary_folder()
+        where = f"{folder_kind}, {folder}" if folder is not None else f"{folder_kind}: none is usable"
+        if _disk_full(exc):
+            message, status = _disk_full_message(folder_kind), 507
+            log.error("%s %s: the server's disk is full (%s): the upload could not be stored (%s)", request.method,
+                      _route_path(request.scope), where, exc.strerror)
+        else:
+            message, status = f"the server could not store the upload in {folder_kind} (its log says why)", 500
+            log.error("%s %s: the upload could not be stored (%s): %s", request.method, _route_path(request.scope),
+                      where, one_line(str(exc)))
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError):
         """A full disk (an upload being stored, a job's state written) is the deployment's condition, not a bug:
-        507, and one line in the server's log. Any other OSError is an internal error (below)."""
+        507, and one line in the server's log naming the folder. Any other OSError is an internal error (below)."""
         if not _disk_full(exc):
             raise exc
-        log.error("%s %s: %s (%s)", request.method, _route_path(request.scope), DISK_FULL_MESSAGE, exc.strerror)
-        return JSONResponse({"error": DISK_FULL_MESSAGE, "status": 507}, status_code=507)
+        temporary = temporary_folder()
+        in_temporary = temporary is not None and _under(exc.filename, temporary) and not _under(exc.filename,
+                                                                                              store.root)
+        return _storage_failed(request, exc, TEMPORARY_FOLDER if in_temporary else DATA_FOLDER)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
@@ -1207,13 +1311,21 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # nothing
         counts = state["workers"].counts()
         # uploads are spooled to the temporary folder, then a video is copied into the data folder
-        free_mb = {"the data folder": _free_mb(store.root),
-                   "the temporary folder": _free_mb(Path(tempfile.gettempdir()))}
+        temporary = temporary_folder()
+        free_mb = {DATA_FOLDER: _free_mb(store.root),
+                   TEMPORARY_FOLDER: None if temporary is None else _free_mb(temporary)}
         low = [f"{free:.0f} MB free for {where}" for where, free in free_mb.items()
                if free is not None and free < settings.max_upload_mb]
         warnings = [f"disk space is low: {', '.join(low)}, less than one upload of --max-upload-mb "
                     f"({settings.max_upload_mb:g} MB); uploads may be refused (507)"] if low else []
-        data_free = free_mb["the data folder"]
+        if temporary is None:
+            warnings.append("no usable temporary folder (TMPDIR, /tmp): uploads over 1 MB are refused (500); "
+                            "restart the server, which then keeps them in its data folder")
+        elif state["temporary_folder_problem"] is not None:
+            warnings.append("the system's temporary folder is not usable (TMPDIR, /tmp): temporary files, uploads "
+                            "as they arrive among them, are kept in the data folder's "
+                            f"{TEMPORARY_FOLDER_NAME}/ (TMPDIR chooses another)")
+        data_free = free_mb[DATA_FOLDER]
         return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"],
                 "disk_free_mb": None if data_free is None else round(data_free), "warnings": warnings}
 
@@ -1296,7 +1408,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again",
         e500="the server could not store the upload (e.g. its folder is not writable)",
-        e507="the server's disk is full: the upload could not be stored"))
+        e507="the server's disk is full (its data folder or its temporary folder): the upload could not be stored"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
                    annotate: bool | None = Query(None, description=(
                        "Write the annotated MP4 (false: tables, timelines and key frames only; about 2x faster on "

@@ -18,6 +18,7 @@ import contextlib
 import copy
 import logging
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -151,10 +152,12 @@ def run(app, host: str, port: int, root_path: str = "", access_log: bool = False
     GracefulServer(config, say=say).run()
 
 
-def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
+def startup_lines(settings: ServerSettings, ran: dict, temporary_folder_problem: str | None = None) -> list[str]:
     """What the server runs with, said as it starts, so a deployment's log records it: the analysis (``ran``:
     :attr:`fervid.inference.video.VideoResult.run_settings` of its video pipeline, the model's precision and the
-    method as they resolved), where its data is kept, and its limits."""
+    method as they resolved), where its data is kept, and its limits. ``temporary_folder_problem``: why the
+    system's temporary folder is not usable, where the server keeps its temporary files in its data folder instead
+    (:func:`fervid.apps.server.use_usable_temporary_folder`)."""
     pipeline = settings.pipeline
     method = ran["method"] + (f" ({ran['temporal_model']})" if ran.get("temporal_model") else "")
     frames = "every frame" if ran["sample_fps"] is None else f"at most {ran['sample_fps']:g} frames/s"
@@ -165,6 +168,9 @@ def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
         pictures.append("no key frames (--key-frames 0)")
     elif ran.get("key_frames") is not None:
         pictures.append(f"at most {ran['key_frames']} key frames per track")
+    temporary = [] if temporary_folder_problem is None else [
+        f"temporary files: {tempfile.gettempdir()}, in the data folder: the system's temporary folder is not usable "
+        f"({temporary_folder_problem}); set TMPDIR to a writable folder to use another"]
     return [
         f"analysis: model {ran['model']} ({ran['precision']}), detector {ran['detector']}; videos: {method}, {window}, "
         f"detection every {ran['detect_every']:g} s, {frames}"
@@ -175,4 +181,5 @@ def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
         f"{settings.max_image_pixels / 1e6:g} megapixels per image, {settings.max_video_pixels / 1e6:g} per video "
         f"frame, {settings.max_concurrent_images} images analysed "
         f"at once; {settings.max_queued_jobs} video jobs waiting, {settings.workers} analysed at once",
+        *temporary,
     ]
