@@ -97,3 +97,16 @@ def test_the_pages_lists_show_the_uncertain_mark_once_and_say_uncertain_once(tmp
     assert "faceLabelHtml(face.emotion" in app and "faceLabelHtml(face.emotion" in live  # the lists
     # and no percentage of their own, rounded the other way
     assert not re.search(r"\* 100\)\.toFixed\(0\)|Math\.round\([^)]*\* 100\)}%", app + live)
+
+
+def test_the_status_says_a_job_started_again_after_a_server_restart(tmp_path):
+    """A job the server queued again after a restart runs from the start (its `restarts` counts them): its progress
+    fell from 7% back to 3% on the page with nothing said."""
+    states = [{"status": "running", "progress": 0.029, "restarts": 1},
+              {"status": "queued", "waiting_for": 2, "restarts": 2},
+              {"status": "running", "progress": 0.5, "restarts": 0}, {"status": "running", "progress": 0},
+              {"status": "queued", "waiting_for": 0}, {"status": "done", "progress": 1.0, "restarts": 1}]
+    assert run_page_script(f"{json.dumps(states)}.map(progressText)", tmp_path) == [
+        "3% (started again after a server restart)",
+        "waiting for 2 other videos to finish first (started again after 2 server restarts)",
+        "50%", "starting", "waiting to start", "done"]

@@ -211,15 +211,6 @@ function clearResults() {
 }
 
 // What a job's state says: why it waits, and how far it has got
-function progressText(state) {
-  if (state.status === "queued") {
-    return state.waiting_for > 0 ? `waiting for ${state.waiting_for} other video${state.waiting_for === 1 ? "" : "s"} ` +
-                                   "to finish first" : "waiting to start";
-  }
-  if (state.status === "running") return state.progress > 0 ? percentText(state.progress) : "starting";
-  return state.status;
-}
-
 async function followJob(job, token) {
   const progress = $("progress");
   progress.hidden = false; progress.value = 0;

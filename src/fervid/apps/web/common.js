@@ -103,3 +103,16 @@ function dominantText(track) {
 if (typeof document !== "undefined") {
   for (const span of document.querySelectorAll(".uncertain-below")) span.textContent = percentText(UNCERTAIN_BELOW);
 }
+
+// a video job's state as the status line says it (GET /v1/jobs/{id}). A job the server queued again after a restart
+// runs from the start: its progress fell back (0.075, then 0.029) with nothing said, read as the page going wrong
+function progressText(state) {
+  const again = state.restarts > 0 ? ` (started again after ${state.restarts === 1 ? "a server restart" :
+                                                               `${state.restarts} server restarts`})` : "";
+  if (state.status === "queued") {
+    return (state.waiting_for > 0 ? `waiting for ${state.waiting_for} other video${state.waiting_for === 1 ? "" : "s"} ` +
+                                    "to finish first" : "waiting to start") + again;
+  }
+  if (state.status === "running") return (state.progress > 0 ? percentText(state.progress) : "starting") + again;
+  return state.status;
+}
