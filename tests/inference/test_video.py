@@ -1729,6 +1729,8 @@ def test_a_theora_video_is_read_past_the_frames_it_repeats_to_its_end(analyzer, 
         assert result.video_seconds == seconds, clip.name
         assert result.duration == pytest.approx(seconds or times[-1] + 1 / 30, abs=1e-3), clip.name
         assert (tmp_path / clip.stem / OutputNames(clip.stem).tracks_json).is_file()
+    with LiveSource(str(pausing)) as src:  # `fervid live` reads a file past them too (it stopped at 0.6 s)
+        assert [round(t, 3) for t, _frame, _index in src] == [round(t, 3) for t in times_decoded_by_ffmpeg(pausing)]
 
 
 def _interlaced_in_a_progressive_container(path, steady, codec):
