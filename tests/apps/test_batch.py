@@ -1989,9 +1989,9 @@ def test_videos_of_every_extension_ffmpeg_reads_and_an_ogg_with_pictures_are_ana
             "raw.h264": ["-c:v", "libx264", "-f", "h264"], "clip.3g2": ["-c:v", "libx264", "-an"],
             "clip.f4v": ["-c:v", "libx264", "-f", "mp4"], "clip.qt": ["-c:v", "libx264", "-f", "mov"],
             "clip.divx": ["-c:v", "mpeg4", "-f", "avi"], "clip.bin": ["-c:v", "libx264", "-f", "mp4"],
-            # with a camera's grain: OpenCV (4.14) decodes no frame of a Theora copy of face_clip as it is (flat
-            # grey around the face), which ffmpeg itself decodes
-            "theora.ogg": ["-vf", "noise=alls=20:allf=t", "-c:v", "libtheora", "-an"]}
+            # as it is: flat grey around the face, its first two frames alike (Theora's repeat packets, which OpenCV
+            # says False at: the batch failed it, "no video frames could be decoded (corrupt?)")
+            "theora.ogg": ["-c:v", "libtheora", "-an"]}
     for name, options in made.items():
         subprocess.run([*ffmpeg, *options, str(corpus / name)], check=True)
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",

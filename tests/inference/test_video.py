@@ -1699,6 +1699,42 @@ def test_fervid_live_reads_an_interlaced_file_too(tmp_path, astronaut_rgb):
     assert read and max(np.abs(frame.astype(int) - source[index]).mean() for index, frame in read) < 6
 
 
+def test_a_theora_video_is_read_past_the_frames_it_repeats_to_its_end(analyzer, tmp_path, face_clip):
+    """Theora holds an empty packet for each frame unchanged from the one before, and OpenCV's reader says False at
+    each (FFmpeg's decoder refuses it) as at the end, which fervid took it for: a Theora copy of face_clip (its first
+    two frames alike) failed "no video frames could be decoded (corrupt?)", as did a face held still for a second
+    (one picture, then 29 repeats) and its copy in a Matroska written to a pipe (no length: a frame count below 0);
+    one moving first, then held, stopped at its first repeat ("video ended at 0.6 s of 1.5 s (truncated or
+    corrupt)"). Read past them, each is analysed to its end, and a last picture repeated lasts until it."""
+    moving, still, piped = tmp_path / "moving.ogg", tmp_path / "still.ogg", tmp_path / "piped.mkv"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(face_clip), "-c:v", "libtheora", "-an", str(moving)], check=True)
+    pausing = tmp_path / "pausing.ogg"  # moving for 0.5 s (from a frame unlike the next), then held for 1 s
+    subprocess.run([FFMPEG, "-v", "error", "-ss", "0.2", "-t", "0.5", "-i", str(face_clip), "-vf",
+                    "tpad=stop_mode=clone:stop_duration=1", "-c:v", "libtheora", "-an", str(pausing)], check=True)
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(face_clip), "-vf", "trim=end_frame=1,tpad=stop=29:stop_mode=clone",
+                    "-c:v", "libtheora", "-an", str(still)], check=True)
+    with piped.open("wb") as pipe:
+        subprocess.run([FFMPEG, "-v", "error", "-i", str(still), "-c", "copy", "-f", "matroska", "-"], stdout=pipe,
+                       check=True)
+
+    def times_decoded_by_ffmpeg(path):  # the times of the frames ffmpeg itself decodes (the repeats are none)
+        log = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path), "-vf", "showinfo", "-f", "null", "-"],
+                             capture_output=True, text=True, encoding="utf-8", check=True).stderr
+        return [float(t) for t in re.findall(r"\bpts_time:(\S+)", log)]
+
+    # the still one's last picture lasts to the container's end; the piped copy gives none: to the last frame's
+    for clip, seconds in [(moving, 2.0), (pausing, 1.5), (still, 1.0), (piped, None)]:
+        times = times_decoded_by_ffmpeg(clip)
+        result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(clip, tmp_path / clip.stem)
+        assert result.ok, (clip.name, result.error)
+        assert result.frames_read == len(times) > 0 and result.track_ids == [1], clip.name
+        assert result.video_seconds == seconds, clip.name
+        assert result.duration == pytest.approx(seconds or times[-1] + 1 / 30, abs=1e-3), clip.name
+        assert (tmp_path / clip.stem / OutputNames(clip.stem).tracks_json).is_file()
+    with LiveSource(str(pausing)) as src:  # `fervid live` reads a file past them too (it stopped at 0.6 s)
+        assert [round(t, 3) for t, _frame, _index in src] == [round(t, 3) for t in times_decoded_by_ffmpeg(pausing)]
+
+
 def _interlaced_in_a_progressive_container(path, steady, codec):
     """``steady`` encoded interlaced and put in a container whose header says "progressive": interlaced H.264
     remuxed into Matroska with ``-field_order progressive``, or DV (interlaced whatever its source) in a .mkv."""

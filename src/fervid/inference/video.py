@@ -2025,6 +2025,33 @@ def _opencv_sar(cap: cv2.VideoCapture) -> float:
 SEEK_SLACK_SECONDS = 1e-3
 
 
+# OpenCV's grab() says False at the end of a video and also at a packet FFmpeg's decoder refuses: an empty one
+# (avcodec_send_packet refuses an empty packet that has data, as a demuxer's are), which Theora in Ogg holds for each
+# frame unchanged from the one before (a still picture, a dropped frame). Each costs one False, and the next grab
+# goes on with the frames after it, at their own times. Taken for the end, a Theora video whose second frame repeats
+# its first read no frame at all ("no video frames could be decoded (corrupt?)": the decoder gives a frame one packet
+# late), and one that moved first stopped at its first still moment ("truncated or corrupt"). A False is taken for
+# the end only after as many grabs as the container has frames left, and a second's more, all failed too (a grab at
+# the end costs 40 us: a millisecond a video); where the container gives no length (a Matroska written to a pipe: a
+# frame count of 0 or below), after STILL_SECONDS_UNTIMED's.
+STILL_SECONDS_UNTIMED = 60.0
+
+
+def _grab_past_refused(cap: cv2.VideoCapture, after_seconds: float) -> tuple[bool, int]:
+    """``cap.grab()`` (OpenCV's reader) past the packets its decoder refuses, ``after_seconds`` the time (on the
+    video stream's clock) of the frame before; and how many grabs failed before the one that did not (or all)."""
+    if cap.grab():
+        return True, 0
+    fps = usable_fps(cap.get(cv2.CAP_PROP_FPS)) or 30.0
+    length = container_seconds(cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    left = max(0.0, length - after_seconds) if length is not None else STILL_SECONDS_UNTIMED
+    tries = math.ceil((left + 1.0) * fps)
+    for refused in range(1, tries + 1):
+        if cap.grab():
+            return True, refused
+    return False, tries + 1
+
+
 class _CheckedCapture:
     """An opened ``cv2.VideoCapture`` (or :class:`_FFmpegCapture`) whose first frame was decoded to check the file;
     its first ``read()`` hands that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame
@@ -2034,13 +2061,16 @@ class _CheckedCapture:
     "HLG" for an HDR video (None otherwise), ``tone_mapped``: whether its frames are tone-mapped to SDR."""
 
     def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = "", hdr: str | None = None,
-                 tone_mapped: bool = False, path: Path | None = None):
+                 tone_mapped: bool = False, path: Path | None = None, refused_packets: int = 0):
         self._cap, self._sar, self._path = cap, sar, path
         self._sought_grabbed = False  # the frame a seek landed on, grabbed to check it: the next grab hands it out
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
         self._first_grabbed: np.ndarray | None = None  # the first frame, grabbed and not yet retrieved
+        # the time (on the video stream's clock) of the frame OpenCV's reader gave last, and how many packets it
+        # refused before a frame (:func:`_grab_past_refused`; the ones at the end are not told from the end's)
+        self._last_seconds, self.refused_packets = 0.0, refused_packets
         self.frame_shape = self._first_frame.shape  # (height, width, 3) of the frames it hands out
         # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
         self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
@@ -2056,7 +2086,17 @@ class _CheckedCapture:
         if self._sought_grabbed:
             self._sought_grabbed = False
             return True
-        return self._cap.grab()
+        if isinstance(self._cap, _FFmpegCapture):  # (its pipe's end is the video's: it skips empty packets)
+            return self._cap.grab()
+        return self._grab_opencv()
+
+    def _grab_opencv(self) -> bool:
+        """OpenCV's next frame, past the packets its decoder refuses (:func:`_grab_past_refused`)."""
+        ok, refused = _grab_past_refused(self._cap, self._last_seconds)
+        if ok:
+            self._last_seconds = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            self.refused_packets += refused
+        return ok
 
     def retrieve(self) -> tuple[bool, np.ndarray | None]:
         """The frame last grabbed, in BGR, as it shows."""
@@ -2092,7 +2132,8 @@ class _CheckedCapture:
             return None
         self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
         index = round(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
-        landed = self._cap.grab()
+        self._last_seconds = max(0.0, seconds - self.video_start)
+        landed = self._grab_opencv()
         if landed and self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start <= seconds + SEEK_SLACK_SECONDS:
             self._sought_grabbed = True
             return max(0, index)
@@ -2296,7 +2337,8 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
         raise VideoError(f"{path}: {why}")
     # (read once ffmpeg has said the video is not interlaced: OpenCV's read of an interlaced frame prints swscale's
     # error on the terminal)
-    ok, first_frame = cap.read()
+    grabbed, refused = _grab_past_refused(cap, 0.0)
+    ok, first_frame = cap.retrieve() if grabbed else (False, None)
     if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         why = (_why_unreadable(path, probe.header) or _not_a_video(path)
@@ -2308,7 +2350,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     if _another_picture(first_frame, probe.thumbnail):  # OpenCV's buffer was not written: ffmpeg reads it
         cap.release()
         return _open_deinterlaced(path, fps, count, probe.header, hdr)
-    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header, hdr, path=path)
+    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header, hdr, path=path, refused_packets=refused)
 
 
 # Interlaced video (MPEG-2 .mpg/.vob, camcorders' .mts/.m2ts, DV): OpenCV's FFmpeg (swscale of FFmpeg 8 and later)
@@ -4062,6 +4104,7 @@ class VideoAnalyzer:
         # frame after the start and the next one too; after a late start or a pause, from that frame (next_due)
         next_sample, next_within_memory, last_time, stopped = opts.start - TIME_TOLERANCE, 0.0, 0.0, False
         reached_end = False  # the frames reached options.end: the rest of the video is not read
+        frames_ran_out = False  # the decoder had no frame more: the video was read to its end
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         writing_failed = False  # an output could not be written (a full disk): they are left under partial names
@@ -4112,6 +4155,8 @@ class VideoAnalyzer:
                     result.height, result.width = frame.shape[:2]
                 write(stream.push(t, frame_index, frame))
                 result.frames_analysed += 1
+            else:
+                frames_ran_out = True
             write(stream.finish())
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: what was analysed is kept and saved, marked so; then stop
             stopped_by = exc
@@ -4145,7 +4190,12 @@ class VideoAnalyzer:
             # episodes' and the segments' seconds stop there); known before the writer closes the last episodes. A
             # frame at or past that end reached it: the last one before lasts until it (a variable-frame-rate
             # video's gap over the end said "ends at 0.51 s, before --end 1.4 s" of a 4 s video)
-            result.duration = ((opts.end if reached_end and opts.end is not None else min(last_time + 1.0 / result.fps,
+            last_shown = last_time + 1.0 / result.fps
+            if frames_ran_out and cap is not None and cap.refused_packets and result.video_seconds:
+                # a stream of repeat packets (a Theora .ogg's: _grab_past_refused) shows its last picture until the
+                # container's end: a still ending was "video ended at 0.8 s of 1.0 s (truncated or corrupt)"
+                last_shown = max(last_shown, cap.video_start + result.video_seconds)
+            result.duration = ((opts.end if reached_end and opts.end is not None else min(last_shown,
                                                                  opts.end if opts.end is not None else math.inf))
                                if result.frames_read else 0.0)
             result.cancelled = stopped and not stop_is_end
