@@ -1699,6 +1699,28 @@ def test_fervid_live_reads_an_interlaced_file_too(tmp_path, astronaut_rgb):
     assert read and max(np.abs(frame.astype(int) - source[index]).mean() for index, frame in read) < 6
 
 
+def test_a_cameras_or_streams_failed_grab_is_not_tried_again():
+    """A file's failed grab is tried again past the packets its decoder refuses (a Theora .ogg's repeat frames);
+    a camera's or a stream's is its end, said at once: each grab may wait out the stream's read timeout, and a
+    minute's worth of tries on a stream that dropped hung for hours before the reconnect."""
+    from fervid.inference.video import _CheckedCapture
+
+    class DroppedStream:
+        grabs = 0
+
+        def grab(self):
+            self.grabs += 1
+            return self.grabs > 1  # a frame again on the second try: a file's reader would have taken it
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FPS: 25.0}.get(prop, 0.0)  # no length, as a stream's
+
+    stream = DroppedStream()
+    cap = _CheckedCapture(stream, np.zeros((48, 64, 3), np.uint8))
+    assert cap.grab()  # the frame read as it opened
+    assert not cap.grab() and stream.grabs == 1
+
+
 def test_a_theora_video_is_read_past_the_frames_it_repeats_to_its_end(analyzer, tmp_path, face_clip):
     """Theora holds an empty packet for each frame unchanged from the one before, and OpenCV's reader says False at
     each (FFmpeg's decoder refuses it) as at the end, which fervid took it for: a Theora copy of face_clip (its first

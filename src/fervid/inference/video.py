@@ -2086,7 +2086,10 @@ class _CheckedCapture:
         if self._sought_grabbed:
             self._sought_grabbed = False
             return True
-        if isinstance(self._cap, _FFmpegCapture):  # (its pipe's end is the video's: it skips empty packets)
+        # (ffmpeg's pipe ends at the video's end: it skips empty packets.) A camera's or a stream's failed grab is
+        # not tried again: each may wait out the read timeout, and STILL_SECONDS_UNTIMED's tries of a stream that
+        # dropped would hang for hours before its reconnect
+        if isinstance(self._cap, _FFmpegCapture) or self._path is None:
             return self._cap.grab()
         return self._grab_opencv()
 
