@@ -4072,7 +4072,8 @@ def test_the_lines_printed_mark_an_uncertain_face_and_a_tracks_uncertain_share(t
     assert f"uncertain in {track['uncertain_share']:.0%} of frames, " in result.output
 
 
-def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch, long_face_clip):
+def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch,
+                                                                                   long_face_clip):
     """A call of 14 faces sat at its last frame for 4 s writing 14 timelines, and the line after said "28 fps"
     over the analysis alone: the writing is said apart. The real-time ratio is the whole run's: said over the
     analysis alone ("1.7x real time ... 10.5 s more writing"), a run slower than the video read as faster."""
@@ -4663,7 +4664,8 @@ def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_ap
 def test_an_end_past_the_videos_and_a_clock_time_of_60_seconds_are_said(tmp_path, long_face_clip):
     """`--end 100` of a 4 s video was silent (its JSON recording end 100 alone), and `--start 0:60` was 60 s."""
 
-    result = runner.invoke(app, ["video", str(long_face_clip), "--method", "frame", "--no-annotate", "--key-frames", "0",
+    result = runner.invoke(app, ["video", str(long_face_clip), "--method", "frame", "--no-annotate", "--key-frames",
+                                 "0",
                                  "--start", "3.5", "--end", "100", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "long_face_clip.mp4 ends at 4.00 s, before --end 100 s: it was analysed to its end" in result.output
@@ -4879,7 +4881,8 @@ def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(t
 def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path, long_face_clip):
     """`--seconds` took a number of seconds alone (`--seconds 0:01` was "not a valid float"), where `--start` and
     `--end` take m:ss and h:mm:ss too; a text that is no time is said as theirs is."""
-    result = runner.invoke(app, ["live", "--source", str(long_face_clip), "--seconds", "0:00:01", "--out", str(tmp_path),
+    result = runner.invoke(app, ["live", "--source", str(long_face_clip), "--seconds", "0:00:01", "--out",
+                                 str(tmp_path),
                                  "--no-annotate", "--method", "frame", "--key-frames", "0", "-q"])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "long_face_clip_tracks.json").read_text(encoding="utf-8"))

@@ -103,7 +103,8 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert keys and all((tmp_path / k).is_file() for k in keys)
 
 
-def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the_versions(analyzer, tmp_path, face_clip):
+def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the_versions(analyzer, tmp_path,
+                                                                                          face_clip):
     """The tracks JSON named the model and the LSTM but gave no weights digest and no versions, and the frame
     table's Parquet, read apart from its JSON, said nothing of what made its rows."""
     import onnxruntime
@@ -1978,7 +1979,8 @@ def test_live_on_a_file_source_runs_in_real_time(tmp_path, monkeypatch, long_fac
                 time.sleep(0.1)
 
     monkeypatch.setattr(video_module, "LiveSource", SlowConsumer)
-    result = CliRunner().invoke(app, ["live", "--source", str(long_face_clip), "--out", str(tmp_path), "--method", "mean"])
+    result = CliRunner().invoke(app, ["live", "--source", str(long_face_clip), "--out", str(tmp_path), "--method",
+                                      "mean"])
     assert result.exit_code == 0, result.output
     assert "--display" not in CliRunner().invoke(app, ["live", "--help"]).output  # no flag that does nothing
     analysed, seconds, dropped, read = re.search(r"(\d+) frames analysed in ([\d.]+) s .*?(\d+) of the (\d+) read "
@@ -2730,7 +2732,8 @@ def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_ti
     np.testing.assert_array_equal(matplotlib.image.imread(saved), matplotlib.image.imread(tight))
 
 
-def test_the_lstms_windows_run_a_chunk_at_a_time_giving_the_labels_of_one_window_a_run(analyzer, monkeypatch, face_clip):
+def test_the_lstms_windows_run_a_chunk_at_a_time_giving_the_labels_of_one_window_a_run(analyzer, monkeypatch,
+                                                                                        face_clip):
     """`fervid video` ran each LSTM window through ONNX Runtime alone: now the windows of a chunk of frames run
     together, and the frames table is the one running them one by one gives."""
     from conftest import CountedRuns, OneWindowARun
@@ -3161,7 +3164,8 @@ def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_p
         cap.release()
 
 
-def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_saved(analyzer, tmp_path, monkeypatch, face_clip):
+def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_saved(analyzer, tmp_path, monkeypatch,
+                                                                                    face_clip):
     """Closing waits for ffmpeg to encode what is buffered and write the index (seconds on a long video); a Ctrl-C
     then killed ffmpeg (no index) and skipped the table's close and the tracks JSON. Now it waits for them."""
     import os
@@ -3674,7 +3678,7 @@ def test_a_video_of_frames_faster_than_its_memory_holds_is_analysed_at_a_rate_th
 
 
 def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeypatch, face_clip):
-    """The bound bites where frames come faster than an ordinary video's: the carphone sample is analysed frame by
+    """The bound bites where frames come faster than an ordinary video's: the tests' face clip is analysed frame by
     frame, its rows the same as with no bound to speak of; 4K at 60 fps (1.9 GB with the LSTM) fits the default, a
     frame so large that a batch of 16 would not fits in smaller batches, and a bound that cannot hold one frame of
     look-ahead is refused naming the video."""
@@ -3685,7 +3689,7 @@ def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeyp
     assert bounded.analysed_fps_cap is None and bounded.frames_analysed == bounded.frames_read == 60
     unbounded = VideoAnalyzer(analyzer, VideoOptions(method="mean", frames_memory_mb=1e6)).run(face_clip)
     pd.testing.assert_frame_equal(bounded.frame_table(), unbounded.frame_table())
-    assert held[0] <= 15 + 16 + 2  # half a second of look-ahead for the mean (29.97 fps), a batch, one read
+    assert held[0] <= 15 + 16 + 2  # half a second of look-ahead for the mean (30 fps), a batch, one read
 
     options = VideoOptions()
     lstm_ahead = 1.0  # the LSTM's windows are averaged over a window: a whole one ahead
