@@ -1009,7 +1009,7 @@ def test_the_published_designs_sampling_runs_the_lstm_without_a_notice(analyzer,
     frames "0.3 s apart" against "at most 0.3 s apart": every 9th frame of 29.97 fps video is 0.3003 s apart."""
     import warnings
 
-    clips = {fps: write_clip(tmp_path / f"{fps}fps.mp4", moving_face_frames(astronaut_rgb, n=40), fps=rate)
+    clips = {fps: write_clip(tmp_path / f"{fps}fps.mp4", face_clip_frames(astronaut_rgb, 40), fps=rate)
              for fps, rate in ((29.97, 30000 / 1001), (30.0, 30.0))}
     for fps, clip in clips.items():
         with warnings.catch_warnings():
