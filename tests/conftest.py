@@ -41,22 +41,34 @@ def astronaut_png(tmp_path_factory, astronaut_rgb) -> Path:
     return path
 
 
-# `face_clip`'s: 60 frames at 30 fps (2 s), 176x144 (carphone's size: as quick to analyse)
+# `face_clip`'s: 60 frames at 30 fps (2 s), 176x144 (carphone's size: as quick to analyse); `long_face_clip` has
+# carphone's 120 frames (4 s), for tests that count frames or seconds past the first two
 FACE_CLIP_FRAMES, FACE_CLIP_FPS, FACE_CLIP_SIZE = 60, 30.0, (176, 144)
+LONG_FACE_CLIP_FRAMES = 120
 
 
-def write_face_clip(path: Path, astronaut_rgb: np.ndarray, frames: int = FACE_CLIP_FRAMES) -> Path:
-    """A real H.264 MP4 of one face in every frame (the astronaut's, 110 px tall, on grey, drifting 16 px right and
-    back): a video with a face, where a test does not need carphone's own frames."""
+def face_clip_frames(astronaut_rgb: np.ndarray, frames: int = FACE_CLIP_FRAMES) -> list[np.ndarray]:
+    """The BGR frames :func:`write_face_clip` encodes: the astronaut's face, 110 px tall, on grey, drifting 16 px
+    right and back over ``frames`` frames (for a test that hands frames to the pipeline itself)."""
     import cv2
 
     face = cv2.resize(cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR), (105, 110))
     width, height = FACE_CLIP_SIZE
-    writer = clip_writer(path, width, height, FACE_CLIP_FPS)
+    made = []
     for i in range(frames):
         frame = np.full((height, width, 3), 90, np.uint8)
         x = 28 + round(8 * (1 - np.cos(2 * np.pi * i / frames)))
         frame[17:127, x:x + 105] = face
+        made.append(frame)
+    return made
+
+
+def write_face_clip(path: Path, astronaut_rgb: np.ndarray, frames: int = FACE_CLIP_FRAMES) -> Path:
+    """A real H.264 MP4 of one face in every frame (:func:`face_clip_frames`): a video with a face, where a test
+    does not need carphone's own frames."""
+    width, height = FACE_CLIP_SIZE
+    writer = clip_writer(path, width, height, FACE_CLIP_FPS)
+    for frame in face_clip_frames(astronaut_rgb, frames):
         writer.write(frame)
     writer.close()
     return path
@@ -66,6 +78,13 @@ def write_face_clip(path: Path, astronaut_rgb: np.ndarray, frames: int = FACE_CL
 def face_clip(tmp_path_factory, astronaut_rgb) -> Path:
     """:func:`write_face_clip`'s clip, made once a session (copy it before changing or renaming it)."""
     return write_face_clip(tmp_path_factory.mktemp("videos") / "face_clip.mp4", astronaut_rgb)
+
+
+@pytest.fixture(scope="session")
+def long_face_clip(tmp_path_factory, astronaut_rgb) -> Path:
+    """:func:`write_face_clip`'s clip of 120 frames (4 s), made once a session (copy it before changing it)."""
+    return write_face_clip(tmp_path_factory.mktemp("videos") / "long_face_clip.mp4", astronaut_rgb,
+                           LONG_FACE_CLIP_FRAMES)
 
 
 @pytest.fixture(scope="session")

@@ -197,15 +197,14 @@ def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_h
             "which no face was seen is its header alone, which pandas reads as columns of text (`object`)") in readme
 
 
-@needs_sample_clip
 @pytest.mark.skipif(not shutil.which("Rscript"), reason="R is not installed")
-def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronaut_png):
+def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronaut_png, face_clip):
     """R's read.csv read True/False as text: sum(d$detected == TRUE) was 0."""
     csv_path, _ = _image_tables(tmp_path, astronaut_png)
-    video = runner.invoke(app, ["video", str(carphone()), "--out", str(tmp_path / "v"), "--method", "frame",
+    video = runner.invoke(app, ["video", str(face_clip), "--out", str(tmp_path / "v"), "--method", "frame",
                                 "--no-annotate", "-q"])
     assert video.exit_code == 0, video.output
-    frames = tmp_path / "v" / "carphone_pristine_frames.csv"
+    frames = tmp_path / "v" / "face_clip_frames.csv"
     script = (f'i <- read.csv("{csv_path}"); v <- read.csv("{frames}"); '
               'cat(class(i$uncertain), class(i$face), sum(is.na(i$uncertain)), class(v$uncertain), '
               'class(v$detected), sum(v$detected == TRUE), nrow(v), sep = " ")')
@@ -1568,8 +1567,7 @@ def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_pn
     assert result.exit_code == 0, result.output
 
 
-@needs_sample_clip
-def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
+def test_non_ascii_names_under_a_latin_1_locale(tmp_path, long_face_clip):
     """Under LC_ALL=de_DE.ISO-8859-1, `fervid video clip.mp4 --out uo-ünï/vid` failed in pyarrow ("Failed to open
     local file ...partial.parquet": pyarrow encodes a path as UTF-8, and the folder's name is Latin-1 text to
     Python), and OpenCV did not find `clïp.mp4` ("not a video"), `fervid batch` alike. A name whose bytes are not
@@ -1591,9 +1589,9 @@ def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
     if check.stdout.strip() != "iso8859-1":
         pytest.skip(f"the Latin-1 locale could not be made: {check.stdout} {check.stderr}")
     clip = tmp_path / "clïp.mp4"  # UTF-8 bytes, as a UTF-8 system names it
-    clip.write_bytes(carphone().read_bytes())
+    clip.write_bytes(long_face_clip.read_bytes())
     latin = tmp_path / os.fsdecode("lat-\xe9.mp4".encode("latin-1"))  # bytes no UTF-8 system wrote
-    latin.write_bytes(carphone().read_bytes())
+    latin.write_bytes(long_face_clip.read_bytes())
     fervid = [sys.executable, "-m", "fervid"]
     quick = ["-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
     out = tmp_path / "uo-ünï"
@@ -2039,13 +2037,12 @@ def test_evaluate_on_video_reads_an_annotations_table_excel_for_mac_saved(tmp_pa
         (str(tmp_path / "café.mp4"), "0.0", "0.8", "happy")]
 
 
-@needs_sample_clip
-def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(tmp_path):
+def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(tmp_path, face_clip):
     """At --sample-fps 2 the LSTM's labels are outside what it learnt: a fresh analysis said so on stderr only
     (metrics.json's warnings empty, report.md silent), and scores read from such a run's folder (--results) not at
     all."""
-    shutil.copy(carphone(), tmp_path / "cam.mp4")
-    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
+    shutil.copy(face_clip, tmp_path / "cam.mp4")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,2,neutral\n", encoding="utf-8")
     args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv"), "-q"]
     said = ("at 2 analysed frames a second (0.5 s apart), a 1 s centred window holds 3 analysed frames: the LSTM "
             "learnt from frames at most 0.3 s apart, so its labels here are outside what it learnt")
@@ -2738,12 +2735,11 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
 
 
-@needs_sample_clip
-def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_path, monkeypatch):
+def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_path, monkeypatch, face_clip):
     """Release QA: stopped at frame 2352, stderr said "analysed up to 78.5 s" (the last frame read's end, the tracks
     JSON's end_reached) while the tracks JSON's error said "interrupted (SIGTERM) at 78.4 s" (its start). Both say
-    one value now, rounded once. Stopped after 53 frames of a 29.97 fps video: the 53rd starts at 1.735 s, ends at
-    1.768 s."""
+    one value now, rounded once. Stopped after 53 frames of a 30 fps video: the 53rd starts at 1.733 s, ends at
+    1.767 s."""
     from fervid.inference.video import VideoAnalyzer
 
     out = tmp_path / "out"
@@ -2756,11 +2752,11 @@ def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_p
         return real_run(self, path, *args, progress=pressing, **kwargs)
 
     monkeypatch.setattr(VideoAnalyzer, "run", pressed_at_frame_54)
-    result = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--no-annotate", "--method", "mean",
+    result = runner.invoke(app, ["video", str(face_clip), "--out", str(out), "--no-annotate", "--method", "mean",
                                  "-q"])
     assert result.exit_code == 130, result.output
-    saved = json.loads((out / "carphone_pristine_tracks.partial.json").read_text(encoding="utf-8"))
-    assert saved["end_reached"] == pytest.approx(53 / 29.97, abs=1e-3)
+    saved = json.loads((out / "face_clip_tracks.partial.json").read_text(encoding="utf-8"))
+    assert saved["end_reached"] == pytest.approx(53 / 30, abs=1e-3)
     said = re.search(r"was analysed up to (\S+) s", " ".join(result.output.split()))
     recorded = re.search(r": interrupted \(Ctrl-C\) at (\S+) s \(frame 53\); the results cover the frames before$",
                          saved["error"])
@@ -2891,8 +2887,7 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path, face_clip):
     assert saved["duration"] - 0.1 <= float(seconds) <= to_sigterm + max(0.5, saving / 2), (to_sigterm, saving)
 
 
-@needs_sample_clip
-def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeypatch):
+def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeypatch, long_face_clip):
     """The session's first 0.7-2.2 s went by while its outputs' writers were set up, counted as dropped to keep up
     (1 of 61 frames analysed in a 2 s session on a busy machine)."""
     import time
@@ -2905,10 +2900,10 @@ def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeyp
             yield from super().__iter__()
 
     monkeypatch.setattr(video, "LiveSource", SlowSetUp)
-    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "2", "--out", str(tmp_path),
+    result = runner.invoke(app, ["live", "--source", str(long_face_clip), "--seconds", "2", "--out", str(tmp_path),
                                  "--no-annotate", "--method", "frame"])
     assert result.exit_code == 0, result.output
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "long_face_clip_tracks.json").read_text(encoding="utf-8"))
     analysed, dropped, read = re.search(r"(\d+) frames analysed in [\d.]+ s .*?(\d+) of the (\d+) read dropped",
                                         result.output).groups()
     assert (int(analysed), int(read)) == (saved["frames_analysed"], saved["frames_read"]) and int(read) == 61
@@ -2916,7 +2911,7 @@ def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeyp
     # the first (or, on a loaded machine, the second) to the last of the 2 s (frames_read: the 61st), not from those
     # after the 0.7 s the setting up took
     assert int(analysed) + int(dropped) == 61 and int(analysed) >= 2
-    first = next(csv.DictReader(io.StringIO((tmp_path / "carphone_pristine_frames.csv").read_text(encoding="utf-8"))))
+    first = next(csv.DictReader(io.StringIO((tmp_path / "long_face_clip_frames.csv").read_text(encoding="utf-8"))))
     assert float(first["time"]) < 0.35 and saved["tracks"][0]["start"] < 0.35
 
 
@@ -3159,13 +3154,12 @@ def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path, fac
     assert f"outputs replaced those of {tmp_path / 'a' / 'cam.mp4'} in {out}/" in result.output
 
 
-@needs_sample_clip
 @as_root
-def test_fervid_live_keeps_another_users_outputs_of_its_name(tmp_path):
+def test_fervid_live_keeps_another_users_outputs_of_its_name(tmp_path, face_clip):
     """`fervid live --source u2/cam.mp4 --out shared` replaced another user's cam_* there as its own."""
     for folder in ("u1", "u2"):
         (tmp_path / folder).mkdir()
-        shutil.copy(carphone(), tmp_path / folder / "cam.mp4")
+        shutil.copy(face_clip, tmp_path / folder / "cam.mp4")
     out = tmp_path / "o"
     args = ["--out", str(out), "--seconds", "0.3", "--method", "frame", "--no-annotate", "-q"]
     assert runner.invoke(app, ["live", "--source", str(tmp_path / "u1" / "cam.mp4"), *args]).exit_code == 0
@@ -4222,15 +4216,14 @@ def test_the_lines_printed_mark_an_uncertain_face_and_a_tracks_uncertain_share(t
     assert f"uncertain in {track['uncertain_share']:.0%} of frames, " in result.output
 
 
-@needs_sample_clip
-def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch):
+def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch,
+                                                                                   long_face_clip):
     """A call of 14 faces sat at its last frame for 4 s writing 14 timelines, and the line after said "28 fps"
     over the analysis alone: the writing is said apart. The real-time ratio is the whole run's: said over the
     analysis alone ("1.7x real time ... 10.5 s more writing"), a run slower than the video read as faster."""
     import time
 
     from fervid.inference.video import VideoResult
-    from fervid.samples import carphone
 
     save = VideoResult.save
 
@@ -4239,7 +4232,7 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
         return save(self, out_dir)
 
     monkeypatch.setattr(VideoResult, "save", slow_save)
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
+    result = runner.invoke(app, ["video", str(long_face_clip), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     said = re.search(r"120 frames in (\d+\.\d) s \(\d+ fps\) and (\d+\.\d) s more writing its timelines and key "
@@ -4248,7 +4241,7 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     analysis, writing, whole, real_time = (float(v) for v in said.groups())
     assert 1.2 <= writing < 5 and whole == pytest.approx(analysis + writing, abs=0.11), result.output
     # the whole run's (each number said to a tenth): the video's 4.0 s over the analysis and the writing
-    assert 120 / 29.97 / (whole + 0.05) - 0.05 <= real_time <= 120 / 29.97 / (whole - 0.05) + 0.05, result.output
+    assert 120 / 30 / (whole + 0.05) - 0.05 <= real_time <= 120 / 30 / (whole - 0.05) + 0.05, result.output
 
 
 @needs_repository
@@ -4445,9 +4438,8 @@ def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_pa
 NOT_MAPPED = ImportError("libarrow.so.2600: failed to map segment from shared object")
 
 
-@needs_sample_clip
 @pytest.mark.parametrize("where", ["tables", "frame"])
-def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tmp_path, monkeypatch, where):
+def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tmp_path, monkeypatch, where, face_clip):
     """`prlimit --as=1100000000 fervid video carphone.mp4` said "error: carphone.mp4: libarrow.so.2600: failed to map
     segment from shared object", as if the video were broken; a library loaded mid-video (scipy, for the tracker)
     that failed so was "analysis stopped at frame N", a broken video's. Now both say memory ran out, where, and what
@@ -4456,8 +4448,8 @@ def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tm
     from fervid.inference.models import EmotionCNN
 
     clip, second, out = tmp_path / "clip.mp4", tmp_path / "second.mp4", tmp_path / "out"
-    shutil.copy(carphone(), clip)
-    shutil.copy(carphone(), second)
+    shutil.copy(face_clip, clip)
+    shutil.copy(face_clip, second)
     if where == "tables":
         opened = video_module.FrameTableWriter.__init__
 
@@ -4512,9 +4504,8 @@ def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tm
     (NOT_MAPPED, "out of memory: loading libarrow.so.2600: failed to map segment from shared object"),
     (RuntimeError("Agg: image too large"), "RuntimeError: Agg: image too large"),
 ])
-@needs_sample_clip
 def test_a_timeline_that_cannot_be_drawn_after_a_whole_analysis_is_said_and_recorded(tmp_path, monkeypatch, failure,
-                                                                                       reason):
+                                                                                       reason, long_face_clip):
     """A timeline (matplotlib) failing after a whole analysis left the tracks JSON saying ``ok: true`` with no
     timeline beside it (or, raised, the analysis's outputs with no JSON). Now the analysis stays, its outputs under
     their own names, the JSON written; it and the command say which timeline is missing and why (exit 1: an output
@@ -4522,7 +4513,7 @@ def test_a_timeline_that_cannot_be_drawn_after_a_whole_analysis_is_said_and_reco
     from fervid.inference import video as video_module
 
     clip, out = tmp_path / "clip.mp4", tmp_path / "out"
-    shutil.copy(carphone(), clip)
+    shutil.copy(long_face_clip, clip)
 
     def not_drawn(*args, **kwargs):
         raise failure
@@ -4654,16 +4645,15 @@ def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_pa
     assert f"error: {folder}/\\x1b[2J\\x1b[31mEVIL.png: " in result.output
 
 
-@needs_sample_clip
-def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_path):
+def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_path, face_clip):
     """`fervid batch` had no --max-video-megapixels (its videos were held to the 40 MP default whatever was wanted),
     and the memory a video's analysis may hold (VideoOptions.frames_memory_mb) could be set from the API only."""
     for command in ("video", "batch"):
-        args = [command, str(carphone()), "--method", "mean", "-q", "--out"]
+        args = [command, str(face_clip), "--method", "mean", "-q", "--out"]
         small = runner.invoke(app, [*args, str(tmp_path / command / "small"), "--max-video-megapixels", "0.02"])
         assert small.exit_code == 1 and "frames too large: 176 x 144" in small.output, small.output
         held = runner.invoke(app, [*args, str(tmp_path / command / "held"), "--frames-memory-mb", "0.1"])
-        assert held.exit_code == 1 and ("0.0834 MB each decoded, and 0.1 MB (--frames-memory-mb, "
+        assert held.exit_code == 1 and ("0.076 MB each decoded, and 0.1 MB (--frames-memory-mb, "
                                         "VideoOptions.frames_memory_mb) hold too few") in held.output, held.output
         bad = runner.invoke(app, [*args, str(tmp_path / command / "bad"), "--frames-memory-mb", "0"])
         assert bad.exit_code == 2 and "--frames-memory-mb must be a positive number of MB" in bad.output, bad.output
@@ -4731,21 +4721,20 @@ def test_fervid_video_analyses_a_region_and_a_stretch_and_summarises_segments(tm
     assert list(episodes.columns) == EPISODE_COLUMNS and len(episodes) == len(doc["tracks"][0]["episodes"])
 
 
-@needs_sample_clip
-def test_fervid_video_summarises_every_minute_or_window_asked_for(tmp_path):
+def test_fervid_video_summarises_every_minute_or_window_asked_for(tmp_path, long_face_clip):
     """"A spreadsheet of emotions per minute per person": `--segments 60` said "no such segments file", and equal
     windows needed a hand-written table. --segment-every writes them in <name>_segments.csv, the last ending with
     the video; a table and windows together, or a window of no length, are refused."""
     import pandas as pd
 
     out = tmp_path / "out"
-    args = ["video", str(carphone()), "--method", "mean", "--no-annotate", "--key-frames", "0"]
+    args = ["video", str(long_face_clip), "--method", "mean", "--no-annotate", "--key-frames", "0"]
     ran = runner.invoke(app, [*args, "--out", str(out), "--segment-every", "0:01.5"])
     assert ran.exit_code == 0, ran.output
     assert "*_episodes.csv, *_segments.csv" in ran.output
-    segments = pd.read_csv(out / "carphone_pristine_segments.csv")
+    segments = pd.read_csv(out / "long_face_clip_segments.csv")
     assert list(segments.segment) == [1, 2, 3] and list(segments.segment_start) == [0.0, 1.5, 3.0]
-    assert list(segments.segment_end) == [1.5, 3.0, 4.004] and list(segments.analysed_seconds) == [1.5, 1.5, 1.004]
+    assert list(segments.segment_end) == [1.5, 3.0, 4.0] and list(segments.analysed_seconds) == [1.5, 1.5, 1.0]
     tasks = tmp_path / "tasks.csv"
     tasks.write_text("start,end\n0,1\n", encoding="utf-8")
     cases = [(["--segments", "60"], "60: no such segments file (for windows of 60 s each, give --segment-every 60)"),
@@ -4758,13 +4747,12 @@ def test_fervid_video_summarises_every_minute_or_window_asked_for(tmp_path):
     assert not (tmp_path / "refused").exists()
 
 
-@needs_sample_clip
-def test_fervid_video_refuses_a_region_or_stretch_it_cannot_analyse_saying_why(tmp_path):
-    args = ["video", str(carphone()), "--out", str(tmp_path / "out"), "-q"]
-    cases = [(["--region", "100,0,100,144"], 1, "carphone_pristine.mp4: region 100,0,100,144 (x, y, width, height) "
-                                                "is not inside its frames, 193 x 144 pixels"),
+def test_fervid_video_refuses_a_region_or_stretch_it_cannot_analyse_saying_why(tmp_path, face_clip):
+    args = ["video", str(face_clip), "--out", str(tmp_path / "out"), "-q"]
+    cases = [(["--region", "100,0,100,144"], 1, "face_clip.mp4: region 100,0,100,144 (x, y, width, height) "
+                                                "is not inside its frames, 176 x 144 pixels"),
              (["--region", "a,b"], 2, "--region 'a,b': four numbers"),
-             (["--start", "0:09"], 1, "carphone_pristine.mp4: start 9 s is at or past its end (4.00 s)"),
+             (["--start", "0:09"], 1, "face_clip.mp4: start 9 s is at or past its end (2.00 s)"),
              (["--start", "3", "--end", "0:02"], 2, "--end 0:02 (2 s) must come after --start 3 (3 s)"),
              (["--end", "two"], 2, "--end 'two': not a time (seconds, m:ss or h:mm:ss,")]
     for extra, code, message in cases:
@@ -4817,18 +4805,17 @@ def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_ap
     assert float(said.group(3)) == pytest.approx(1.0 / float(said.group(2)), rel=0.25, abs=0.1)
 
 
-@needs_sample_clip
-def test_an_end_past_the_videos_and_a_clock_time_of_60_seconds_are_said(tmp_path):
+def test_an_end_past_the_videos_and_a_clock_time_of_60_seconds_are_said(tmp_path, long_face_clip):
     """`--end 100` of a 4 s video was silent (its JSON recording end 100 alone), and `--start 0:60` was 60 s."""
-    from fervid.samples import carphone
 
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--key-frames", "0",
+    result = runner.invoke(app, ["video", str(long_face_clip), "--method", "frame", "--no-annotate", "--key-frames",
+                                 "0",
                                  "--start", "3.5", "--end", "100", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "carphone_pristine.mp4 ends at 4.00 s, before --end 100 s: it was analysed to its end" in result.output
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
-    assert saved["end"] == 100 and saved["end_reached"] == 4.004 and saved["analysed_seconds"] == 0.504
-    clock = runner.invoke(app, ["video", str(carphone()), "--start", "0:60", "--out", str(tmp_path)])
+    assert "long_face_clip.mp4 ends at 4.00 s, before --end 100 s: it was analysed to its end" in result.output
+    saved = json.loads((tmp_path / "long_face_clip_tracks.json").read_text(encoding="utf-8"))
+    assert saved["end"] == 100 and saved["end_reached"] == 4.0 and saved["analysed_seconds"] == 0.5
+    clock = runner.invoke(app, ["video", str(long_face_clip), "--start", "0:60", "--out", str(tmp_path)])
     assert clock.exit_code == 2 and "--start '0:60': not a time" in clock.output
 
 
@@ -5114,23 +5101,23 @@ def test_video_estimate_takes_an_out_path_too_long_for_batchs_sqlite(tmp_path, m
     assert not tmp_path.joinpath("o" * 200).exists()
 
 
-@needs_sample_clip
-def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path):
+def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path, long_face_clip):
     """`--seconds` took a number of seconds alone (`--seconds 0:01` was "not a valid float"), where `--start` and
     `--end` take m:ss and h:mm:ss too; a text that is no time is said as theirs is."""
-    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "0:00:01", "--out", str(tmp_path),
+    result = runner.invoke(app, ["live", "--source", str(long_face_clip), "--seconds", "0:00:01", "--out",
+                                 str(tmp_path),
                                  "--no-annotate", "--method", "frame", "--key-frames", "0", "-q"])
     assert result.exit_code == 0, result.output
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "long_face_clip_tracks.json").read_text(encoding="utf-8"))
     assert saved["frames_read"] == 31 and saved["duration"] == pytest.approx(1.0, abs=0.05)
-    whole = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "inf", "--out", str(tmp_path),
+    whole = runner.invoke(app, ["live", "--source", str(long_face_clip), "--seconds", "inf", "--out", str(tmp_path),
                                 "--no-annotate", "--method", "frame", "--key-frames", "0", "-q"])
     assert whole.exit_code == 0, whole.output  # README's no limit: the whole file
-    assert json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))["frames_read"] == 120
+    assert json.loads((tmp_path / "long_face_clip_tracks.json").read_text(encoding="utf-8"))["frames_read"] == 120
     for text, message in (("1:75", "--seconds '1:75': not a time (seconds, m:ss or h:mm:ss,"),
                           ("two", "--seconds 'two': not a time (seconds, m:ss or h:mm:ss,"),
                           ("0:00", "--seconds must be positive, not 0:00")):
-        refused = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", text, "--out",
+        refused = runner.invoke(app, ["live", "--source", str(long_face_clip), "--seconds", text, "--out",
                                       str(tmp_path / "refused")])
         assert refused.exit_code == 2 and message in " ".join(refused.output.split()), (text, refused.output)
     assert not (tmp_path / "refused").exists()

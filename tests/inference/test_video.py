@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import clip_writer, faces_coming_and_going, REPO, needs_repository, refuse, wait_until_listening
+from conftest import (LONG_FACE_CLIP_FRAMES, clip_writer, face_clip_frames, faces_coming_and_going, REPO,
+                      needs_repository, refuse, wait_until_listening)
 
 from fervid.errors import FervidWarning
 from fervid.emotions import EMOTIONS
@@ -103,8 +104,8 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert keys and all((tmp_path / k).is_file() for k in keys)
 
 
-@needs_sample_clip
-def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the_versions(analyzer, tmp_path):
+def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the_versions(analyzer, tmp_path,
+                                                                                          face_clip):
     """The tracks JSON named the model and the LSTM but gave no weights digest and no versions, and the frame
     table's Parquet, read apart from its JSON, said nothing of what made its rows."""
     import onnxruntime
@@ -117,8 +118,8 @@ def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the
     def table_settings(path):  # the README's key: b"fervid", JSON
         return json.loads(pq.read_schema(path).metadata[b"fervid"])
 
-    result = analyzer.analyze_video(carphone(), tmp_path / "lstm", annotate=False)  # the default method: the LSTM
-    summary = json.loads((tmp_path / "lstm" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    result = analyzer.analyze_video(face_clip, tmp_path / "lstm", annotate=False)  # the default method: the LSTM
+    summary = json.loads((tmp_path / "lstm" / "face_clip_tracks.json").read_text(encoding="utf-8"))
     assert summary["method"] == "lstm" and summary["weights_file"] == "model_int8.onnx"
     assert summary["weights_sha256"] == file_sha256(resolve_model_dir("ferplus_vgg") / "model_int8.onnx")
     shipped_lstm = shipped_temporal_models()["ferplus_vgg"]
@@ -126,12 +127,12 @@ def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the
     assert summary["temporal_model_sha256"] == file_sha256(shipped_lstm / "model.onnx")
     assert summary["fervid"] == fervid.__version__ and summary["onnxruntime"] == onnxruntime.__version__
     # the table streamed while analysing carries the JSON's settings in its file-level metadata
-    streamed = table_settings(tmp_path / "lstm" / "carphone_pristine_frames.parquet")
+    streamed = table_settings(tmp_path / "lstm" / "face_clip_frames.parquet")
     assert streamed == result.run_settings and streamed == {k: summary[k] for k in streamed}
-    assert len(pd.read_parquet(tmp_path / "lstm" / "carphone_pristine_frames.parquet")) == 120  # rows as before
+    assert len(pd.read_parquet(tmp_path / "lstm" / "face_clip_frames.parquet")) == 60  # rows as before
     # and so does one written at the end, of a result analysed in memory (no LSTM: no LSTM digest)
-    analyzer.analyze_video(carphone(), method="mean", annotate=False).save(tmp_path / "memory")
-    kept = table_settings(tmp_path / "memory" / "carphone_pristine_frames.parquet")
+    analyzer.analyze_video(face_clip, method="mean", annotate=False).save(tmp_path / "memory")
+    kept = table_settings(tmp_path / "memory" / "face_clip_frames.parquet")
     assert kept["method"] == "mean" and "temporal_model_sha256" not in kept
     assert kept["weights_sha256"] == summary["weights_sha256"] and kept["fervid"] == fervid.__version__
 
@@ -167,12 +168,17 @@ def carphone_result(analyzer):
     return analyzer.analyze_video(carphone(), method="mean", annotate=False)
 
 
-@needs_sample_clip
-def test_a_timeline_of_a_track_not_there_names_the_tracks_there_are(carphone_result):
+@pytest.fixture(scope="module")
+def face_result(analyzer, face_clip):
+    """`face_clip` analysed in memory (no output folder), with the fast temporal method: one track throughout."""
+    return analyzer.analyze_video(face_clip, method="mean", annotate=False)
+
+
+def test_a_timeline_of_a_track_not_there_names_the_tracks_there_are(face_result):
     """VideoResult.timeline(2) of a video with one track raised a bare KeyError: 2."""
-    assert carphone_result.track_ids == [1]
+    assert face_result.track_ids == [1]
     with pytest.raises(KeyError, match=r"has no track 2: its tracks are 1"):
-        carphone_result.timeline(2)
+        face_result.timeline(2)
 
 
 @needs_sample_clip
@@ -211,18 +217,17 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
-@needs_sample_clip
 @needs_repository
-def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path):
+def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path, face_clip):
     """The README showed `analyze_video(path, "results/")`'s result printing `faces=<120 rows>`: analysed into a
     folder it prints its table's path, and its `faces` are empty."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     (example,) = re.findall(r'^result = fervid\.Analyzer\(\)\.analyze_video\("interview\.mp4", "results/"\)\n'
                             r"(?:result.*\n)*?result +# (VideoResult\(.*\))$", readme, re.MULTILINE)
-    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    result = analyzer.analyze_video(face_clip, tmp_path, method="frame", annotate=False)
     shown, printed = (re.findall(r"(\w+)=", text) for text in (example, repr(result)))
     assert shown == [name for name in printed if name in shown] and set(shown) <= set(printed), (example, result)
-    assert f"table_path={str(tmp_path / 'carphone_pristine_frames.parquet')!r}" in repr(result)
+    assert f"table_path={str(tmp_path / 'face_clip_frames.parquet')!r}" in repr(result)
     assert "table_path='results/interview_frames.parquet'" in example and result.faces == []
 
 
@@ -262,10 +267,9 @@ def test_help_on_the_video_api_says_what_each_setting_and_member_is():
         assert (getattr(VideoResult, member).__doc__ or "").strip(), member
 
 
-@needs_sample_clip
-def test_what_a_tracks_repr_shows_are_its_attributes(carphone_result):
+def test_what_a_tracks_repr_shows_are_its_attributes(face_result):
     """repr showed dominant_emotion=... and share=..., yet track.dominant_emotion raised AttributeError."""
-    log = carphone_result.tracks[1]
+    log = face_result.tracks[1]
     shown = dict(re.findall(r"(\w+)=('[^']*'|[\d.]+)", repr(log)))
     assert set(shown) == {"track_id", "start", "end", "frames", "dominant_emotion", "dominant_share"}
     for name, text in shown.items():
@@ -284,13 +288,12 @@ def test_a_url_is_said_to_be_one_not_a_missing_file(analyzer):
     assert "secret" not in str(caught.value) and "fervid live --source URL" in str(caught.value)
 
 
-@needs_sample_clip
-def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_result):
+def test_a_video_results_track_table_is_its_track_summaries_as_a_table(face_result):
     """track_summaries() was a list of dicts beside frame_table()'s DataFrame."""
     from fervid.inference.video import VideoResult
 
-    table = carphone_result.track_table()
-    (summary,) = carphone_result.track_summaries()
+    table = face_result.track_table()
+    (summary,) = face_result.track_summaries()
     assert table.columns.tolist() == ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion",
                                       *EMOTIONS, "mean_x", "mean_y", "mean_width", "mean_height", "uncertain_share"]
     (row,) = table.to_dict("records")
@@ -299,24 +302,23 @@ def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_
     assert [row[e] for e in EMOTIONS] == [summary["emotion_share"][e] for e in EMOTIONS]
     # where the face was (which tile of a call, which student of a class), without opening its key frames: its
     # rows' mean box
-    rows = carphone_result.frame_table()
+    rows = face_result.frame_table()
     assert summary["mean_box"] == {k: pytest.approx(rows[k].mean(), abs=0.06) for k in ("x", "y", "width", "height")}
     assert [row[f"mean_{k}"] for k in ("x", "y", "width", "height")] == list(summary["mean_box"].values())
     empty = VideoResult("no_faces.mp4").track_table()
     assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 
 
-@needs_sample_clip
-def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
+def test_a_video_without_faces_has_a_typed_empty_track_table(face_result):
     """track_table() of a video with no face was 17 object columns, which made a pd.concat of a study's track
     tables object too."""
     from fervid.inference.video import VideoResult
 
-    typed = carphone_result.track_table().dtypes.to_dict()
+    typed = face_result.track_table().dtypes.to_dict()
     empty = VideoResult("no_faces.mp4").track_table()
     assert empty.empty and empty.dtypes.to_dict() == typed
     assert typed["track"] == typed["frames"] == np.int64 and typed["start"] == typed["happy"] == np.float64
-    both = pd.concat([empty, carphone_result.track_table()], ignore_index=True)
+    both = pd.concat([empty, face_result.track_table()], ignore_index=True)
     assert both.dtypes.to_dict() == typed
 
 
@@ -352,21 +354,20 @@ def test_a_videos_json_times_are_its_rows_times(carphone_result):
     assert rows["time"].is_unique and rows["time"].iloc[1] == round(1001 / 30000, 4)
 
 
-@needs_sample_clip
-def test_a_videos_csv_writes_booleans_as_r_reads_them_and_is_its_parquet(analyzer, carphone_result, tmp_path):
+def test_a_videos_csv_writes_booleans_as_r_reads_them_and_is_its_parquet(analyzer, face_result, face_clip, tmp_path):
     """The frame tables' uncertain and detected were Python's True/False, which R's read.csv reads as text
     (sum(d$detected == TRUE) was 0); TRUE/FALSE are R's logical and pandas' bool."""
-    streamed = analyzer.analyze_video(carphone(), tmp_path / "streamed", method="mean", annotate=False)
-    carphone_result.save(tmp_path / "saved")  # a result analysed in memory, its table written by save()
+    streamed = analyzer.analyze_video(face_clip, tmp_path / "streamed", method="mean", annotate=False)
+    face_result.save(tmp_path / "saved")  # a result analysed in memory, its table written by save()
     for folder in (tmp_path / "streamed", tmp_path / "saved"):
-        text = (folder / "carphone_pristine_frames.csv").read_bytes().decode()
+        text = (folder / "face_clip_frames.csv").read_bytes().decode()
         assert "\r" not in text
         header, *lines = text.splitlines()
         column = header.split(",").index("detected")
         assert {line.split(",")[column] for line in lines} == {"TRUE", "FALSE"}
         assert {line.split(",")[column - 1] for line in lines} <= {"TRUE", "FALSE"}  # uncertain
-        table = pd.read_csv(folder / "carphone_pristine_frames.csv")  # pandas' defaults
-        pd.testing.assert_frame_equal(table, pd.read_parquet(folder / "carphone_pristine_frames.parquet"))
+        table = pd.read_csv(folder / "face_clip_frames.csv")  # pandas' defaults
+        pd.testing.assert_frame_equal(table, pd.read_parquet(folder / "face_clip_frames.parquet"))
         assert table["detected"].dtype == bool and table["detected"].sum() == streamed.frame_table()["detected"].sum()
 
 
@@ -424,8 +425,7 @@ def test_times_are_on_the_files_timeline_where_the_video_stream_starts_after_the
     assert float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1)) == pytest.approx(2.5, abs=0.1)
 
 
-@needs_sample_clip
-def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, monkeypatch):
+def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, monkeypatch, face_clip):
     """Where imageio-ffmpeg finds no ffmpeg binary it raises RuntimeError: the interlace probe made every video fail
     to open, where OpenCV alone had read it."""
     import imageio_ffmpeg
@@ -434,36 +434,34 @@ def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, 
         raise RuntimeError("No ffmpeg exe could be found")
 
     monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", no_binary)
-    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path)
-    assert result.ok and result.frames_analysed == 120 and result.track_ids == [1]
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(face_clip, tmp_path)
+    assert result.ok and result.frames_analysed == 60 and result.track_ids == [1]
 
 
-@needs_sample_clip
 def test_a_missing_ffmpeg_binary_is_said_before_the_video_is_read_with_what_does_without_it(analyzer, tmp_path,
-                                                                                            monkeypatch):
+                                                                                            monkeypatch, face_clip):
     """A frozen desktop build without the binary (IMAGEIO_FFMPEG_EXE naming a file not there) found out mid-video:
     "analysis stopped at frame 16: [Errno 2] No such file or directory: '/nonexistent/ffmpeg'", 4 rows of 40."""
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "nonexistent" / "ffmpeg"))
     out = tmp_path / "out"
-    with pytest.raises(VideoError, match=r"carphone_pristine.mp4: the annotated video is written by an ffmpeg binary, "
+    with pytest.raises(VideoError, match=r"face_clip.mp4: the annotated video is written by an ffmpeg binary, "
                                          r"and IMAGEIO_FFMPEG_EXE names .*nonexistent.ffmpeg, which is not there.*"
                                          r"annotate=False \(fervid video --no-annotate\)"):
-        analyzer.analyze_video(carphone(), out, method="mean")
+        analyzer.analyze_video(face_clip, out, method="mean")
     assert not out.exists()  # nothing half-written
-    said = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "-q"])
+    said = CliRunner().invoke(app, ["video", str(face_clip), "--out", str(out), "--method", "mean", "-q"])
     assert said.exit_code == 1 and "--no-annotate" in said.output
-    result = analyzer.analyze_video(carphone(), out, method="mean", annotate=False)
-    assert result.ok and result.frames_analysed == 120 and len(result.frame_table()) == 120
-    assert analyzer.analyze_video(carphone(), method="mean").ok  # no folder, no annotated copy: nothing to encode
+    result = analyzer.analyze_video(face_clip, out, method="mean", annotate=False)
+    assert result.ok and result.frames_analysed == 60 and len(result.frame_table()) == 60
+    assert analyzer.analyze_video(face_clip, method="mean").ok  # no folder, no annotated copy: nothing to encode
 
 
-@needs_sample_clip
-def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_path):
+def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_path, face_clip):
     """`cat a.ts b.ts` (a camcorder's split files joined): the second part's timestamps start again, its frames
     went back in time and were dropped from the tables, and the track's emotion shares came out in the
     quadrillions of per cent. Each part's frames are now analysed, on from the frame before, and the reset said."""
     part = tmp_path / "part.ts"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone()), "-t", "1.5", "-c:v",
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(face_clip), "-t", "1.5", "-c:v",
                     "libx264", "-f", "mpegts", str(part)], check=True)
     joined = tmp_path / "joined.ts"
     joined.write_bytes(part.read_bytes() * 2)
@@ -986,36 +984,35 @@ def test_the_lstm_is_as_sure_as_the_frames_when_its_window_holds_one_frame(analy
     assert lstm.confidence.min() > 0.6 and not lstm.uncertain.any(), lstm.confidence.tolist()
 
 
-@needs_sample_clip
-def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analyzer):
+def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analyzer, face_clip):
     """At --sample-fps 1 a 1 s window holds one analysed frame: the moving average gave the frames' own labels and
     the LSTM read copies of one frame, and at --sample-fps 2 the LSTM read frames 0.5 s apart (it learnt from frames
     at most 0.3 s apart), all without a word, and the tracks JSON did not say what a window held."""
     import warnings
 
     with pytest.warns(UserWarning, match="a 1 s centred window holds 1 analysed frame: method=\"mean\" has nothing"):
-        mean = analyzer.analyze_video(carphone(), method="mean", sample_fps=1, annotate=False)
+        mean = analyzer.analyze_video(face_clip, method="mean", sample_fps=1, annotate=False)
     assert mean.run_settings["frames_per_window"] == 1 and mean.run_settings["window"] == 1.0
     with pytest.warns(UserWarning, match=r"\(0.5 s apart\), a 1 s centred window holds 3 analysed frames: the LSTM "
                                          "learnt from frames at most 0.3 s apart"):
-        lstm = analyzer.analyze_video(carphone(), sample_fps=2, annotate=False)
+        lstm = analyzer.analyze_video(face_clip, sample_fps=2, annotate=False)
     assert lstm.method == "lstm" and lstm.run_settings["frames_per_window"] == 3
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # 0.25 s apart, 5 frames: what the LSTM learnt from
-        sampled = analyzer.analyze_video(carphone(), sample_fps=4, annotate=False)
+        sampled = analyzer.analyze_video(face_clip, sample_fps=4, annotate=False)
     assert sampled.run_settings["frames_per_window"] == 5 and sampled.window_notice is None
     # per-frame labels read no window: none recorded (the JSON said window 1.0)
-    frame = analyzer.analyze_video(carphone(), method="frame", sample_fps=1, annotate=False)
+    frame = analyzer.analyze_video(face_clip, method="frame", sample_fps=1, annotate=False)
     assert frame.run_settings["window"] is None and frame.run_settings["frames_per_window"] is None
 
 
-@needs_sample_clip
 def test_the_published_designs_sampling_runs_the_lstm_without_a_notice(analyzer, astronaut_rgb, tmp_path):
     """--sample-fps 3.333, the published design's 0.3 s, said the LSTM's labels were outside what it learnt, from
     frames "0.3 s apart" against "at most 0.3 s apart": every 9th frame of 29.97 fps video is 0.3003 s apart."""
     import warnings
 
-    clips = {29.97: carphone(), 30.0: write_clip(tmp_path / "30fps.mp4", moving_face_frames(astronaut_rgb, n=40))}
+    clips = {fps: write_clip(tmp_path / f"{fps}fps.mp4", face_clip_frames(astronaut_rgb, 40), fps=rate)
+             for fps, rate in ((29.97, 30000 / 1001), (30.0, 30.0))}
     for fps, clip in clips.items():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -1066,11 +1063,10 @@ def test_an_lstm_fed_another_graph_than_the_one_it_learnt_from_is_said(analyzer)
     assert VideoAnalyzer(Analyzer(precision="fp32"), VideoOptions(method="mean")).graph_notice is None
 
 
-@needs_sample_clip
-def test_sample_fps_and_detect_every(analyzer, tmp_path):
-    result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
+def test_sample_fps_and_detect_every(analyzer, tmp_path, long_face_clip):
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(long_face_clip)
     assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42
-    assert result.duration == pytest.approx(120 / 29.97, abs=0.005)  # the video's length, not its last sample's
+    assert result.duration == pytest.approx(120 / 30, abs=0.005)  # the video's length, not its last sample's
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
@@ -1272,13 +1268,11 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
     assert any(made_of_blocks(k) for k in range(2, 9))
 
 
-@needs_sample_clip
 def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_track_and_time(analyzer, tmp_path):
     """A folder of key frames said which emotion, track and time each was only in its name and the JSON: the picture
     carried none. Each is named by its episode's track, start and emotion (as the tracks JSON lists it) and carries
     a caption below the face's crop (the crop whole), on its emotion's colour."""
-    cap = cv2.VideoCapture(str(carphone()))
-    frames = [cap.read()[1] for _ in range(60)]  # carphone's first 2 s
+    frames = _face_frames(60)
     clip = write_clip(tmp_path / "clip.mp4", frames, fps=30000 / 1001)
     result = analyzer.analyze_video(clip, tmp_path / "out", method="frame", annotate=False)
     summary = json.loads((tmp_path / "out" / "clip_tracks.json").read_text(encoding="utf-8"))
@@ -1497,22 +1491,19 @@ def test_key_frames_keeps_each_tracks_longest_episodes_and_lists_every_episode(a
     assert capped.summary()["tracks"] == summary["tracks"]
 
 
-@needs_sample_clip
 def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyzer):
     """At --sample-fps 5 the centred kernel's frame spacing was the video's (1/30 s): a 1 s window's outer samples,
     0.4 s away, weighed 0.25 instead of 1 - 0.4 / (0.5 + 0.2) = 0.43."""
-    cap = cv2.VideoCapture(str(carphone()))
+    frames = _face_frames(30)
     stream = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=5)).stream(29.97)
     for i in range(0, 30, 6):
-        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-        stream.push(i / 29.97, i, cap.read()[1])
+        stream.push(i / 29.97, i, frames[i])
     stream.finish()
     weights = stream.windows.tracks[1]._weights([0.0, 0.4], 0.0)
     assert weights[1] / weights[0] == pytest.approx(1 - 0.4 / 0.7)
 
 
-@needs_sample_clip
-def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
+def test_bad_videos(analyzer, tmp_path, astronaut_rgb, face_clip):
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
     with pytest.raises(VideoError, match="no such file"):
         runner.run(tmp_path / "missing.mp4")
@@ -1530,7 +1521,7 @@ def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
             runner.run(audio)
     # a recording cut off before its index was written (index at the end, as recorders write it)
     unfinished = tmp_path / "unfinished.mp4"
-    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(carphone()), "-c", "copy", str(tmp_path / "whole.mp4")],
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(face_clip), "-c", "copy", str(tmp_path / "whole.mp4")],
                    check=True)
     unfinished.write_bytes((tmp_path / "whole.mp4").read_bytes()[: (tmp_path / "whole.mp4").stat().st_size // 2])
     with pytest.raises(VideoError, match="unfinished.mp4: an MP4/MOV recording that was never finished"):
@@ -2020,14 +2011,13 @@ def test_4k_video(analyzer, tmp_path, astronaut_rgb):
     assert result.track_ids == [1] and result.faces[0].box[2] > 300
 
 
-@needs_sample_clip
-def test_video_cli_reports_bad_files_and_goes_on(tmp_path):
+def test_video_cli_reports_bad_files_and_goes_on(tmp_path, face_clip):
     (tmp_path / "bad.mp4").write_text("nope")
-    result = CliRunner().invoke(app, ["video", str(carphone()), str(tmp_path / "bad.mp4"), "--out",
+    result = CliRunner().invoke(app, ["video", str(face_clip), str(tmp_path / "bad.mp4"), "--out",
                                       str(tmp_path / "o"), "--method", "mean"])
     assert result.exit_code == 1
     assert "bad.mp4" in result.output and "track 1" in result.output
-    assert (tmp_path / "o" / "carphone_pristine_annotated.mp4").is_file()
+    assert (tmp_path / "o" / "face_clip_annotated.mp4").is_file()
 
 
 def test_a_photo_or_a_device_is_not_a_video(tmp_path, astronaut_png):
@@ -2039,8 +2029,7 @@ def test_a_photo_or_a_device_is_not_a_video(tmp_path, astronaut_png):
         open_video("/dev/zero")
 
 
-@needs_sample_clip
-def test_live_on_a_file_source_runs_in_real_time(tmp_path, monkeypatch):
+def test_live_on_a_file_source_runs_in_real_time(tmp_path, monkeypatch, long_face_clip):
     """A file is played on its own clock, as a camera delivers: an analysis slower than its frame rate drops frames
     to keep up rather than falling behind. Here each frame's analysis takes at least 0.1 s (3x the 30 fps clip's
     frames), whatever the machine's speed."""
@@ -2051,27 +2040,27 @@ def test_live_on_a_file_source_runs_in_real_time(tmp_path, monkeypatch):
                 time.sleep(0.1)
 
     monkeypatch.setattr(video_module, "LiveSource", SlowConsumer)
-    result = CliRunner().invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path), "--method", "mean"])
+    result = CliRunner().invoke(app, ["live", "--source", str(long_face_clip), "--out", str(tmp_path), "--method",
+                                      "mean"])
     assert result.exit_code == 0, result.output
     assert "--display" not in CliRunner().invoke(app, ["live", "--help"]).output  # no flag that does nothing
     analysed, seconds, dropped, read = re.search(r"(\d+) frames analysed in ([\d.]+) s .*?(\d+) of the (\d+) read "
                                                  r"dropped", result.output).groups()
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "long_face_clip_tracks.json").read_text(encoding="utf-8"))
     assert (int(analysed), int(read)) == (saved["frames_analysed"], saved["frames_read"])
     assert int(read) == 120 and int(analysed) + int(dropped) == 120 and int(dropped) > 0  # the 4 s clip, to its end
     # in real time: the session lasts the clip's 4 s (a loaded machine's reader falls behind its clock by a second
     # or so); analysing every frame late would take 120 x 0.1 = 12 s
     assert float(seconds) < 8.0
-    table = pd.read_csv(tmp_path / "carphone_pristine_frames.csv")
+    table = pd.read_csv(tmp_path / "long_face_clip_frames.csv")
     assert table["time"].iloc[0] < 0.35 and set(table["track"]) == {1}  # from its first frames on
     assert len(table) <= int(analysed) and table["frame"].is_monotonic_increasing
 
 
-@needs_sample_clip
-def test_live_source_drops_frames_for_a_slow_consumer():
+def test_live_source_drops_frames_for_a_slow_consumer(long_face_clip):
     import time
 
-    with LiveSource(str(carphone())) as src:
+    with LiveSource(str(long_face_clip)) as src:
         indices = []
         for _t, _frame, index in src:
             indices.append(index)
@@ -2080,38 +2069,35 @@ def test_live_source_drops_frames_for_a_slow_consumer():
     assert indices[-1] == 119 and np.diff(indices).min() >= 1 and np.diff(indices).max() > 1  # frames skipped
 
 
-@needs_sample_clip
-def test_live_source_stops_its_reader_when_the_consumer_stops_early():
+def test_live_source_stops_its_reader_when_the_consumer_stops_early(face_clip):
     import threading
 
     before = set(threading.enumerate())
-    with LiveSource(str(carphone())) as src:
+    with LiveSource(str(face_clip)) as src:
         next(iter(src))  # a consumer that fails after one frame leaves the block early
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert src.delivered == 1
 
 
-@needs_sample_clip
-def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_them():
+def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_them(face_clip):
     """close() stopped the session clock again after the source's end: the summary's seconds and fps took in the
     outputs' writing after it (2.5 s for a 1 s session)."""
     import time
 
-    with LiveSource(str(carphone()), max_seconds=0.5) as src:
+    with LiveSource(str(face_clip), max_seconds=0.5) as src:
         frames = list(src)
         ended = src.seconds
         time.sleep(0.6)  # the outputs written
     assert len(frames) > 0 and src.seconds == ended < 1.0
 
 
-@needs_sample_clip
-def test_a_live_session_starts_when_its_first_frame_is_asked_for():
+def test_a_live_session_starts_when_its_first_frame_is_asked_for(long_face_clip):
     """The reader started as the source was opened, while its consumer was still being set up (the outputs'
     writers made, pandas imported: 0.7-2.2 s on a busy machine): a session's first second or two was never
     analysed and counted as frames dropped to keep up."""
     import time
 
-    with LiveSource(str(carphone()), max_seconds=1.0) as src:
+    with LiveSource(str(long_face_clip), max_seconds=1.0) as src:
         time.sleep(0.8)  # the consumer set up
         frames = iter(src)
         t, _frame, index = next(frames)
@@ -2155,11 +2141,10 @@ def test_live_source_refuses_a_limit_that_is_not_a_duration(seconds):
         LiveSource(str(carphone()), max_seconds=seconds)
 
 
-@needs_sample_clip
-def test_live_source_takes_infinite_seconds_as_no_limit():
+def test_live_source_takes_infinite_seconds_as_no_limit(face_clip):
     """max_seconds=inf (`--seconds inf`) crashed: OverflowError computing the frames expected."""
-    with LiveSource(str(carphone()), max_seconds=float("inf")) as src:
-        assert src.max_seconds is None and src.total == 120
+    with LiveSource(str(face_clip), max_seconds=float("inf")) as src:
+        assert src.max_seconds is None and src.total == 60
 
 
 def _free_port() -> int:
@@ -2170,12 +2155,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_stream(port: int, *, loop: bool = True, seconds: float | None = None, clip: Path | None = None,
+def serve_stream(port: int, *, loop: bool = True, seconds: float | None = None, clip: Path,
                  container: str = "mpegts") -> subprocess.Popen:
-    """ffmpeg serving ``clip`` (the carphone clip) as a live stream (MPEG-TS) over HTTP on ``port`` (one client);
+    """ffmpeg serving ``clip`` as a live stream (MPEG-TS) over HTTP on ``port`` (one client);
     kill it after."""
     server = subprocess.Popen([FFMPEG, "-v", "quiet", "-re", *(["-stream_loop", "-1"] if loop else []),
-                               "-i", str(clip or carphone()), *(["-t", str(seconds)] if seconds else []), "-c", "copy",
+                               "-i", str(clip), *(["-t", str(seconds)] if seconds else []), "-c", "copy",
                                "-f", container, "-listen", "1", f"http://127.0.0.1:{port}/"])
     wait_until_listening(server, port)
     return server
@@ -2211,11 +2196,10 @@ def test_live_source_names_why_a_source_does_not_open(tmp_path):
     assert time.monotonic() - started < 5
 
 
-@needs_sample_clip
-def test_live_source_reports_a_frozen_stream_as_lost(tmp_path):
+def test_live_source_reports_a_frozen_stream_as_lost(tmp_path, face_clip):
     """A stream whose server stops sending (SIGSTOPped) was waited on for 30 s and then ended as if complete."""
     port = _free_port()
-    server = serve_stream(port)
+    server = serve_stream(port, clip=face_clip)
     try:
         with LiveSource(f"http://127.0.0.1:{port}/", timeout=1) as src:
             frames = 0
@@ -2300,12 +2284,11 @@ def test_a_live_stream_that_carries_a_files_length_is_lost_when_it_stops_past_it
         server.wait()
 
 
-@needs_sample_clip
-def test_live_source_stop_freezes_its_counts_and_ends_the_iteration():
+def test_live_source_stop_freezes_its_counts_and_ends_the_iteration(face_clip):
     """After Ctrl-C the reader went on reading and counting drops while the outputs were saved: the printed
     summary said 24 dropped where the tracks JSON had 5. stop() ends the reader and the iteration (after one item
     more, for a consumer that checks its own stop flag per frame) and the session's time."""
-    with LiveSource(str(carphone())) as src:
+    with LiveSource(str(face_clip)) as src:
         taken = []
         for item in src:
             taken.append(item[2])
@@ -2346,8 +2329,7 @@ def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
     assert result.realtime_factor == pytest.approx(1 / 30 / result.run_seconds, rel=0.01)
 
 
-@needs_sample_clip
-def test_the_realtime_factor_is_the_whole_runs_as_fervid_video_says_it(analyzer, tmp_path, monkeypatch):
+def test_the_realtime_factor_is_the_whole_runs_as_fervid_video_says_it(analyzer, tmp_path, monkeypatch, face_clip):
     """`fervid video` said "x real time" over the whole run (the timelines, key frames and tracks JSON written at the
     end included), while VideoResult.realtime_factor was over the analysis alone: a run slower than the video was
     faster than real time to the API. realtime_factor is the whole run's; the analysis alone has a name of its own."""
@@ -2362,16 +2344,16 @@ def test_the_realtime_factor_is_the_whole_runs_as_fervid_video_says_it(analyzer,
 
     monkeypatch.setattr(VideoResult, "save", slow_save)
     started = time.perf_counter()
-    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(face_clip, tmp_path)
     took = time.perf_counter() - started
     assert result.seconds + 1.0 <= result.run_seconds <= took
     assert result.realtime_factor == pytest.approx(result.duration / result.run_seconds)
     assert result.analysis_realtime_factor == pytest.approx(result.duration / result.seconds)
     assert result.analysis_realtime_factor > result.realtime_factor
-    assert json.loads((tmp_path / "carphone_pristine_tracks.json").read_text())["analysis_seconds"] == \
+    assert json.loads((tmp_path / "face_clip_tracks.json").read_text())["analysis_seconds"] == \
         round(result.seconds, 2)
     assert _run_speed(result).endswith(f": {result.run_seconds:.1f} s, {result.realtime_factor:.1f}x real time")
-    in_memory = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone())  # nothing saved at the end
+    in_memory = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(face_clip)  # nothing saved at the end
     assert in_memory.seconds <= in_memory.run_seconds < in_memory.seconds + 0.5
 
 
@@ -2395,13 +2377,15 @@ class _WindowRecorder:
         return np.average(probabilities, axis=0, weights=weights)
 
 
-@needs_sample_clip
 @pytest.mark.parametrize("centred", [True, False])
-def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
+def test_windows_are_centred_on_files_and_causal_live(analyzer, centred, astronaut_rgb, tmp_path):
     """17.1: the label at t comes from t - w/2 .. t + w/2 on files (no lag), from t - w .. t live."""
     recorder = _WindowRecorder()
+    # 4 s at 29.97 fps, as carphone is: half a second either side of a frame holds 14 frames (at 30 fps the 15th
+    # would sit on the window's edge)
+    clip = write_clip(tmp_path / "clip.mp4", face_clip_frames(astronaut_rgb, 120), fps=30000 / 1001)
     result = VideoAnalyzer(analyzer, VideoOptions(window=1.0, centred=centred, annotate=False),
-                           temporal=recorder).run(carphone())
+                           temporal=recorder).run(clip)
     times = np.array(sorted(f.time for f in result.faces))
     assert len(times) == 120 and len(recorder.windows) == 120  # one window per frame, each frame emitted once
     sizes = np.array(recorder.windows)
@@ -2422,18 +2406,17 @@ def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
                                atol=1e-5)
 
 
-@needs_sample_clip
-def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path, monkeypatch):
+def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path, monkeypatch, face_clip):
     import fervid.inference.video
 
-    monkeypatch.setattr(fervid.inference.video, "TABLE_CHUNK_ROWS", 25)  # carphone's 120 rows go out in 5 chunks
+    monkeypatch.setattr(fervid.inference.video, "TABLE_CHUNK_ROWS", 25)  # the clip's 60 rows go out in 3 chunks
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
-    in_memory = runner.run(carphone())
-    streamed = runner.run(carphone(), tmp_path / "out")
-    assert len(in_memory.faces) == 120 and streamed.faces == []  # streamed rows are not kept
+    in_memory = runner.run(face_clip)
+    streamed = runner.run(face_clip, tmp_path / "out")
+    assert len(in_memory.faces) == 60 and streamed.faces == []  # streamed rows are not kept
     expected = in_memory.frame_table()
     pd.testing.assert_frame_equal(streamed.frame_table(), expected)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "carphone_pristine_frames.csv"), expected,
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "face_clip_frames.csv"), expected,
                                   check_dtype=False)
     # key frames are written as their episodes end, and the images let go of
     assert all(ep.best_image is None for ep in streamed.episodes)
@@ -2443,7 +2426,7 @@ def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path,
     written = in_memory.save(tmp_path / "later")
     assert sorted(p.name for p in written["key_frames"]) == sorted(keys)
     assert streamed.track_summaries() == in_memory.track_summaries()
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "later" / "carphone_pristine_frames.parquet"), expected)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "later" / "face_clip_frames.parquet"), expected)
 
 
 def test_sticky_hmm_ignores_one_odd_frame_and_follows_a_lasting_change():
@@ -2465,8 +2448,7 @@ def test_sticky_hmm_ignores_one_odd_frame_and_follows_a_lasting_change():
     assert causal[14] == 3 and causal[-1] == 4 and causal.index(4) <= 15 + 6  # live: within 0.2 s
 
 
-@needs_sample_clip
-def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_notice(tmp_path):
+def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_notice(tmp_path, face_clip):
     import shutil
 
     from fervid.inference.models import MODELS
@@ -2475,26 +2457,26 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     shutil.copytree(MODELS["ferplus_vgg"], mine)
     config = json.loads((mine / "config.json").read_text())
     (mine / "config.json").write_text(json.dumps({**config, "name": "my_cnn"}))
-    result = CliRunner().invoke(app, ["video", str(carphone()), "--model", str(mine), "--out", str(tmp_path / "o"),
+    result = CliRunner().invoke(app, ["video", str(face_clip), "--model", str(mine), "--out", str(tmp_path / "o"),
                                       "-q"])
     assert result.exit_code == 0, result.output
     assert "notice: no temporal LSTM reads the features of CNN 'my_cnn'" in result.output
     assert "(--method mean) instead" in result.output and "pass it as --temporal-model" in result.output
-    summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text())
+    summary = json.loads((tmp_path / "o" / "face_clip_tracks.json").read_text())
     assert summary["method"] == "mean" and summary["model"] == "my_cnn"
     # the Python API and batch said nothing, and batch recorded "lstm" for results the average made
     # (in the API's words: keywords, not the command line's flags)
     with pytest.warns(FervidWarning, match=r"no temporal LSTM reads the features of CNN 'my_cnn'; using the moving "
                                            r"average \(method=\"mean\"\) instead .* pass it as temporal_model\)"):
-        assert Analyzer(str(mine)).analyze_video(carphone()).method == "mean"
-    batch = CliRunner().invoke(app, ["batch", str(carphone()), "--model", str(mine), "--out", str(tmp_path / "b"),
+        assert Analyzer(str(mine)).analyze_video(face_clip).method == "mean"
+    batch = CliRunner().invoke(app, ["batch", str(face_clip), "--model", str(mine), "--out", str(tmp_path / "b"),
                                      "-q", "--no-annotate"])
     assert batch.exit_code == 0, batch.output
     assert "notice: no temporal LSTM reads" in batch.output
     assert json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))["settings"]["method"] == "mean"
     # --method lstm typed by the user is what their study reports: refused, not run as another method under its name
-    for command in (["video", str(carphone()), "--out", str(tmp_path / "x")],
-                    ["batch", str(carphone()), "--out", str(tmp_path / "y")],
+    for command in (["video", str(face_clip), "--out", str(tmp_path / "x")],
+                    ["batch", str(face_clip), "--out", str(tmp_path / "y")],
                     ["live", "--source", "0"], ["live", "--port", "1"], ["serve", "--port", "1"]):
         quiet = ["-q"] if command[0] in ("video", "batch") else []
         named = CliRunner().invoke(app, [*command, "--model", str(mine), "--method", "lstm", *quiet])
@@ -2504,8 +2486,7 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-@needs_sample_clip
-def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_path):
+def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_path, face_clip):
     """An LSTM from `fervid train-temporal` could not be used by any command, and one built in Python was run on
     another CNN's features without a word."""
     import shutil
@@ -2514,20 +2495,20 @@ def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_pat
     from fervid.inference.temporal import LSTMTemporal
 
     mine = Path(shutil.copytree(WEIGHTS_DIR / "temporal_lstm_ferplus_vgg", tmp_path / "my_lstm"))
-    ran = CliRunner().invoke(app, ["video", str(carphone()), "--temporal-model", str(mine), "--out",
+    ran = CliRunner().invoke(app, ["video", str(face_clip), "--temporal-model", str(mine), "--out",
                                    str(tmp_path / "o"), "-q", "--no-annotate"])
     assert ran.exit_code == 0, ran.output
-    summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    summary = json.loads((tmp_path / "o" / "face_clip_tracks.json").read_text(encoding="utf-8"))
     assert summary["method"] == "lstm" and summary["temporal_model"] == str(mine)
-    default = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path / "d"), "-q", "--no-annotate"])
+    default = CliRunner().invoke(app, ["video", str(face_clip), "--out", str(tmp_path / "d"), "-q", "--no-annotate"])
     assert default.exit_code == 0, default.output
-    shipped = json.loads((tmp_path / "d" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    shipped = json.loads((tmp_path / "d" / "face_clip_tracks.json").read_text(encoding="utf-8"))
     assert shipped["temporal_model"] == "temporal_lstm_ferplus_vgg"  # by name: no install path in results
-    other_cnn = CliRunner().invoke(app, ["video", str(carphone()), "--temporal-model", str(mine), "--model",
+    other_cnn = CliRunner().invoke(app, ["video", str(face_clip), "--temporal-model", str(mine), "--model",
                                          "fer2013_vgg", "--out", str(tmp_path / "p"), "-q"])
     assert other_cnn.exit_code == 1 and "trained on the features of CNN 'ferplus_vgg', not 'fer2013_vgg'" in \
         other_cnn.output
-    ignored = CliRunner().invoke(app, ["batch", str(carphone()), "--temporal-model", str(mine), "--method", "mean",
+    ignored = CliRunner().invoke(app, ["batch", str(face_clip), "--temporal-model", str(mine), "--method", "mean",
                                        "--out", str(tmp_path / "b")])
     assert ignored.exit_code == 2 and "a temporal model is read by method lstm, not mean" in ignored.output
     with pytest.raises(ModelError, match="not 'fer2013_vgg'"):
@@ -2558,20 +2539,19 @@ def test_the_temporal_lstms_temperature_shapes_the_videos_probabilities_and_conf
     assert (warm.emotion == cool.emotion).all() and (warm.confidence < cool.confidence - 0.01).all()
 
 
-@needs_sample_clip
-def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path):
+def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path, face_clip):
     """Key frames and timelines of an earlier run into the same folder stayed beside the new run's tables."""
-    stale = ["carphone_pristine_track7_0001.00s_fear.png", "carphone_pristine_track3_timeline.png",
-             "carphone_pristine_track2_12000.50s_happy.png"]  # a key frame past 10,000 s has five digits
-    kept = ["carphone_pristine_notes.txt", "carphone_pristine_track1_mine.png", "other_track1_timeline.png"]
+    stale = ["face_clip_track7_0001.00s_fear.png", "face_clip_track3_timeline.png",
+             "face_clip_track2_12000.50s_happy.png"]  # a key frame past 10,000 s has five digits
+    kept = ["face_clip_notes.txt", "face_clip_track1_mine.png", "other_track1_timeline.png"]
     for name in stale + kept:
         (tmp_path / name).write_bytes(b"from before")
-    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    result = analyzer.analyze_video(face_clip, tmp_path, method="frame", annotate=False)
     names = {p.name for p in tmp_path.iterdir()}
     assert not names & set(stale) and set(kept) <= names
     listed = {ep["key_frame"] for t in result.summary()["tracks"] for ep in t["episodes"] if ep.get("key_frame")}
-    written = {n for n in names if n.startswith("carphone_pristine_track") and n.endswith(".png") and n not in kept}
-    assert listed and written == listed | {"carphone_pristine_track1_timeline.png"}
+    written = {n for n in names if n.startswith("face_clip_track") and n.endswith(".png") and n not in kept}
+    assert listed and written == listed | {"face_clip_track1_timeline.png"}
 
 
 def test_an_absence_ends_an_episode_and_is_not_counted_as_seen(analyzer, astronaut_rgb, tmp_path):
@@ -2795,8 +2775,7 @@ def test_timelines_break_where_the_track_was_not_seen_and_show_a_single_frame(an
     assert timeline_figure(one.tracks[1], "one.mp4").axes[0].lines[0].get_marker() == "o"
 
 
-@needs_sample_clip
-def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_tight_crop(carphone_result, tmp_path,
+def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_tight_crop(face_result, tmp_path,
                                                                                           monkeypatch):
     """Saving a timeline drew the figure twice: savefig's bbox_inches="tight" laid it all out once more to find the
     crop, after timeline_figure's own layout (a fifth of the 150 ms a track's timeline took). The crop is now taken
@@ -2807,27 +2786,27 @@ def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_ti
     from fervid.inference.video import save_timeline
 
     tight = tmp_path / "tight.png"
-    carphone_result.timeline(1).savefig(tight, dpi=100, bbox_inches="tight", format="png")
+    face_result.timeline(1).savefig(tight, dpi=100, bbox_inches="tight", format="png")
     draws = []
     draw = Figure.draw
     monkeypatch.setattr(Figure, "draw", lambda fig, renderer: draws.append(fig) or draw(fig, renderer))
-    saved = save_timeline(carphone_result.timeline(1), tmp_path / "timeline.png")
+    saved = save_timeline(face_result.timeline(1), tmp_path / "timeline.png")
     assert len(draws) == 1
     np.testing.assert_array_equal(matplotlib.image.imread(saved), matplotlib.image.imread(tight))
 
 
-@needs_sample_clip
-def test_the_lstms_windows_run_a_chunk_at_a_time_giving_the_labels_of_one_window_a_run(analyzer, monkeypatch):
+def test_the_lstms_windows_run_a_chunk_at_a_time_giving_the_labels_of_one_window_a_run(analyzer, monkeypatch,
+                                                                                        face_clip):
     """`fervid video` ran each LSTM window through ONNX Runtime alone: now the windows of a chunk of frames run
     together, and the frames table is the one running them one by one gives."""
     from conftest import CountedRuns, OneWindowARun
 
     lstm = analyzer.temporal_lstm()
-    alone = VideoAnalyzer(analyzer, VideoOptions(annotate=False), temporal=OneWindowARun(lstm)).run(carphone())
+    alone = VideoAnalyzer(analyzer, VideoOptions(annotate=False), temporal=OneWindowARun(lstm)).run(face_clip)
     counted = CountedRuns(lstm.session)
     monkeypatch.setattr(lstm, "session", counted)
-    together = VideoAnalyzer(analyzer, VideoOptions(annotate=False)).run(carphone())
-    assert together.method == "lstm" and len(together.faces) == 120
+    together = VideoAnalyzer(analyzer, VideoOptions(annotate=False)).run(face_clip)
+    assert together.method == "lstm" and len(together.faces) == 60
     assert [face.table_row() for face in together.faces] == [face.table_row() for face in alone.faces]
     assert len(counted.batches) <= len(together.faces) / 8
 
@@ -2889,22 +2868,21 @@ def test_a_face_the_detector_slips_on_keeps_its_rows_and_its_id(astronaut_rgb, t
     assert analyzer.detector.rounds >= 9  # the whole-frame pass ran, and missed, as the test means it to
 
 
-@needs_sample_clip
-def test_a_result_whose_table_a_later_run_replaced_says_so(analyzer, tmp_path):
+def test_a_result_whose_table_a_later_run_replaced_says_so(analyzer, tmp_path, face_clip):
     """Comparing methods into one folder: the first result's frame_table() silently read the second run's rows."""
-    by_frame = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    by_frame = analyzer.analyze_video(face_clip, tmp_path, method="frame", annotate=False)
     first = by_frame.frame_table()
-    by_mean = analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False)
+    by_mean = analyzer.analyze_video(face_clip, tmp_path, method="mean", annotate=False)
     assert len(by_mean.frame_table()) == len(first)
-    with pytest.raises(VideoError, match=r"carphone_pristine_frames\.parquet: replaced since this result was made"):
+    with pytest.raises(VideoError, match=r"face_clip_frames\.parquet: replaced since this result was made"):
         by_frame.frame_table()
-    own = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False, stem="by_frame")
+    own = analyzer.analyze_video(face_clip, tmp_path, method="frame", annotate=False, stem="by_frame")
     pd.testing.assert_frame_equal(own.frame_table(), first)
     assert (tmp_path / "by_frame_tracks.json").is_file()
 
 
-def _held_at_first_frame(analyzer, out, **settings):
-    """An analysis of carphone into ``out`` started in a thread and held at its first frame (its outputs being
+def _held_at_first_frame(analyzer, clip, out, **settings):
+    """An analysis of ``clip`` into ``out`` started in a thread and held at its first frame (its outputs being
     written) until ``release`` is set: (thread, release, results)."""
     import threading
 
@@ -2916,14 +2894,13 @@ def _held_at_first_frame(analyzer, out, **settings):
             assert release.wait(120)
 
     thread = threading.Thread(target=lambda: results.append(
-        analyzer.analyze_video(carphone(), out, progress=hold, **settings)))
+        analyzer.analyze_video(clip, out, progress=hold, **settings)))
     thread.start()
     assert writing.wait(120)
     return thread, release, results
 
 
-@needs_sample_clip
-def test_two_analyses_of_one_video_into_one_folder_at_once_lose_nothing(analyzer, tmp_path):
+def test_two_analyses_of_one_video_into_one_folder_at_once_lose_nothing(analyzer, tmp_path, face_clip):
     """Two analyze_video runs of one video into one folder at once (two threads, two notebook kernels, the CLI and
     the API) both returned ok=True and no frames table was left: each started by deleting the partial files of its
     stem, the other's too, and the one that ended moved nothing into place, unsaid. The second is refused while the
@@ -2931,25 +2908,25 @@ def test_two_analyses_of_one_video_into_one_folder_at_once_lose_nothing(analyzer
     from fervid.inference.video import OutputsBusy
 
     settings = dict(method="frame", annotate=False)
-    thread, release, results = _held_at_first_frame(analyzer, tmp_path, **settings)
+    thread, release, results = _held_at_first_frame(analyzer, face_clip, tmp_path, **settings)
     try:
         with pytest.raises(OutputsBusy, match=rf"{re.escape(str(tmp_path))}: another fervid run \(pid \d+, this "
-                                              r"process\) is writing carphone_pristine_\* there; run this again "
+                                              r"process\) is writing face_clip_\* there; run this again "
                                               "once it is done, or give another output folder"):
-            analyzer.analyze_video(carphone(), tmp_path, **settings)
+            analyzer.analyze_video(face_clip, tmp_path, **settings)
         # another video's outputs into that folder go on meanwhile, as a stem of its own does
-        other = analyzer.analyze_video(carphone(), tmp_path, stem="other", **settings)
+        other = analyzer.analyze_video(face_clip, tmp_path, stem="other", **settings)
         assert other.ok and len(other.frame_table()) == other.frames_analysed
     finally:
         release.set()
         thread.join()
     (first,) = results
-    assert first.ok and first.frames_analysed == 120, first.error
-    assert len(first.frame_table()) == len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv")) >= 100
-    assert (tmp_path / "carphone_pristine_tracks.json").is_file()
+    assert first.ok and first.frames_analysed == 60, first.error
+    assert len(first.frame_table()) == len(pd.read_csv(tmp_path / "face_clip_frames.csv")) >= 50
+    assert (tmp_path / "face_clip_tracks.json").is_file()
     assert not list(tmp_path.glob("*.partial.*")) and not list(tmp_path.glob(".*.lock"))
     # once it is done, the same analysis runs (replacing them)
-    assert analyzer.analyze_video(carphone(), tmp_path, **settings).ok
+    assert analyzer.analyze_video(face_clip, tmp_path, **settings).ok
 
 
 # a user id no system account has: files handed to it are another user's, named "uid 54321"
@@ -2958,20 +2935,19 @@ as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                              reason="hands files to another user (chown): root only")
 
 
-def _one_video_twice(tmp_path: Path) -> tuple[Path, Path]:
-    """u1/session1.mp4 and u2/session1.mp4: two people's recordings of one name."""
+def _one_video_twice(tmp_path: Path, clip: Path) -> tuple[Path, Path]:
+    """u1/session1.mp4 and u2/session1.mp4 (copies of ``clip``): two people's recordings of one name."""
     import shutil
 
     videos = (tmp_path / "u1" / "session1.mp4", tmp_path / "u2" / "session1.mp4")
     for video in videos:
         video.parent.mkdir()
-        shutil.copy(carphone(), video)
+        shutil.copy(clip, video)
     return videos
 
 
-@needs_sample_clip
 @as_root
-def test_analyze_video_names_its_outputs_apart_from_another_users(analyzer, tmp_path):
+def test_analyze_video_names_its_outputs_apart_from_another_users(analyzer, tmp_path, face_clip):
     """A lab server's shared results folder holds student1's session1_*; student2's notebook ran
     analyzer.analyze_video("u2/session1.mp4", "res"): student1's outputs were deleted and replaced, said only by
     result.replaced (and by nothing for the same video, or under a stem given). `fervid video` keeps them and names
@@ -2981,7 +2957,7 @@ def test_analyze_video_names_its_outputs_apart_from_another_users(analyzer, tmp_
 
     from fervid.inference.video import OutputsBusy, outputs_lock
 
-    u1, u2 = _one_video_twice(tmp_path)
+    u1, u2 = _one_video_twice(tmp_path, face_clip)
     res = tmp_path / "res"
     settings = dict(method="frame", annotate=False, key_frames=0)
     assert analyzer.analyze_video(u1, res, **settings).stem == "session1"
@@ -3130,12 +3106,11 @@ print(*[str(w.message) for w in warned if "which are kept" in str(w.message)], s
 """
 
 
-@needs_sample_clip
 @as_root
-def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged):
+def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged, face_clip):
     """A colleague's session1_* under `umask 077` (0600, another user's): their tracks JSON could not be read, so
     analyze_video took the name for free and replaced every one of them without a word."""
-    u1, u2 = _one_video_twice(tmp_path)
+    u1, u2 = _one_video_twice(tmp_path, face_clip)
     res = tmp_path / "res"
     res.mkdir()
     theirs = {res / "session1_tracks.json": b'{"file": "u1/session1.mp4"}', res / "session1_frames.csv": b"time\n"}
@@ -3154,50 +3129,45 @@ def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged):
     assert (res / "u2_session1_tracks.json").is_file()
 
 
-@needs_sample_clip
-def test_an_output_deleted_while_the_analysis_runs_fails_the_result(analyzer, tmp_path):
+def test_an_output_deleted_while_the_analysis_runs_fails_the_result(analyzer, tmp_path, face_clip):
     """A partial file gone when the outputs were moved into place was passed over: the result said ok, and its
     folder had no CSV."""
     def delete_the_csv(done, total):
         if done == 10:
-            (tmp_path / "carphone_pristine_frames.partial.csv").unlink()
+            (tmp_path / "face_clip_frames.partial.csv").unlink()
 
-    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False, progress=delete_the_csv)
+    result = analyzer.analyze_video(face_clip, tmp_path, method="frame", annotate=False, progress=delete_the_csv)
     assert not result.ok
-    assert result.error == (f"{tmp_path / 'carphone_pristine_frames.partial.csv'}: gone before the analysis could "
+    assert result.error == (f"{tmp_path / 'face_clip_frames.partial.csv'}: gone before the analysis could "
                             f"move it into place (deleted while it ran?); the outputs in {tmp_path} are incomplete")
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
     assert saved["ok"] is False and saved["error"] == result.error
-    assert len(result.frame_table()) >= 100  # what is there is in place
+    assert len(result.frame_table()) >= 50  # what is there is in place
 
 
-@needs_sample_clip
-def test_a_result_saved_into_another_folder_takes_its_key_frames_and_video(analyzer, tmp_path):
+def test_a_result_saved_into_another_folder_takes_its_key_frames_and_video(analyzer, tmp_path, face_clip):
     """The JSON saved in the second folder listed key frames that were only in the first (their images let go)."""
-    result = analyzer.analyze_video(carphone(), tmp_path / "a", method="frame")
+    result = analyzer.analyze_video(face_clip, tmp_path / "a", method="frame")
     written = result.save(tmp_path / "b")
     assert written["key_frames"] and all(p.is_file() and p.parent == tmp_path / "b" for p in written["key_frames"])
-    assert written["video"] == [tmp_path / "b" / "carphone_pristine_annotated.mp4"] and written["video"][0].is_file()
-    listed = json.loads((tmp_path / "b" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert written["video"] == [tmp_path / "b" / "face_clip_annotated.mp4"] and written["video"][0].is_file()
+    listed = json.loads((tmp_path / "b" / "face_clip_tracks.json").read_text(encoding="utf-8"))
     assert all((tmp_path / "b" / ep["key_frame"]).is_file() for t in listed["tracks"] for ep in t["episodes"]
                if ep.get("key_frame"))
 
 
-@needs_sample_clip
-def test_a_video_name_that_is_not_utf8_is_refused_not_a_crash(tmp_path):
+def test_a_video_name_that_is_not_utf8_is_refused_not_a_crash(tmp_path, face_clip):
     import os
     import shutil
 
     name = tmp_path / os.fsdecode(b"caf\xe9.mp4")
-    shutil.copy(carphone(), name)
+    shutil.copy(face_clip, name)
     with pytest.raises(VideoError, match=r"caf\\udce9\.mp4: file name is not valid UTF-8"):
         open_video(name)  # cv2.VideoCapture on it killed the process
 
 
-@needs_sample_clip
 def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
-    cap = cv2.VideoCapture(str(carphone()))
-    frames = [cap.read()[1] for _ in range(40)]
+    frames = _face_frames(40)
 
     def pressed_at_frame_30():
         for i, frame in enumerate(frames[:30]):
@@ -3258,8 +3228,8 @@ def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_p
         cap.release()
 
 
-@needs_sample_clip
-def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_saved(analyzer, tmp_path, monkeypatch):
+def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_saved(analyzer, tmp_path, monkeypatch,
+                                                                                    face_clip):
     """Closing waits for ffmpeg to encode what is buffered and write the index (seconds on a long video); a Ctrl-C
     then killed ffmpeg (no index) and skipped the table's close and the tracks JSON. Now it waits for them."""
     import os
@@ -3277,11 +3247,11 @@ def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_sav
 
     monkeypatch.setattr(H264Writer, "close", interrupted_close)
     with pytest.raises(KeyboardInterrupt):
-        VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(carphone(), tmp_path)
-    assert cv2.VideoCapture(str(tmp_path / "carphone_pristine_annotated.mp4")).read()[0]
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
-    assert saved["frames_analysed"] == 120 and saved["tracks"]
-    assert len(pd.read_parquet(tmp_path / "carphone_pristine_frames.parquet")) == 120
+        VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(face_clip, tmp_path)
+    assert cv2.VideoCapture(str(tmp_path / "face_clip_annotated.mp4")).read()[0]
+    saved = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frames_analysed"] == 60 and saved["tracks"]
+    assert len(pd.read_parquet(tmp_path / "face_clip_frames.parquet")) == 60
 
 
 @pytest.mark.skipif(not hasattr(signal_module, "SIGTERM"), reason="POSIX signals")
@@ -3309,12 +3279,11 @@ def test_an_ignored_or_foreign_signal_handler_is_left_alone_while_a_frame_is_wri
             raise OSError("disk full")
 
 
-@needs_sample_clip
-def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path):
+def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path, face_clip):
     """p02/cam.mp4 analysed with p01/cam.mp4 wrote p02_cam_*; analysed again alone it wrote cam_* beside them."""
     for who in ("p01", "p02"):
         (tmp_path / "sessions" / who).mkdir(parents=True)
-        subprocess.run([FFMPEG, "-v", "error", "-i", str(carphone()), "-t", "1", "-c:v", "libx264",
+        subprocess.run([FFMPEG, "-v", "error", "-i", str(face_clip), "-t", "1", "-c:v", "libx264",
                         str(tmp_path / "sessions" / who / "cam.mp4")], check=True)
     out = tmp_path / "out"
     runner = CliRunner()
@@ -3333,12 +3302,10 @@ def test_a_stem_is_a_name_not_a_path(analyzer, tmp_path, stem):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("*escape*"))
 
 
-@needs_sample_clip
 def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     """`fervid live --source file.mp4` ended by Ctrl-C (stop) reported "video ended at 6.1 s of 20.0 s (truncated or
     corrupt)" and exited 1."""
-    cap = cv2.VideoCapture(str(carphone()))
-    frames = [(i / 30.0, cap.read()[1]) for i in range(40)]
+    frames = [(i / 30.0, frame) for i, frame in enumerate(_face_frames(40))]
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False, centred=False))
     calls = iter(range(10**6))
     result = runner.run("file.mp4", tmp_path, frames=iter(frames), fps=30.0, total=120,
@@ -3346,14 +3313,13 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     assert result.ok and result.frames_analysed == 20
 
 
-@needs_sample_clip
 def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(analyzer, tmp_path):
     """After SIGTERM the tracks JSON disagreed with the annotated MP4: the frame handed out after the stop (a live
     source's newest, which is neither analysed nor written) was counted in frames_read and set the duration."""
     from fervid.inference.video import table_outcome
 
-    cap = cv2.VideoCapture(str(carphone()))
-    frames = [(i / 30.0, cap.read()[1], 2 * i) for i in range(40)]  # a live source's: every other frame kept
+    # a live source's: every other frame kept
+    frames = [(i / 30.0, frame, 2 * i) for i, frame in enumerate(_face_frames(40))]
     runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", centred=False))
     calls = iter(range(10**6))
     result = runner.run("cam", tmp_path, frames=iter(frames), fps=30.0, stop=lambda: next(calls) >= 20,
@@ -3367,13 +3333,12 @@ def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(a
     assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 20
 
 
-@needs_sample_clip
-def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path):
+def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path, face_clip):
     """A CJK name drew empty boxes in the timeline's title and printed a matplotlib warning per character."""
     import shutil
     import warnings
 
-    shutil.copy(carphone(), tmp_path / "面接 1.mp4")
+    shutil.copy(face_clip, tmp_path / "面接 1.mp4")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = analyzer.analyze_video(tmp_path / "面接 1.mp4", tmp_path / "out", method="mean", annotate=False)
@@ -3453,12 +3418,11 @@ def test_audio_with_cover_art_is_said_to_have_no_video(analyzer, tmp_path, astro
                                                  r"cover art, not a video", result.error or ""), result.error
 
 
-@needs_sample_clip
-def test_a_file_of_two_video_streams_says_the_first_was_analysed(tmp_path, astronaut_rgb):
+def test_a_file_of_two_video_streams_says_the_first_was_analysed(tmp_path, astronaut_rgb, face_clip):
     """A recording of two cameras in one file: the first stream was analysed and the second left out unsaid."""
     face = write_clip(tmp_path / "face.mp4", moving_face_frames(astronaut_rgb, n=15), fps=15)
     two = tmp_path / "two_cameras.mkv"
-    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(face), "-i", str(carphone()), "-map", "0:v", "-map",
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(face), "-i", str(face_clip), "-map", "0:v", "-map",
                     "1:v", "-c:v", "libx264", "-t", "1", str(two)], check=True)  # (-t: -shortest may drop a frame)
     result = CliRunner().invoke(app, ["video", str(two), "--out", str(tmp_path / "o"), "--method", "frame", "-q",
                                       "--no-annotate"])
@@ -3552,7 +3516,7 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     from fervid.inference.video import table_outcome
 
     result = VideoAnalyzer(Analyzer(), VideoOptions(method="mean")).run(
-        "clip.mp4", out, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(40))), fps=30.0)
+        "clip.mp4", out, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(40))), fps=30.0)
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
     assert not (out / ".clip.lock").exists()
@@ -3561,14 +3525,19 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 
-def _carphone_frames(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(carphone()))
-    frames = [cap.read()[1] for _ in range(n)]
-    cap.release()
-    return frames
+@functools.cache
+def _long_face_clip_frames() -> tuple[np.ndarray, ...]:
+    from fervid.samples import astronaut
+
+    return tuple(face_clip_frames(astronaut(), LONG_FACE_CLIP_FRAMES))
 
 
-@needs_sample_clip
+def _face_frames(n: int) -> list[np.ndarray]:
+    """The first ``n`` (at most 120) frames of `long_face_clip`, as its writer was handed them: one face in each."""
+    assert n <= LONG_FACE_CLIP_FRAMES
+    return [frame.copy() for frame in _long_face_clip_frames()[:n]]
+
+
 def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole(analyzer, tmp_path, monkeypatch):
     """A full disk left empty or unplayable files under their final names. The outputs of a video whose writing
     failed stay under their partial names (nothing more is written there: no JSON, no timeline), and the same
@@ -3578,7 +3547,7 @@ def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole
     from fervid.inference.video import FrameTableWriter
 
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
-    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(60))), fps=30.0)
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     real_flush, flushes = FrameTableWriter._flush, []
 
@@ -3591,7 +3560,7 @@ def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole
     monkeypatch.setattr(FrameTableWriter, "_flush", fills_the_disk)
     monkeypatch.setattr("fervid.inference.video.TABLE_CHUNK_ROWS", 30)
     with pytest.raises(OSError, match="No space left on device"):
-        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(120))),
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(120))),
                    fps=30.0)
     whole = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if ".partial." not in p.name}
     assert whole == before  # the earlier run's outputs, untouched
@@ -3599,20 +3568,19 @@ def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole
     assert "clip_frames.partial.csv" in partial and "clip_annotated.partial.mp4" in partial, partial
 
 
-@needs_sample_clip
 def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer, tmp_path, monkeypatch):
     """Windows cannot delete or replace a file another program has open (the episodes CSV in Excel, the annotated
     MP4 in a player). A re-run deleted the earlier outputs one by one until that one: the MP4 and CSVs deleted
     before it were gone, this run's left partial. Now the earlier outputs stay as they were, this run's files are
     deleted, and the error names the file and what to do."""
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
-    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(60))), fps=30.0)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.iterdir() if not p.name.startswith(".")}
     assert "clip_annotated.mp4" in before and "clip_episodes.csv" in before
     held = tmp_path / "clip_episodes.csv"
     refuse(monkeypatch, ["replace", "rename", "unlink", "remove"], lambda *paths: str(held) in paths)
     with pytest.raises(PermissionError) as refused:
-        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(90))),
                    fps=30.0)
     after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.iterdir() if p.name != ".clip.lock"}
     assert sorted(after) == sorted(before) and after == before  # the earlier outputs as they were, nothing else
@@ -3621,7 +3589,7 @@ def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer
         ": cannot replace this output of an earlier run; it is open in another program (Excel?): close it there and "
         "run this again (the earlier outputs are left as they were, this run's deleted)")
     monkeypatch.undo()  # closed in Excel: the same run replaces them
-    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))), fps=30.0)
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(90))), fps=30.0)
     assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 90
     assert not [p.name for p in tmp_path.iterdir() if ".partial." in p.name or p.name.endswith(".old")]
 
@@ -3656,7 +3624,7 @@ def _a_run_that_fails_writing(runner, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(FrameTableWriter, "_flush", fills_the_disk)
     monkeypatch.setattr("fervid.inference.video.TABLE_CHUNK_ROWS", 30)
     with pytest.raises(OSError, match="No space left on device"):
-        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))),
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(60))),
                    fps=30.0)
 
 
@@ -3666,20 +3634,19 @@ def _whole_outputs(folder: Path) -> dict[str, bytes]:
             if not p.name.startswith(".") and ".partial." not in p.name}
 
 
-@needs_sample_clip
 def test_a_run_killed_setting_the_earlier_outputs_aside_has_them_put_back_by_the_next(analyzer, tmp_path,
                                                                                         monkeypatch):
     """A run killed between setting the earlier outputs aside and deleting them left them under hidden names for
     ever, gone from their own. Killed before any new output was in place, the next run into the folder puts them
     back: one that fails then leaves the earlier outputs as they were."""
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
-    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(60))), fps=30.0)
     before = _whole_outputs(tmp_path)
     set_aside = iter(range(1, 100))
     _killed_at(monkeypatch, "replace",  # killed as it sets the third aside
                lambda *paths: str(paths[1]).endswith(".old") and next(set_aside) == 3)
     with pytest.raises(_Killed):
-        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(90))),
                    fps=30.0)
     monkeypatch.undo()
     hidden = [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
@@ -3689,18 +3656,17 @@ def test_a_run_killed_setting_the_earlier_outputs_aside_has_them_put_back_by_the
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
 
 
-@needs_sample_clip
 def test_a_run_killed_deleting_the_set_aside_outputs_has_them_deleted_by_the_next(analyzer, tmp_path, monkeypatch):
     """Killed once its own outputs were in place, a run left the earlier ones under hidden names for ever. The next
     run into the folder deletes them, all of them: an earlier annotated MP4 (or tracks JSON) put back beside the new
     tables, where the killed run had written none, would pass for theirs."""
     VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(
-        "clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+        "clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(60))), fps=30.0)
     assert (tmp_path / "clip_annotated.mp4").is_file()
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False))
     _killed_at(monkeypatch, "unlink", lambda *paths: str(paths[0]).endswith(".old"))
     with pytest.raises(_Killed):
-        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(90))),
                    fps=30.0)
     monkeypatch.undo()
     assert any(p.name.endswith(".old") for p in tmp_path.iterdir())
@@ -3712,7 +3678,6 @@ def test_a_run_killed_deleting_the_set_aside_outputs_has_them_deleted_by_the_nex
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
 
 
-@needs_sample_clip
 def test_a_run_killed_deleting_the_set_aside_outputs_has_none_put_back_where_it_wrote_fewer(analyzer, tmp_path,
                                                                                            monkeypatch):
     """The next run put a killed run's set-aside outputs back where none of their names held a new output: killed
@@ -3720,10 +3685,10 @@ def test_a_run_killed_deleting_the_set_aside_outputs_has_none_put_back_where_it_
     timeline; the tracks JSON is written later), and the first run's tracks JSON and key frames came back beside
     the second's face-less tables. Whether the new outputs had begun to go in is recorded as they do."""
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
-    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(30))), fps=30.0)
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_face_frames(30))), fps=30.0)
     first_runs = _whole_outputs(tmp_path)
     assert "clip_tracks.json" in first_runs and any(name.endswith(".png") for name in first_runs)
-    blank = [np.full_like(_carphone_frames(1)[0], 128)] * 30
+    blank = [np.full_like(_face_frames(1)[0], 128)] * 30
     deleted = iter(range(1, 100))
     _killed_at(monkeypatch, "unlink",  # killed as it deletes the fifth set aside
                lambda *paths: str(paths[0]).endswith(".old") and next(deleted) == 5)
@@ -3777,20 +3742,19 @@ def test_a_video_of_frames_faster_than_its_memory_holds_is_analysed_at_a_rate_th
     assert any(f"at most {result.analysed_fps_cap:g} frames a second were analysed" in n for n in notices), notices
 
 
-@needs_sample_clip
-def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeypatch):
-    """The bound bites where frames come faster than an ordinary video's: the carphone sample is analysed frame by
+def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeypatch, face_clip):
+    """The bound bites where frames come faster than an ordinary video's: the tests' face clip is analysed frame by
     frame, its rows the same as with no bound to speak of; 4K at 60 fps (1.9 GB with the LSTM) fits the default, a
     frame so large that a batch of 16 would not fits in smaller batches, and a bound that cannot hold one frame of
     look-ahead is refused naming the video."""
     from fervid.inference.video import frames_memory_limits
 
     held = _frames_held(monkeypatch)
-    bounded = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(carphone())
-    assert bounded.analysed_fps_cap is None and bounded.frames_analysed == bounded.frames_read == 120
-    unbounded = VideoAnalyzer(analyzer, VideoOptions(method="mean", frames_memory_mb=1e6)).run(carphone())
+    bounded = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(face_clip)
+    assert bounded.analysed_fps_cap is None and bounded.frames_analysed == bounded.frames_read == 60
+    unbounded = VideoAnalyzer(analyzer, VideoOptions(method="mean", frames_memory_mb=1e6)).run(face_clip)
     pd.testing.assert_frame_equal(bounded.frame_table(), unbounded.frame_table())
-    assert held[0] <= 15 + 16 + 2  # half a second of look-ahead for the mean (29.97 fps), a batch, one read
+    assert held[0] <= 15 + 16 + 2  # half a second of look-ahead for the mean (30 fps), a batch, one read
 
     options = VideoOptions()
     lstm_ahead = 1.0  # the LSTM's windows are averaged over a window: a whole one ahead
@@ -3808,19 +3772,18 @@ def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeyp
         frames_memory_limits("tiny.mp4", VideoOptions(frames_memory_mb=200), lstm_ahead, 25.0, (4320, 8192, 3))
 
 
-@needs_sample_clip
-def test_a_video_of_frames_over_the_size_limit_is_refused_before_one_is_decoded(tmp_path, monkeypatch):
+def test_a_video_of_frames_over_the_size_limit_is_refused_before_one_is_decoded(tmp_path, monkeypatch, face_clip):
     """A 62 KB file can declare 16000 x 16000 frames (768 MB each): videos had no size limit, as images do."""
     read = []
     monkeypatch.setattr(cv2.VideoCapture, "read", lambda self: read.append(1) or (False, None))
-    with pytest.raises(VideoError, match=r"carphone_pristine\.mp4: frames too large: 176 x 144 \(0\.0253 megapixels; "
+    with pytest.raises(VideoError, match=r"face_clip\.mp4: frames too large: 176 x 144 \(0\.0253 megapixels; "
                                          r"the limit is 0\.02, --max-video-megapixels\)"):
-        open_video(carphone(), max_pixels=20_000, limit_name="--max-video-megapixels")
+        open_video(face_clip, max_pixels=20_000, limit_name="--max-video-megapixels")
     assert not read
-    result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path), "--max-video-megapixels",
+    result = CliRunner().invoke(app, ["video", str(face_clip), "--out", str(tmp_path), "--max-video-megapixels",
                                       "0.02", "-q"])
     assert result.exit_code == 1 and "frames too large: 176 x 144" in result.output, result.output
-    result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path), "--max-video-megapixels",
+    result = CliRunner().invoke(app, ["video", str(face_clip), "--out", str(tmp_path), "--max-video-megapixels",
                                       "0", "-q"])
     assert result.exit_code == 2 and "--max-video-megapixels must be" in result.output, result.output
 
@@ -3846,8 +3809,7 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
 
 
-@needs_sample_clip
-def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_as_text(analyzer, tmp_path):
+def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_as_text(analyzer, tmp_path, face_clip):
     """A result in a Jupyter cell printed its repr only: no _repr_html_. It shows the video's name, length and
     what was analysed, and a row per track (its track_table, as pandas writes it in HTML), not the frames' rows; a
     file named as markup is shown as text."""
@@ -3855,7 +3817,7 @@ def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_a
     from html.parser import HTMLParser
 
     clip = tmp_path / "<img src=x onerror=alert(1)>&.mp4"
-    shutil.copy(carphone(), clip)
+    shutil.copy(face_clip, clip)
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)
     tags, text, cells = [], [], []
 
@@ -3870,7 +3832,7 @@ def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_a
 
     Page().feed(result._repr_html_())
     assert "img" not in tags and tags.count("table") == 1 and tags.count("tr") == 1 + len(result.tracks) == 2
-    assert f"{clip}: 4.0 s, 193 x 144, 120 frames analysed (frame), 1 track(s)" in "".join(text)
+    assert f"{clip}: 2.0 s, 176 x 144, 60 frames analysed (frame), 1 track(s)" in "".join(text)
     table = result.track_table()
     assert cells == [str(value) for value in table.iloc[0]], cells
 
@@ -4133,16 +4095,15 @@ exec {FFMPEG} "$@"
     assert [str(w.message).split(" (ffmpeg ")[0] for w in warned] == [str(old)]
 
 
-@needs_sample_clip
-def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
+def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path, face_clip):
     """VideoResult.stage_seconds was written nowhere: a user asking why a video took long saw only the total. The
     tracks JSON gives each stage's seconds (within the analysis's), the encoder's finishing included in "encode",
     and the CPU the ffmpeg encoder used beside them; the server's model declares and describes both."""
     from fervid.apps.schemas import ResultOut
     from fervid.inference.video import STAGES
 
-    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone(), tmp_path)
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(face_clip, tmp_path)
+    saved = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
     stages = saved["stage_seconds"]
     assert list(stages) == list(STAGES) and stages == {k: round(v, 2) for k, v in result.stage_seconds.items()}
     assert all(seconds >= 0 for seconds in stages.values()) and stages["decode"] > 0 and stages["encode"] > 0
@@ -4153,7 +4114,7 @@ def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
                                             is not None else None)
     for field in ("stage_seconds", "encoder_cpu_seconds"):
         assert ResultOut.model_fields[field].description, field
-    no_video = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path / "n")
+    no_video = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(face_clip, tmp_path / "n")
     assert no_video.encoder_cpu_seconds is None and no_video.stage_seconds["encode"] == 0
 
 
@@ -4184,8 +4145,7 @@ class _CountedConversions:
         return getattr(self._cap, name)
 
 
-@needs_sample_clip
-def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, monkeypatch):
+def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, monkeypatch, long_face_clip):
     """--sample-fps decoded and converted every frame to BGR, then passed over most: 1 in 6 analysed at 5 of 30
     fps, the conversions a seventh of decoding at 640x480 and a quarter at 1080p. The frames passed over are grabbed
     only; the rows, their times and the tracks are those of converting every frame, with a start and an end too."""
@@ -4203,15 +4163,15 @@ def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, mon
         for name, options in {"sampled": dict(sample_fps=5.0), "stretch": dict(sample_fps=3.0, start=1.3, end=3.4)
                               }.items():
             out = tmp_path / f"{name}_{convert_all}"
-            result = VideoAnalyzer(analyzer, VideoOptions(annotate=False, **options)).run(carphone(), out)
+            result = VideoAnalyzer(analyzer, VideoOptions(annotate=False, **options)).run(long_face_clip, out)
             if not convert_all:  # (the first frame is converted on opening, outside the count, and sought past)
                 first_frame_analysed = 1 if "start" not in options else 0
                 assert opened[-1].converted == result.frames_analysed - first_frame_analysed
                 assert result.frames_read > 3 * result.frames_analysed
-            tracks = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+            tracks = json.loads((out / "long_face_clip_tracks.json").read_text(encoding="utf-8"))
             tracks = {k: v for k, v in tracks.items() if k not in ("analysis_seconds", "stage_seconds",
                                                                     "encoder_cpu_seconds")}
-            outputs.setdefault(name, []).append(((out / "carphone_pristine_frames.csv").read_text(), tracks))
+            outputs.setdefault(name, []).append(((out / "long_face_clip_frames.csv").read_text(), tracks))
     for name, (grabbed, converted) in outputs.items():
         assert grabbed == converted, name
 
