@@ -3366,7 +3366,8 @@ def serve(
                                   max_image_pixels=int(max_image_megapixels * 1e6),
                                   max_video_pixels=int(max_video_megapixels * 1e6),
                                   frames_memory_mb=frames_memory_mb, host=host,
-                                  allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
+                                  allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin),
+                                  log_upload_names=access_log)
         root_path = root_path_option(root_path)
     except ValueError as exc:
         _bad_value(exc)
