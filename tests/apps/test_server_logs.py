@@ -6,7 +6,6 @@ import logging
 import os
 import stat
 import time
-from pathlib import Path
 
 import httpx
 import imageio_ffmpeg

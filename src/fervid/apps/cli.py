@@ -3342,8 +3342,10 @@ def serve(
                                            "the API's links and /docs carry it (the proxy strips it)."),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log",
                                     help="A line per request on stdout (uvicorn's access log: client address, "
-                                         "request line, status), to keep a record of who used the server. Its "
-                                         "paths carry job ids and the uploads' file names."),
+                                         "request line, status), to keep a record of who used the server, less "
+                                         "/healthz answered 2xx (a probe's; one that fails is logged). Its "
+                                         "paths carry job ids and the uploads' file names, and so does the "
+                                         "line of each queued video job."),
 ) -> None:
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs).
 

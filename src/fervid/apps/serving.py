@@ -111,7 +111,7 @@ class _AccessLogPaths(logging.Filter):
             path = path[len(self.root_path):] or "/"
             record.args = (client, method, path, http_version, status)
         healthy_probe = method in ("GET", "HEAD") and isinstance(path, str) and path.partition("?")[0] == "/healthz"
-        return not (healthy_probe and 200 <= int(status) < 300)
+        return not (healthy_probe and isinstance(status, int) and 200 <= status < 300)
 
 
 def log_config(access_log: bool, root_path: str = "") -> dict:
