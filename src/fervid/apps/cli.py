@@ -3342,8 +3342,10 @@ def serve(
                                            "the API's links and /docs carry it (the proxy strips it)."),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log",
                                     help="A line per request on stdout (uvicorn's access log: client address, "
-                                         "request line, status), to keep a record of who used the server. Its "
-                                         "paths carry job ids and the uploads' file names."),
+                                         "request line, status), to keep a record of who used the server, less "
+                                         "/healthz answered 2xx (a probe's; one that fails is logged). Its "
+                                         "paths carry job ids and the uploads' file names, and so does the "
+                                         "line of each queued video job."),
 ) -> None:
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs).
 
@@ -3366,7 +3368,8 @@ def serve(
                                   max_image_pixels=int(max_image_megapixels * 1e6),
                                   max_video_pixels=int(max_video_megapixels * 1e6),
                                   frames_memory_mb=frames_memory_mb, host=host,
-                                  allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
+                                  allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin),
+                                  log_upload_names=access_log)
         root_path = root_path_option(root_path)
     except ValueError as exc:
         _bad_value(exc)

@@ -120,6 +120,8 @@ INTERRUPTING_EXIT_CODES = (-signal.SIGTERM, -signal.SIGINT)
 INTERRUPTED_REQUEUE_WAIT_S = 8.0
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DATA_FOLDER, TEMPORARY_FOLDER = "the data folder", "the temporary folder"  # where a server's file goes
+# a job's analysis process's messages (its FFmpeg encoder's among them) kept for its log line: the last few, each cut
+ANALYSIS_MESSAGES_KEPT, ANALYSIS_MESSAGE_CHARS = 6, 300
 log = logging.getLogger(__name__)
 
 
@@ -218,6 +220,9 @@ class ServerSettings:
     host: str = defaults.HOST  # the address served: answered as a Host name besides the local names
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
     allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
+    # a queued job's log line names its upload (fervid serve --access-log, whose paths name it anyway); else the log
+    # carries job ids and sizes, not file names (README, "Privacy and data protection")
+    log_upload_names: bool = False
 
     def __post_init__(self):
         # zero workers would queue video jobs that never run; a zero or NaN limit would refuse (or admit) everything
@@ -649,12 +654,15 @@ class VideoWorkers:
         for t in self.threads:
             t.start()
 
-    def submit(self, job_id: str, recovered: bool = False) -> bool:
+    def submit(self, job_id: str, recovered: bool = False, upload: str | None = None) -> bool:
         """Queue a job; False (the caller answers 429) when ``max_queued_jobs`` are already waiting, except for
-        a job recovered at start-up, which always queues."""
+        a job recovered at start-up, which always queues. ``upload``: what the log line saying it is queued says
+        of its upload (a new job's), said before a worker can say it started."""
         with self._submit_lock:
             if not recovered and self._full():
                 return False
+            if upload is not None:
+                log.info("video job %s queued (%s)", job_id, upload)
             self.waiting[job_id] = None
             self.queue.put(job_id)
             return True
@@ -731,15 +739,20 @@ class VideoWorkers:
                 self.submit(job_id, recovered=True)
 
     def _run(self, ctx, job_id: str) -> bool:
-        """Analyse one job taken from the queue in its own process, until it ends or is stopped; a job that failed
-        is a line in the server's log, with its error (it was said only to a client asking for the job). True
-        where its analysis was interrupted by a signal (the job is queued again)."""
+        """Analyse one job taken from the queue in its own process, until it ends or is stopped; its end is a line in
+        the server's log: done, with its time, or failed, with its error (it was said only to a client asking for
+        the job). True where its analysis was interrupted by a signal (the job is queued again)."""
         try:
             return self._analyse(ctx, job_id)
         finally:
             job = self.store.read_quiet(job_id)
             if job.get("status") == "failed":
                 log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
+            elif job.get("status") == "done":
+                took = f" in {job['finished'] - job['started']:.1f} s" if job.get("started") and job.get("finished") \
+                    else ""
+                log.info("video job %s done%s%s", job_id, took,
+                         ", partial (its error says where the video broke)" if job.get("partial") else "")
 
     def _analyse(self, ctx, job_id: str) -> bool:
         if not self.store.exists(job_id):  # deleted meanwhile
@@ -749,14 +762,20 @@ class VideoWorkers:
             self.store.record_failure(job_id, "a previous analysis of this job is still running")
             self.store.drop_unneeded(job_id)
             return False
-        self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
-        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
+        job = self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
+        log.info("video job %s started%s", job_id, f" (restart {job['restarts']})" if job.get("restarts") else "")
+        messages = AnalysisMessages(ctx)
+        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, messages.writer),
+                           daemon=True)
         proc.start()
+        messages.read()
         self.store.write(job_id, pid=proc.pid)  # for people (and tests) looking for it; the lock tells if it runs
         while proc.is_alive():
             proc.join(0.2)
             if job_id in self.cancelled or self.stopping.is_set():
                 _stop_with_helpers(proc)
+        if said := messages.said():  # ahead of the job's own line, whose error may point "above" to them
+            log.warning("video job %s: its analysis said: %s", job_id, said)
         stopped = job_id in self.cancelled or self.stopping.is_set()
         # SIGTERM or SIGINT from outside (systemd stops a service by signalling its every process, the server's
         # analyses with it): the job was interrupted, not broken; it failed for good with "exited with -15"
@@ -789,6 +808,54 @@ def analysis_exit_error(exitcode: int) -> str:
                 "or a container's memory limit): the server's --frames-memory-mb and --max-video-megapixels lower "
                 "what a job holds, and fewer --workers run fewer jobs at once")
     return f"analysis process was ended by {name} (signal {-exitcode})"
+
+
+class AnalysisMessages:
+    """What a job's analysis process writes on its standard error, and the FFmpeg processes it starts (the annotated
+    video's encoder): read by the server through a pipe instead of going into the server's stderr as they were, raw,
+    many lines for one failure and naming no job (``[out#0/mp4 @ 0x558c...] Error writing trailer: No space left on
+    device`` among fervid's lines). The last :data:`ANALYSIS_MESSAGES_KEPT` distinct ones make one log line that
+    names the job. Where the platform cannot hand a pipe to the process as its stderr (Windows), they go to the
+    server's stderr as before."""
+
+    def __init__(self, ctx):
+        self.lines: list[str] = []
+        self._reader = self.writer = None
+        self._thread: threading.Thread | None = None
+        if os.name == "posix":
+            self._reader, self.writer = ctx.Pipe(duplex=False)
+
+    def read(self) -> None:
+        """Begin reading, once the process has started (and holds its own end of the pipe)."""
+        if self._reader is None:
+            return
+        self.writer.close()  # the process's copy (and its FFmpeg's) stays open: the pipe ends when they do
+        self._thread = threading.Thread(target=self._read_all, daemon=True)
+        self._thread.start()
+
+    def _read_all(self) -> None:
+        assert self._reader is not None
+        with self._reader, open(self._reader.fileno(), "rb", closefd=False) as pipe:
+            for raw in pipe:
+                line = _analysis_message(raw.decode("utf-8", "replace"))
+                if line and line not in self.lines:
+                    self.lines = [*self.lines, line][-ANALYSIS_MESSAGES_KEPT:]
+
+    def said(self, wait_s: float = 5.0) -> str:
+        """The messages, as one line ("" for none); waits ``wait_s`` at most for an FFmpeg still holding the pipe."""
+        if self._thread is not None:
+            self._thread.join(wait_s)
+        return " | ".join(self.lines)
+
+
+def _analysis_message(line: str) -> str | None:
+    """One line of an analysis's stderr as its log line keeps it: without FFmpeg's memory addresses (``[out#0/mp4 @
+    0x558c47e015c0]`` is ``[out#0/mp4]``), cut to :data:`ANALYSIS_MESSAGE_CHARS`; None for a blank line and FFmpeg's
+    "Last message repeated N times"."""
+    line = one_line(re.sub(r" @ 0x[0-9a-fA-F]+\]", "]", line.strip()))
+    if not line or line.startswith("Last message repeated"):
+        return None
+    return line if len(line) <= ANALYSIS_MESSAGE_CHARS else line[:ANALYSIS_MESSAGE_CHARS - 1] + "…"
 
 
 def _analysis_lock(folder: Path) -> FolderLock:
@@ -1022,9 +1089,13 @@ def _public_message(text: str | None, folder: Path, stored: str, filename: str |
     return re.sub(rf"(?<![\w.-]){re.escape(stored)}(?![\w.-])", lambda _: filename or "the upload", text)
 
 
-def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
+def _run_job(root: str, job_id: str, settings: ServerSettings, messages=None) -> None:
     """In a child process: analyse one queued video, writing progress and the outcome into its job.json; it ends
-    with the server that started it, and holds the job's analysis lock for as long as it runs."""
+    with the server that started it, and holds the job's analysis lock for as long as it runs. ``messages``: the
+    pipe (:class:`AnalysisMessages`' end) that becomes its stderr, and its FFmpeg processes'."""
+    if messages is not None:
+        os.dup2(messages.fileno(), 2)
+        messages.close()
     end_with_parent()  # a restarted server, which queues the job again, never races an orphan over its outputs
     # Ctrl-C in a terminal reaches the server's whole process group: the server stops its analyses itself (the job
     # runs again at the next start), and this one, ended by a KeyboardInterrupt first, failed its job ("exited with
@@ -1457,7 +1528,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         except BaseException:
             store.delete(job_id)
             raise
-        if not state["workers"].submit(job_id):  # filled while this upload came in (QueueFullCheck)
+        size = f"{(folder / input_name).stat().st_size / 1e6:.1f} MB"
+        upload = f"{one_line(filename or 'no file name')}, {size}" if settings.log_upload_names else size
+        if not state["workers"].submit(job_id, upload=upload):  # filled while this upload came in (QueueFullCheck)
             store.delete(job_id)
             raise _queue_full(filename, settings.max_queued_jobs)
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"  # behind a proxy's path prefix (--root-path): with it

@@ -90,16 +90,45 @@ def allow_open_files() -> None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (MACOS_OPEN_MAX, hard))
 
 
-def log_config(access_log: bool) -> dict:
+class _AccessLogPaths(logging.Filter):
+    """uvicorn's access log, as an operator reads it: each path as the request named it, and the health probes left
+    out while they succeed.
+
+    Behind a proxy that strips ``--root-path`` (``/fervid``), a request for ``/healthz`` was logged
+    ``GET /fervid/healthz``: uvicorn logs the ASGI scope's path, which the ASGI specification has carry the root
+    path, so the prefix is taken off again here. A container platform's probes (a GET or HEAD of ``/healthz`` every
+    few seconds) filled the log: a probe answered 2xx is left out, one that failed is logged."""
+
+    def __init__(self, root_path: str = ""):
+        super().__init__()
+        self.root_path = root_path
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.args, tuple) and len(record.args) == 5):  # (not uvicorn's request line)
+            return True
+        client, method, path, http_version, status = record.args
+        if self.root_path and isinstance(path, str) and path.startswith(self.root_path) \
+                and path[len(self.root_path):][:1] in ("", "/", "?"):
+            path = path[len(self.root_path):] or "/"
+            record.args = (client, method, path, http_version, status)
+        healthy_probe = method in ("GET", "HEAD") and isinstance(path, str) and path.partition("?")[0] == "/healthz"
+        return not (healthy_probe and isinstance(status, int) and 200 <= status < 300)
+
+
+def log_config(access_log: bool, root_path: str = "") -> dict:
     """uvicorn's logging setup for fervid: its warnings and errors (a request's traceback) on stderr, fervid's own
-    (a full disk) alike, and with ``access_log`` a line per request on stdout (uvicorn's access log: client address,
-    request line, status). uvicorn's start-up lines are left out: fervid says where it serves itself."""
+    alike (a full disk), with a line for each video job's events (queued, started, done or failed) at INFO, and with
+    ``access_log`` a line per request on stdout (uvicorn's access log: client address, request line as received,
+    without ``root_path``, status), less the ``/healthz`` probes answered 2xx. uvicorn's start-up lines are left
+    out: fervid says where it serves itself."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["filters"] = {"not_cancelled": {"()": _NotCancelled}}
+    config["filters"] = {"not_cancelled": {"()": _NotCancelled},
+                         "access_paths": {"()": _AccessLogPaths, "root_path": root_path}}
     config["handlers"]["default"]["filters"] = ["not_cancelled"]
     config["loggers"]["uvicorn.error"]["level"] = "WARNING"
     config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
-    config["loggers"]["fervid"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    config["loggers"]["uvicorn.access"]["filters"] = ["access_paths"]
+    config["loggers"]["fervid"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 
 
@@ -147,7 +176,7 @@ def run(app, host: str, port: int, root_path: str = "", access_log: bool = False
         say: Callable[[str], None] = print) -> None:
     """Serve ``app`` until SIGTERM or Ctrl-C."""
     config = uvicorn.Config(_AnswerCutOff(app), host=host, port=port, root_path=root_path,
-                            log_config=log_config(access_log),
+                            log_config=log_config(access_log, root_path),
                             access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     GracefulServer(config, say=say).run()
 
