@@ -2564,3 +2564,33 @@ def test_a_batchs_images_are_read_up_to_its_pipelines_pixel_limit(tmp_path, astr
         ran = CliRunner().invoke(cli.app, command)
         assert ran.exit_code == 1 and "image too large: 512 x 512 (0.262 megapixels; the limit is 0.1)" in ran.output, \
             (command, ran.output)
+
+
+@pytest.mark.parametrize("set_by_user", [None, "1"])
+def test_the_ray_engine_turns_rays_usage_reports_off_unless_the_user_set_them(tmp_path, monkeypatch, set_by_user):
+    """`fervid batch --engine ray` started a local Ray cluster with its usage reports to usage-stats.ray.io on
+    (Ray's default; seen with strace, with its probes of the cloud metadata addresses), where the README promises no
+    connection but the cluster's. The cluster ray.init starts reads RAY_USAGE_STATS_ENABLED from the environment:
+    it is 0 then, unless the user set it."""
+    import types
+
+    import fervid.apps.batch as batch
+
+    seen = {}
+
+    class Started(Exception):
+        pass
+
+    def init(**kwargs):
+        seen["setting"] = os.environ.get("RAY_USAGE_STATS_ENABLED")
+        raise Started
+
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(init=init))
+    if set_by_user is None:  # (set first: monkeypatch restores only what it recorded, and the run sets it)
+        monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "unset")
+        monkeypatch.delenv("RAY_USAGE_STATS_ENABLED")
+    else:
+        monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", set_by_user)
+    with pytest.raises(Started):
+        batch._run_ray([], BatchOptions(out=tmp_path / "out", engine="ray"), 1, lambda result: None)
+    assert seen["setting"] == ("0" if set_by_user is None else set_by_user)

@@ -934,6 +934,11 @@ def _run_ray(todo, options: BatchOptions, threads: int, record) -> None:
     """Ray tasks, one CPU each, retried up to twice if a worker process dies; a task that still fails is recorded
     as that file's failure and the job goes on. Outputs go to ``options.out``, which must be a path every node
     sees (a shared filesystem) when the cluster has several machines."""
+    # Ray reports usage to usage-stats.ray.io by default, and a local cluster's processes probe the cloud metadata
+    # addresses (169.254.169.254, metadata.google.internal) for that report: seen with strace from `fervid batch
+    # --engine ray`, whose README promises no connection but the cluster's. Off unless the user set it; read by the
+    # cluster ray.init starts here (a cluster at --address keeps its own setting)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
     # (a level's name, as ray's own default "info" is: its annotation says int)
