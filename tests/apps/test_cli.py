@@ -1222,6 +1222,8 @@ def test_evaluate_compares_several_models_on_the_same_faces(tmp_path, fer_csv):
                                                              "confusion.png"}
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["model"]) == models and list(table["n"]) == [200, 200]
+    # the shipped models within the package, not where it is installed (the user's home folder)
+    assert list(table["model_folder"]) == [f"fervid/weights/{name}" for name in models]
     for name, row in zip(models, table.itertuples()):
         metrics = json.loads((out / name / "metrics.json").read_text(encoding="utf-8"))
         assert row.accuracy == round(metrics["accuracy"], 4) and row.f1_happy == metrics["f1"][3]
