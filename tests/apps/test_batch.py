@@ -2594,3 +2594,52 @@ def test_the_ray_engine_turns_rays_usage_reports_off_unless_the_user_set_them(tm
     with pytest.raises(Started):
         batch._run_ray([], BatchOptions(out=tmp_path / "out", engine="ray"), 1, lambda result: None)
     assert seen["setting"] == ("0" if set_by_user is None else set_by_user)
+
+
+def test_a_rerun_that_writes_no_face_pictures_removes_those_an_earlier_run_wrote(tmp_path, astronaut_rgb, face_clip):
+    """`fervid batch data/ --out b3`, then again with `--no-annotate --key-frames 0`, kept every done file's
+    annotated copy and key frames (README "Privacy and data protection": numbers only), where `fervid video` removes
+    them on the same re-run. The files keep their numbers; their pictures go, and their tables point at none."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "data"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "astronaut.png")
+    shutil.copyfile(face_clip, corpus / "clip.mp4")
+    out = tmp_path / "b3"
+    first = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "-q"])
+    assert first.exit_code == 0, first.output
+    pictures = lambda: sorted(p.name for p in (out / "files").glob("*/*")  # noqa: E731
+                              if p.name == "annotated.png" or p.name.endswith("_annotated.mp4")
+                              or re.fullmatch(r"clip_track\d+_\d{4}\.\d\ds_\w+\.png", p.name))
+    written = pictures()
+    key_frames = [name for name in written if name.startswith("clip_track")]
+    assert "annotated.png" in written and "clip_annotated.mp4" in written and key_frames, written
+    dataset = pd.read_parquet(out / "dataset.parquet")
+
+    again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
+                                     "--key-frames", "0", "-q"])
+    assert again.exit_code == 0, again.output
+    assert (f"removed 2 annotated copies and {len(key_frames)} key frame{'s' * (len(key_frames) > 1)} an earlier "
+            "run wrote (this run writes none)") in again.output
+    assert pictures() == []
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["this_run"]["files_analysed"] == 0  # kept, numbers and all
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "dataset.parquet"), dataset)
+    video = out / summary["outputs"][str(corpus / "clip.mp4")]
+    assert (video / "clip_track1_timeline.png").is_file()  # a chart of numbers, not a face
+    tracks = json.loads((video / "clip_tracks.json").read_text(encoding="utf-8"))
+    episodes = [ep for track in tracks["tracks"] for ep in track["episodes"]]
+    assert episodes and all(ep["key_frame"] is None for ep in episodes) and tracks["key_frames"] == 0
+    with open(video / "clip_episodes.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(row["key_frame"] == "" for row in rows) and rows[0]["emotion"] == "happy"
+
+    # nothing left to remove: nothing said
+    third = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
+                                     "--key-frames", "0", "-q"])
+    assert third.exit_code == 0 and "removed" not in third.output, third.output

@@ -974,13 +974,17 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     # and each face's prediction is kept for other metrics and tests
     import onnxruntime
 
-    from fervid.inference.models import file_sha256
+    from fervid.inference.models import file_sha256, resolve_model_dir
 
     # the digest of the graph that scored the faces (int8), not of the float model.onnx beside it
-    folder = Path(metrics["settings"]["model_folder"])
+    folder = resolve_model_dir("ferplus_vgg")
     assert metrics["settings"]["weights_sha256"] == file_sha256(folder / "model_int8.onnx")
+    # the shipped model by its place in the package: the installation's absolute path named the user's home folder
+    # (README "Names and paths"), in metrics.json and report.md alike
+    for written in ("metrics.json", "report.md"):
+        assert str(folder.parent) not in (tmp_path / "eval" / written).read_text(encoding="utf-8")
     assert metrics["settings"] | {"fervid": "", "weights_sha256": ""} == {
-        "model": "ferplus_vgg", "model_folder": metrics["settings"]["model_folder"],
+        "model": "ferplus_vgg", "model_folder": "fervid/weights/ferplus_vgg",
         "weights_file": "model_int8.onnx", "weights_sha256": "",
         "precision": "int8", "temperature": 0.5575, "dataset_kind": "photos", "data": str(photos),
         "detector": "centerface", "face_min_score": 0.3,
@@ -1218,6 +1222,8 @@ def test_evaluate_compares_several_models_on_the_same_faces(tmp_path, fer_csv):
                                                              "confusion.png"}
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["model"]) == models and list(table["n"]) == [200, 200]
+    # the shipped models within the package, not where it is installed (the user's home folder)
+    assert list(table["model_folder"]) == [f"fervid/weights/{name}" for name in models]
     for name, row in zip(models, table.itertuples()):
         metrics = json.loads((out / name / "metrics.json").read_text(encoding="utf-8"))
         assert row.accuracy == round(metrics["accuracy"], 4) and row.f1_happy == metrics["f1"][3]

@@ -76,6 +76,21 @@ def test_a_models_onnx_file_names_the_model_folder_holding_it_in_the_api_and_the
     assert '"fer2013_vgg"' in done.stdout
 
 
+def test_a_shipped_models_folder_is_recorded_within_the_package_and_a_users_own_as_given(tmp_path, monkeypatch):
+    """`fervid evaluate`'s metrics.json, report.md and comparison recorded a shipped model's folder by the absolute
+    path of the installation (/home/<user>/.../site-packages/fervid/weights/ferplus_vgg): README "Names and paths"."""
+    import shutil
+
+    from fervid.inference.models import MODELS, recorded_model_folder
+
+    assert recorded_model_folder(resolve_model_dir("ferplus_vgg")) == "fervid/weights/ferplus_vgg"
+    assert recorded_model_folder(MODELS["fer2013_vgg"]) == "fervid/weights/fer2013_vgg"
+    shutil.copytree(MODELS["fer2013_vgg"], tmp_path / "mine")
+    monkeypatch.chdir(tmp_path)
+    assert recorded_model_folder(resolve_model_dir("./mine")) == "mine"
+    assert recorded_model_folder(resolve_model_dir(tmp_path / "mine")) == str(tmp_path / "mine")
+
+
 def test_a_graph_file_named_as_the_model_is_the_graph_that_runs_unless_a_precision_is_asked_for(tmp_path,
                                                                                                   astronaut_png,
                                                                                                   face_clip):

@@ -1350,6 +1350,59 @@ def _work(path: str, kind: str) -> float:
     return VIDEO_START_AND_END_WORK + (seconds or UNKNOWN_LENGTH_WORK)
 
 
+def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> tuple[int, int]:
+    """A done file's face pictures that this run's settings no longer write, removed from its ``folder`` in
+    ``files/``: the annotated copy (``annotated.png``, ``<stem>_annotated.mp4``) without ``annotate``, the key frames
+    with ``key_frames`` 0, whose tracks JSON and episodes CSV then say ``key_frame`` null, as a ``fervid video``
+    re-run that writes none does (README "Privacy and data protection": numbers only). The numbers are kept:
+    neither setting changes them (RESULT_SETTINGS). Returns how many annotated copies and key frames went."""
+    import csv
+
+    from fervid.inference.set_aside import unlink_retrying
+
+    annotated_gone = key_frames_gone = 0
+    if not annotate:
+        for path in [folder / "annotated.png", *folder.glob("*_annotated.mp4")]:
+            if path.is_file():
+                unlink_retrying(path)
+                annotated_gone += 1
+    tracks = sorted(folder.glob("*_tracks.json"))
+    if key_frames != 0 or len(tracks) != 1:  # (an image has no key frames)
+        return annotated_gone, key_frames_gone
+    names = OutputNames(OutputNames.stem_of(tracks[0].name) or "")
+    for path in sorted(folder.iterdir()):
+        if names.is_key_frame(path.name) and path.is_file():
+            unlink_retrying(path)
+            key_frames_gone += 1
+    if not key_frames_gone:
+        return annotated_gone, key_frames_gone
+
+    def without_key_frames(node):
+        if isinstance(node, dict):
+            return {k: None if k == "key_frame" else without_key_frames(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [without_key_frames(v) for v in node]
+        return node
+
+    doc = json.loads(tracks[0].read_text(encoding="utf-8"))
+    doc = {**without_key_frames(doc), "key_frames": 0}  # the cap this folder's pictures now keep to
+    with replacing(tracks[0]) as temporary:
+        write_json(temporary, doc)
+    episodes = folder / names.episodes_csv
+    if episodes.is_file():
+        with open(episodes, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            columns = next(reader, [])
+            cells = list(reader)
+        if "key_frame" in columns:
+            at = columns.index("key_frame")
+            for row in cells:
+                row[at] = ""
+            with replacing(episodes) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
+                csv.writer(fh, lineterminator="\n").writerows([columns, *cells])
+    return annotated_gone, key_frames_gone
+
+
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
@@ -1376,6 +1429,15 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     given = {os.path.abspath(p) for p in files}
     # (counted from the store: a file that could not be read is no more done than one to analyse)
     done_before = sum(r["status"] == "done" and r["location"] in given for r in store.rows())
+    if not options.pipeline.annotate or options.pipeline.key_frames == 0:
+        # the files kept keep their numbers, not the face pictures this run's settings no longer write
+        gone = [drop_face_pictures(out / "files" / r["key"], options.pipeline.annotate, options.pipeline.key_frames)
+                for r in store.rows() if r["status"] == "done"]
+        annotated_gone, key_frames_gone = sum(a for a, _ in gone), sum(k for _, k in gone)
+        if annotated_gone or key_frames_gone:
+            notices.append(f"{out}: removed {annotated_gone} annotated cop{'y' if annotated_gone == 1 else 'ies'} "
+                           f"and {key_frames_gone} key frame{'' if key_frames_gone == 1 else 's'} an earlier run "
+                           "wrote (this run writes none)")
     if progress and done_before:  # a rerun goes on where the last stopped: said before the bar, not left to its total
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)

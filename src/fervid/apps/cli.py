@@ -27,7 +27,7 @@ from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.images import MAX_PIXELS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
-                                     is_shipped_name, model_folder_of_file, resolve_model_dir,
+                                     is_shipped_name, model_folder_of_file, recorded_model_folder, resolve_model_dir,
                                      warn_of_cnn_folder_not_used)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
@@ -2673,7 +2673,7 @@ def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Opt
                      "tuned on")
     # what made the numbers, so a published score can be traced back to its model, data and settings
     threshold = getattr(analyzer.detector, "score_threshold", None)
-    settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), **cnn.weights_identity,
+    settings = {"model": cnn.config.name, "model_folder": recorded_model_folder(cnn.folder), **cnn.weights_identity,
                 "precision": cnn.precision, "temperature": float(cnn.config.temperature),
                 "dataset_kind": dataset, "data": str(data),
                 **({"usage": usage} if dataset in FER2013_KINDS else {}),

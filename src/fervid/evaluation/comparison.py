@@ -12,6 +12,7 @@ import fervid
 from fervid.emotions import EMOTIONS
 from fervid.evaluation.intervals import paired_difference
 from fervid.inference.annotate import naming_file
+from fervid.inference.models import recorded_model_folder
 from fervid.inference.set_aside import staged_outputs
 from fervid.inference.records import write_csv
 from fervid.json_files import write_json
@@ -62,7 +63,7 @@ def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) ->
         interval = f"{ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method}" if ev.accuracy_ci95 else f"no interval: {ev.ci_method}"
         lines.append(f"| {s.name} | {s.cnn.precision} | {ev.n} | {ev.accuracy:.4f} ({interval}) | {ev.macro_f1:.4f} | "
                      + " | ".join(value(f) for f in ev.f1) + " |")
-        rows.append({"model": s.name, "model_folder": str(s.cnn.folder), "precision": s.cnn.precision,
+        rows.append({"model": s.name, "model_folder": recorded_model_folder(s.cnn.folder), "precision": s.cnn.precision,
                      "dataset": ev.dataset, "n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95_low": ci[0],
                      "accuracy_ci95_high": ci[1], "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4),
                      **{f"f1_{emotion}": f for emotion, f in zip(EMOTIONS, ev.f1)},

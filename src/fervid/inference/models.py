@@ -307,6 +307,18 @@ def model_folder_of_file(path: str | Path) -> Path | None:
     return None
 
 
+def recorded_model_folder(folder: str | Path) -> str:
+    """A model's folder as the outputs that record it say it (``fervid evaluate``'s metrics.json, report.md and
+    comparison): a shipped model's relative to the installed package (``fervid/weights/ferplus_vgg``), not by the
+    absolute path of the user's installation, which names their home folder (README "Names and paths"); a user's own
+    folder as it was given."""
+    try:
+        inside = Path(folder).resolve().relative_to(WEIGHTS_DIR.resolve())
+    except ValueError:
+        return str(folder)
+    return f"{WEIGHTS_DIR.parent.name}/{WEIGHTS_DIR.name}/{inside.as_posix()}"
+
+
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
     name, where there is one) or to a file in one (its ``model.onnx``: the folder holding it). A shipped model's name means it alone (:func:`written_as_path`); whether the user

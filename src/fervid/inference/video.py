@@ -131,6 +131,12 @@ class OutputNames:
     def key_frame(self, track: int, start: float, emotion: str) -> str:
         return f"{self.stem}_track{track}_{start:07.2f}s_{emotion}.png"
 
+    def is_key_frame(self, name: str) -> bool:
+        """Whether ``name`` is one of this stem's key frames (as :meth:`key_frame` names them), whole or
+        :meth:`partial`: a face's picture, where a timeline is a chart of numbers."""
+        found = self._per_track(re.escape(self.stem)).fullmatch(self._whole(name))
+        return found is not None and found[1] != "timeline"
+
     @staticmethod
     def _per_track(stem_pattern: str) -> re.Pattern:
         """A stem's timelines and key frames (as :meth:`timeline` and :meth:`key_frame` name them)."""
