@@ -4667,7 +4667,9 @@ def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_p
     assert bad.exit_code == 2 and "--frames-memory-mb must be positive" in bad.output, bad.output
     for command in ("video", "batch", "serve"):  # the default is VideoOptions', said in --help
         help_text = runner.invoke(app, [command, "--help"]).output
-        assert re.search(r"--frames-memory-mb MB[^[]*\[default: 2000\.0\]", help_text), help_text
+        # (serve's says its environment variable first: FERVID_SERVE_FRAMES_MEMORY_MB)
+        assert re.search(r"--frames-memory-mb MB[^[]*\[(env var:\s+FERVID_SERVE_FRAMES_MEMORY_MB;\s+)?default: "
+                         r"2000\.0\]", help_text), help_text
 
 
 def test_crops_of_images_of_one_name_in_different_folders_stay_apart(tmp_path, astronaut_rgb):
