@@ -179,7 +179,7 @@ async function showRecent() {
     const state = states[i];
     if (!state || state === "gone" || !state.expires_at) return;
     const lead = Number.isFinite(state.answered) ? state.answered - Date.now() : 0;
-    entry.expires = expiries[entry.job_id] = Date.parse(state.expires_at) - lead;
+    expiries[entry.job_id] = Date.parse(state.expires_at) - lead;
   });
   noteExpiry(expiries);
   // (an answer without a Date header is not judged by time: the server's cleanup deletes an expired job, a 404)
