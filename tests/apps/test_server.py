@@ -350,6 +350,38 @@ def test_video_job_lifecycle(client, face_clip):
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
+def test_no_answer_with_faces_or_results_is_kept_in_a_browsers_cache(client, astronaut_rgb, face_clip):
+    """A job's files and results were served with an ETag and Last-Modified and no Cache-Control: a shared lab PC's
+    browser cache (or a proxy) kept its key frames, annotated video and results after DELETE or expiry. Every API
+    answer is no-store; the MP4 still answers a Range request (a player seeks with them)."""
+    def uncached(response):
+        assert response.headers.get("cache-control") == "no-store", (response.request.url, response.headers)
+        return response
+
+    for query in ("", "?csv=true", "?format=csv"):  # a photo's faces, in each form the page and clients ask for
+        photo = uncached(client.post(f"/v1/images{query}", files={"files": ("a.png", png_bytes(astronaut_rgb))}))
+        assert photo.status_code == 200
+    job_id = uncached(client.post("/v1/videos", files={"file": ("face_clip.mp4", face_clip.read_bytes(),
+                                                                "video/mp4")})).json()["job_id"]
+    assert wait_done(client, job_id)["status"] == "done"
+    uncached(client.get(f"/v1/jobs/{job_id}"))
+    result = uncached(client.get(f"/v1/jobs/{job_id}/result")).json()
+    uncached(client.get(result["links"]["frames_json"]))
+    video_url = result["links"]["annotated_video"]
+    for url in (video_url, result["links"]["tracks_json"], result["links"]["frames_csv"],
+                result["tracks"][0]["timeline_url"], result["tracks"][0]["episodes"][0]["key_frame_url"]):
+        assert uncached(client.get(url)).status_code == 200
+        assert uncached(client.head(url)).status_code == 200
+    size = int(client.head(video_url).headers["content-length"])
+    part = uncached(client.get(video_url, headers={"Range": "bytes=4-7"}))
+    assert part.status_code == 206 and part.content == b"ftyp"
+    assert part.headers["content-range"] == f"bytes 4-7/{size}"
+    uncached(client.delete(f"/v1/jobs/{job_id}"))
+    uncached(client.get(video_url))  # a 404 of a deleted job's file is not kept either
+    # the pages and their scripts hold no one's results: cached as before
+    assert "cache-control" not in client.get("/static/app.js").headers
+
+
 @pytest.mark.parametrize("model", [None, "models/mine/model.onnx"], ids=["shipped-model", "relative-model-file"])
 def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch, face_clip, model):
     """The default --data-dir, fervid-data, is relative; the analysis child changes into its job's folder, where

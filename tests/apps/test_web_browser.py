@@ -601,3 +601,128 @@ def test_the_pages_work_behind_a_reverse_proxy_under_a_path_prefix(proxied, page
     finally:
         page.remove_listener("response", note)
     assert not failed, failed
+
+
+def test_a_finished_video_can_be_deleted_from_the_server_from_the_page_after_confirming(server, browser, tmp_path,
+                                                                                         face_clip):
+    """The page could not delete a job: its upload's results stayed on the server until they expired (24 h). A
+    finished one (done or failed) has a "Delete from the server" button, on the page and in the recent list, which
+    asks first, then sends DELETE /v1/jobs/{id} and drops it from this browser's list."""
+    from datetime import datetime, timedelta, timezone
+
+    (tmp_path / "lesson.mp4").write_bytes(face_clip.read_bytes())
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(server + "/")
+        tab.set_input_files("#file-input", str(tmp_path / "lesson.mp4"))
+        job = tab_job(tab)
+        expect(tab.locator("#video")).to_be_visible(timeout=120_000)
+        button = tab.get_by_role("button", name="Delete from the server", exact=True)
+        questions = []
+        tab.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+        button.click()  # asked, and told no: nothing deleted
+        expect(tab.locator("#video")).to_be_visible()
+        assert questions and "lesson.mp4" in questions[0] and "cannot be undone" in questions[0], questions
+        assert tab.request.get(f"{server}/v1/jobs/{job}").ok
+        expect(tab.get_by_role("button", name="Delete lesson.mp4 from the server")).to_be_visible()  # the list's
+        tab.once("dialog", lambda dialog: dialog.accept())
+        button.click()
+        expect(tab.locator("#status")).to_have_text("Deleted lesson.mp4 and its results from the server.")
+        assert tab.request.get(f"{server}/v1/jobs/{job}").status == 404
+        expect(tab.locator("#video")).to_be_hidden()
+        expect(button).to_be_hidden()
+        expect(tab.locator("#recent")).to_be_hidden()
+        assert tab.evaluate("JSON.parse(localStorage.getItem('fervid-recent-videos'))") == []
+        assert tab.locator("#player").get_attribute("src") is None and tab.locator("#keyframes img").count() == 0
+        tab.reload()  # the tab no longer follows it
+        expect(tab.locator("#status")).not_to_contain_text("no longer exists")
+        expect(tab.locator("#video")).to_be_hidden()
+
+        # a failed job in the list: deleted from there (a running one has no button)
+        failed, running = "f" * 32, "e" * 32
+        deleted = []
+
+        def answer(route, request):
+            job_id = request.url.rsplit("/", 1)[1]
+            if request.method == "DELETE":
+                deleted.append(job_id)
+                return route.fulfill(status=200, content_type="application/json", body=json.dumps({"deleted": job_id}))
+            status = "failed" if job_id == failed else "running"
+            route.fulfill(status=200, content_type="application/json", body=json.dumps({
+                "id": job_id, "status": status, "progress": 0.5, "error": "no frame could be read",
+                "filename": f"{job_id[0]}.mp4", "created": datetime.now().timestamp(), "partial": False,
+                "restarts": 0, "waiting_for": 0,
+                "expires_at": (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat() if status == "failed"
+                else None}))
+
+        for job_id in (failed, running):
+            tab.route(f"**/v1/jobs/{job_id}", answer)
+        tab.evaluate("""(ids) => { localStorage.setItem('fervid-recent-videos', JSON.stringify(ids.map((id) => (
+            {job_id: id, name: `${id[0]}.mp4`, started: Date.now(), status_url: `v1/jobs/${id}`,
+             result_url: `v1/jobs/${id}/result`, live: false})))); }""", [failed, running])
+        tab.reload()
+        expect(tab.locator("#recent-list li")).to_have_count(2)
+        expect(tab.locator("#recent-list button")).to_have_count(1)
+        tab.once("dialog", lambda dialog: dialog.accept())
+        tab.get_by_role("button", name="Delete f.mp4 from the server").click()
+        expect(tab.locator("#recent-list li")).to_have_count(1)
+        expect(tab.locator("#recent-list li")).to_contain_text("e.mp4")
+        assert deleted == [failed]
+    finally:
+        context.close()
+
+
+def test_a_recent_video_whose_server_is_out_of_reach_leaves_the_list_when_the_server_said_it_deletes_it(
+        server, browser):
+    """The recent list (each upload's file name, in localStorage) kept a video whose server could not be reached
+    "as it was", for ever. It goes at the time the server last said it deletes it, by this browser's clock (the
+    server's clock 1 h ahead here)."""
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    now = datetime.now(timezone.utc)
+    server_now = now + timedelta(hours=1)
+    soon, later = "a" * 32, "b" * 32
+    ends = {soon: server_now + timedelta(hours=2), later: server_now + timedelta(days=3)}  # the server's clock
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+
+        def answer(route, request):
+            job_id = request.url.rsplit("/", 1)[1]
+            route.fulfill(status=200, content_type="application/json",
+                          headers={"Date": format_datetime(server_now, usegmt=True)},
+                          body=json.dumps({"id": job_id, "status": "done", "progress": 1.0, "error": None,
+                                           "filename": f"{job_id[0]}.mp4", "created": now.timestamp() - 3600,
+                                           "partial": False, "restarts": 0, "waiting_for": 0,
+                                           "expires_at": ends[job_id].isoformat()}))
+
+        tab.route("**/v1/jobs/*", answer)
+        tab.goto(server + "/")
+        tab.evaluate("""(ids) => { localStorage.setItem('fervid-recent-videos', JSON.stringify(ids.map((id) => (
+            {job_id: id, name: `${id[0]}.mp4`, started: Date.now(), status_url: `v1/jobs/${id}`,
+             result_url: `v1/jobs/${id}/result`, live: false})))); }""", [soon, later])
+        tab.reload()
+        expect(tab.locator("#recent-list li")).to_have_count(2)
+        tab.close()
+
+        for browser_clock, listed in ((now + timedelta(hours=1), ["a.mp4", "b.mp4"]),  # before either is deleted
+                                      (now + timedelta(hours=3), ["b.mp4"])):  # after "a" (server: +1 h +2 h)
+            tab = context.new_page()
+            tab.route("**/v1/jobs/*", lambda route: route.abort())  # the server out of reach
+            tab.clock.install(time=browser_clock)
+            tab.goto(server + "/")
+            recent = tab.locator("#recent-list li")
+            expect(recent).to_have_count(len(listed))
+            for item, name in zip(recent.all(), listed):
+                expect(item).to_contain_text(name)
+            # as it last said, by this browser's clock (to the day: the Date header is to the second)
+            deletes = tab.evaluate("(when) => new Date(when).toLocaleDateString()",
+                                   (ends[later] - timedelta(hours=1)).timestamp() * 1000)
+            expect(recent.last).to_contain_text(f"the server deletes it on {deletes}")
+            stored = tab.evaluate("JSON.parse(localStorage.getItem('fervid-recent-videos')).map((e) => e.name)")
+            assert stored == listed, (browser_clock, stored)
+            tab.close()
+    finally:
+        context.close()

@@ -456,7 +456,10 @@ class SecurityHeaders:
     (a job's URL is as good as its key), no framing (clickjacking), and a Content-Security-Policy that lets the
     pages load only their own scripts, styles, images and media (blob: for a photo drawn from the picked file,
     inline styles for the probability bars' widths; connect-src falls back to 'self', which covers the live page's
-    WebSocket to its own host). The API docs (``unrestricted_paths``) run inline scripts: they get no policy."""
+    WebSocket to its own host). The API docs (``unrestricted_paths``) run inline scripts: they get no policy.
+    Every API answer (``/v1/...``: a photo's faces, a job's state, results, key frames and annotated video) is
+    ``Cache-Control: no-store``: with only an ETag and Last-Modified, a shared lab PC's browser cache (or a proxy's)
+    kept a job's faces after it was deleted or expired."""
 
     POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
               "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -470,9 +473,11 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        added = self.HEADERS
-        if _route_path(scope) not in self.unrestricted:
+        added, path = self.HEADERS, _route_path(scope)
+        if path not in self.unrestricted:
             added = [*added, (b"content-security-policy", self.POLICY.encode())]
+        if path.startswith("/v1/"):
+            added = [*added, (b"cache-control", b"no-store")]
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

@@ -155,8 +155,10 @@ async function analyseVideo(file, token) {
 const STATUS_WORDS = {queued: "waiting", running: "being analysed", done: "ready", failed: "failed"};
 
 // "Your recent videos and live sessions": each of this browser's video jobs and saved live sessions the server still
-// has, with a link that shows its results (in this tab; in a new one too), and when the server deletes it. Those the
-// server no longer has (deleted, or expired) are dropped from the list.
+// has, with a link that shows its results (in this tab; in a new one too), when the server deletes it, and a button
+// that deletes a finished one now. Those the server no longer has (deleted, or expired) are dropped from the list;
+// one whose server is out of reach is listed as it was until the time the server said it deletes it (it was listed
+// for ever: its file's name, on a shared PC).
 async function showRecent() {
   const entries = readRecent();
   const states = await Promise.all(entries.map(async (entry) => {
@@ -170,21 +172,74 @@ async function showRecent() {
       return null;
     }
   }));
+  // when the server deletes each, by this browser's clock (the server's time less its clock's lead), kept for the
+  // times it cannot be reached
+  const expiries = {};
+  entries.forEach((entry, i) => {
+    const state = states[i];
+    if (!state || state === "gone" || !state.expires_at) return;
+    const lead = Number.isFinite(state.answered) ? state.answered - Date.now() : 0;
+    expiries[entry.job_id] = Date.parse(state.expires_at) - lead;
+  });
+  noteExpiry(expiries);
   // (an answer without a Date header is not judged by time: the server's cleanup deletes an expired job, a 404)
-  const expired = (state) => state === "gone" || (state && state.expires_at && Date.parse(state.expires_at) <= state.answered);
-  forget(entries.filter((_, i) => expired(states[i])).map((entry) => entry.job_id));
+  const expired = (entry, state) => state === "gone" || (state ? state.expires_at && Date.parse(state.expires_at) <= state.answered
+                                                               : entry.expires <= Date.now());
+  forget(entries.filter((entry, i) => expired(entry, states[i])).map((entry) => entry.job_id));
   const known = new Set(readRecent().map((entry) => entry.job_id));  // another tab's changes meanwhile kept
   const items = entries.map((entry, i) => [entry, states[i]]).filter(([entry, state]) => known.has(entry.job_id)
-                                                                                     && !expired(state));
-  $("recent-list").innerHTML = items.map(([entry, state]) => {
+                                                                                     && !expired(entry, state));
+  const list = $("recent-list");
+  list.innerHTML = items.map(([entry, state]) => {
     // when, by the server's clock where it says (created: Unix seconds), as the time it deletes it is
     const when = state && state.created ? state.created * 1000 : entry.started;
     const said = [`${entry.live ? "saved" : "uploaded"} ${new Date(when).toLocaleString()}`];
     if (state) said.push(STATUS_WORDS[state.status] || state.status);
-    if (state && state.expires_at) said.push(`the server deletes it on ${new Date(state.expires_at).toLocaleString()}`);
-    return `<li><a href="#job=${entry.job_id}">${escapeHtml(entry.name)}</a> <span class="note">(${said.join(", ")})</span></li>`;
+    const deletes = state ? state.expires_at : entry.expires;
+    if (deletes) said.push(`the server deletes it on ${new Date(deletes).toLocaleString()}`);
+    const button = state && FINISHED.includes(state.status) ? ` <button type="button" data-job="${entry.job_id}"
+      aria-label="Delete ${escapeHtml(entry.name)} from the server">Delete from the server</button>` : "";
+    return `<li><a href="#job=${entry.job_id}">${escapeHtml(entry.name)}</a> <span class="note">(${said.join(", ")})</span>${button}</li>`;
   }).join("");
+  for (const [entry] of items) {
+    const button = list.querySelector(`button[data-job="${entry.job_id}"]`);
+    if (button) button.addEventListener("click", () => deleteJob(entry));
+  }
   $("recent").hidden = !items.length;
+}
+
+const FINISHED = ["done", "failed"];  // a job the server can be asked to delete from the page (a running one it stops)
+let finishedJob = null;  // the job this tab shows, once it is done or failed: its "Delete from the server" button's
+
+function offerDelete(job) {
+  finishedJob = job;
+  $("delete-job").hidden = false;
+}
+
+// DELETE /v1/jobs/{id} (its status URL, which carries --root-path), once the person confirms: its upload's
+// results go from the server at once, not at its expiry, and it leaves this browser's recent list
+async function deleteJob(job) {
+  const name = job.name || "this video";
+  if (!confirm(`Delete ${name} and its results from the server now? This cannot be undone: download what you keep first.`)) return;
+  let response;
+  try {
+    response = await fetch(job.status_url, {method: "DELETE"});
+  } catch (err) {
+    setStatus(`Error: could not delete ${name}: ${problem(err)}`, true);
+    return;
+  }
+  if (!response.ok && response.status !== 404) {  // 404: gone already (another tab's, or expired)
+    setStatus(`Error: could not delete ${name}: ${await errorText(response)}`, true);
+    return;
+  }
+  forget([job.job_id]);
+  if (finishedJob && finishedJob.job_id === job.job_id) {  // this tab's: its pictures and links go too
+    ++current;
+    sessionStorage.removeItem(JOB_KEY);
+    clearResults();
+  }
+  setStatus(`Deleted ${name} and its results from the server.`);
+  showRecent();
 }
 
 // The page opened (or its link in "Your recent videos" followed) at #job=<id>: this tab shows that job
@@ -208,6 +263,10 @@ function follow(job) {  // this tab shows `job` from now on, through a reload to
 
 function clearResults() {
   $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true; $("job").textContent = "";
+  $("delete-job").hidden = true; finishedJob = null;
+  const player = $("player");
+  if (player.getAttribute("src")) { player.removeAttribute("src"); player.load(); }  // a deleted job's video let go
+  for (const id of ["timelines", "keyframes", "downloads"]) $(id).innerHTML = "";
 }
 
 // What a job's state says: why it waits, and how far it has got
@@ -264,6 +323,7 @@ async function followJob(job, token) {
     if (state.status === "failed") {  // (the tab keeps it: a reload says so again)
       progress.hidden = true;
       setStatus(`Error: ${state.error}`, true);
+      offerDelete(job);
       showRecent();
       return;
     }
@@ -276,6 +336,7 @@ async function followJob(job, token) {
   if (token !== current) return;
   progress.hidden = true;  // (the tab keeps the job: a reload shows its results again)
   showVideo(result, frames);
+  offerDelete(job);
   $("expires").textContent = state.expires_at ? `The server deletes these results on ${
     new Date(state.expires_at).toLocaleString()}: download what you keep.` : "";
   showRecent();
@@ -482,6 +543,7 @@ if (shared) {
   try { remember(JSON.parse(shared)); } catch { /* not JSON */ }
   localStorage.removeItem(JOB_KEY);
 }
+$("delete-job").addEventListener("click", () => { if (finishedJob) deleteJob(finishedJob); });
 window.addEventListener("hashchange", openLinkedJob);
 if (!openLinkedJob()) {
   const mine = sessionStorage.getItem(JOB_KEY);

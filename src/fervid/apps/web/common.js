@@ -63,7 +63,9 @@ function faceLabelSpoken(emotion, confidence, uncertain) {
 
 // This browser's recent video jobs and saved live sessions (localStorage: every tab's), newest first, listed on the
 // main page as "Your recent videos and live sessions" while the server keeps them: a closed tab's results were out
-// of reach. An entry: {job_id, name, started (ms), status_url, result_url, live (a saved live session)}.
+// of reach. An entry: {job_id, name, started (ms), status_url, result_url, live (a saved live session), expires (ms
+// by this browser's clock: when the server deletes it, as its last answer said; the entry goes then at the latest,
+// the server reached or not)}.
 const RECENT_KEY = "fervid-recent-videos";
 const RECENT_MAX = 10;
 
@@ -83,6 +85,10 @@ function writeRecent(list) {
 function remember(job, live = false) {
   writeRecent([{job_id: job.job_id, name: job.name, started: Date.now(), status_url: job.status_url,
                 result_url: job.result_url, live}, ...readRecent().filter((entry) => entry.job_id !== job.job_id)]);
+}
+
+function noteExpiry(expiries) {  // {job_id: ms by this browser's clock}, into the entries another tab may have changed
+  writeRecent(readRecent().map((entry) => (entry.job_id in expiries ? {...entry, expires: expiries[entry.job_id]} : entry)));
 }
 
 function forget(jobIds) {
