@@ -60,6 +60,25 @@ def test_onnx_runtime_imported_first_is_warned_of_once_as_its_telemetry_cannot_b
         assert list((tmp_path / f"quiet{len(env)}").rglob("*")) == []  # no device id, no event queue
 
 
+def test_the_warning_names_the_device_id_and_event_queue_onnx_runtime_left_to_delete(tmp_path):
+    """A data-protection officer asked what to clean up after onnxruntime was imported before fervid: ONNX Runtime
+    1.29+ keeps a device id and its event queue under ~/.cache (or XDG_CACHE_HOME), and the warning named neither.
+    It names both files, where they are, as they exist after the program ends."""
+    first = run_as_a_user("import onnxruntime, fervid", tmp_path / "home")
+    kept = sorted((tmp_path / "home").rglob("*"))
+    if not any(path.name == "deviceid" for path in kept):
+        pytest.skip(f"this ONNX Runtime keeps no device id here (made {kept})")
+    folder = tmp_path / "home" / ".cache" / "Microsoft" / "DeveloperTools" / ".onnxruntime"
+    said = runtime_warnings(first)
+    assert len(said) == 1, first.stderr
+    assert f"It keeps {folder / 'deviceid'} and {folder / 'onnxruntime.db'}" in said[0]
+    assert "delete them once this program has ended" in said[0]
+    assert (folder / "deviceid").is_file() and (folder / "onnxruntime.db").is_file()
+    cache = tmp_path / "elsewhere"
+    moved = run_as_a_user("import onnxruntime, fervid", tmp_path / "home2", XDG_CACHE_HOME=str(cache))
+    assert str(cache / "Microsoft" / "DeveloperTools" / ".onnxruntime" / "deviceid") in runtime_warnings(moved)[0]
+
+
 def test_the_variable_set_after_onnxruntime_was_imported_is_too_late_and_the_warning_names_the_import_line(tmp_path):
     """Release QA: a notebook that imported onnxruntime, then set ORT_DISABLE_TELEMETRY=1 in a later cell (README's
     advice) and imported fervid was told nothing while ONNX Runtime's telemetry ran: the warning looked at the

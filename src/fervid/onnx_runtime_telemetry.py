@@ -33,6 +33,9 @@ _CI_VARIABLES = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "T
 _FALSE_VALUES = ("", "0", "false", "no", "off")
 # the file ONNX Runtime's uploader keeps its event queue in, open from its import on while telemetry runs
 _EVENT_STORE = "/.onnxruntime/onnxruntime.db"
+# the files its telemetry leaves in :func:`_event_store_folder` after the program ends (measured on 1.32.0's Linux
+# wheel, a fresh HOME: these two, 0600, in folders made 0700): a random device id and the event queue
+_KEPT_FILES = ("deviceid", "onnxruntime.db")
 
 
 def _turned_off_by_variable(environ: Mapping[str, str]) -> bool:
@@ -134,6 +137,17 @@ def telemetry_started_by_earlier_import() -> bool | None:
     return None
 
 
+def _kept_files_note() -> str:
+    """The warning's sentence naming the files ONNX Runtime's telemetry keeps on this machine, those of
+    :data:`_KEPT_FILES` that are there ("" where none is: a HOME it could not write, or Windows)."""
+    folder = _event_store_folder()
+    kept = [os.path.join(folder, name) for name in _KEPT_FILES if os.path.exists(os.path.join(folder, name))]
+    if not kept:
+        return ""
+    # deleted while the program runs, the open event queue would be written on all the same (and the id made anew)
+    return f" It keeps {' and '.join(kept)} (a device id and its event queue): delete them once this program has ended."
+
+
 @functools.cache  # once a process: importlib.reload(fervid) does not say it again
 def turn_off() -> None:
     """Set ORT_DISABLE_TELEMETRY=1 for the onnxruntime fervid's modules import (a value of the user's is kept); where
@@ -159,7 +173,7 @@ def turn_off() -> None:
                      f"event store in {_event_store_folder()}, whose being open would say)")
         # stacklevel 3: the line that imported fervid (1 is this function, 2 fervid/__init__; warnings skips the
         # import system's frames between them)
-        warnings.warn(f"{cause}; fervid stopped its per-model events only. Import fervid before onnxruntime, or set "
-                      "ORT_DISABLE_TELEMETRY=1 in the environment (in a frozen app: a runtime hook) - README, "
-                      "\"Privacy\"", TelemetryNotStopped, stacklevel=3)
+        warnings.warn(f"{cause}; fervid stopped its per-model events only.{_kept_files_note()} Import fervid before "
+                      "onnxruntime, or set ORT_DISABLE_TELEMETRY=1 in the environment (in a frozen app: a runtime "
+                      "hook) - README, \"Privacy\"", TelemetryNotStopped, stacklevel=3)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

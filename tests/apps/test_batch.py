@@ -928,6 +928,63 @@ def test_the_same_bytes_named_as_a_video_and_an_image_are_each_tried_as_named(tm
     assert set(table["file"]) == {str(corpus / "clip.mp4")} and set(table["kind"]) == {"video"}
 
 
+def test_a_participant_is_erased_by_deleting_their_file_and_its_results_folder_then_running_again(
+        tmp_path, astronaut_rgb, monkeypatch):
+    """A data-protection officer asked how to erase one participant from a corpus: nothing said. The summary names a
+    deleted input's results folder; deleted too, the next run leaves no trace of them in any table, summary or
+    state.sqlite (README, "Corpora"), even where SQLite is built to leave deleted rows in its free pages."""
+    connect = sqlite3.connect
+
+    def connect_leaving_deleted_rows(*args, **kwargs):  # as python.org's builds of SQLite do
+        db = connect(*args, **kwargs)
+        db.execute("PRAGMA secure_delete=OFF")
+        return db
+    monkeypatch.setattr(sqlite3, "connect", connect_leaving_deleted_rows)
+    corpus = tmp_path / "d"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "P01.png")
+    Image.fromarray(astronaut_rgb[:, ::-1]).save(corpus / "P02_withdrawn.png")
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    run_batch([str(corpus)], options, progress=False)
+    out = tmp_path / "out"
+    digest, key = sqlite3.connect(out / "state.sqlite").execute(
+        "SELECT hash, key FROM files WHERE path = ?", (str(corpus / "P02_withdrawn.png"),)).fetchone()
+    (corpus / "P02_withdrawn.png").unlink()
+    run_batch([str(corpus)], options, progress=False)
+    said = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"- {corpus / 'P02_withdrawn.png'} (results: files/{key}/)" in said and '"Corpora"' in said
+    shutil.rmtree(out / "files" / key)
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["files"] == summary["done"] == 1 and summary["missing"] == []
+    assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == {str(corpus / "P01.png")}
+    for name in ("files.csv", "tracks.csv", "summary.json", "summary.md", "state.sqlite"):
+        kept = (out / name).read_bytes()
+        assert b"P02_withdrawn" not in kept and digest.encode() not in kept and key.encode() not in kept, name
+    assert sorted(p.name for p in (out / "files").iterdir()) != [] and not (out / "files" / key).exists()
+
+
+def test_a_forgotten_files_row_is_overwritten_in_the_state_file_not_left_in_its_free_pages(tmp_path, monkeypatch):
+    """SQLite built with secure_delete off (python.org's builds) leaves a deleted row's bytes in the file: an erased
+    participant's path and content hash stayed readable in state.sqlite."""
+    from fervid.apps.batch import StateStore
+
+    connect = sqlite3.connect
+
+    def connect_leaving_deleted_rows(*args, **kwargs):  # this machine's SQLite may be built either way
+        db = connect(*args, **kwargs)
+        db.execute("PRAGMA secure_delete=OFF")
+        return db
+    monkeypatch.setattr(sqlite3, "connect", connect_leaving_deleted_rows)
+    store = StateStore(tmp_path / "state.sqlite")
+    for number in range(20):
+        store.db.execute("INSERT INTO files (path, hash, kind, status) VALUES (?, ?, 'image', 'done')",
+                         (str(tmp_path / f"P{number:02}_participant.png"), f"{number:02}" * 32))
+    store.reopen(str(tmp_path / "P07_participant.png"), None, "its results were deleted")  # its file is gone too
+    store.db.close()
+    kept = (tmp_path / "state.sqlite").read_bytes()
+    assert b"P06_participant" in kept and b"P07_participant" not in kept and b"07" * 32 not in kept
+
+
 def test_a_renamed_file_counts_once_and_a_deleted_one_is_named(tmp_path, astronaut_rgb, face_clip):
     corpus = tmp_path / "d"
     corpus.mkdir()

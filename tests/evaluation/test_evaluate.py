@@ -1060,3 +1060,30 @@ def test_kappas_interval_resamples_the_groups_the_accuracys_does():
         scored = score(truth, guess, subjects=subjects.astype(str))
         assert (scored.kappa_ci95, scored.kappa_ci_method) == kappa_interval(truth, guess, 7, subjects, "subjects")
         assert scored.kappa_ci_method == method and scored.kappa_ci95[0] < scored.kappa < scored.kappa_ci95[1]
+
+
+@pytest.mark.parametrize("name", ["fer2013_vgg", "ferplus_vgg", "temporal_lstm_fer2013_vgg", "temporal_lstm_ferplus_vgg"])
+def test_every_model_card_says_its_intended_and_out_of_scope_uses_and_a_regenerated_one_keeps_them(name, tmp_path):
+    """A university data-protection officer found no card saying what the models are for: emotion recognition of
+    employees and students is prohibited in the EU (AI Act Art. 5(1)(f)). Each shipped card, and the one its
+    generator writes again, says the intended use and what is out of scope."""
+    import json
+    import shutil
+
+    from fervid.evaluation.evaluate import model_card_markdown, write_temporal_card
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / name
+    shutil.copytree(WEIGHTS_DIR / name, folder)
+    if (folder / "card.json").exists():
+        regenerated = model_card_markdown(json.loads((folder / "card.json").read_text(encoding="utf-8")))
+    else:
+        regenerated = write_temporal_card(folder).read_text(encoding="utf-8")
+    for text in ((WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8"), regenerated):
+        intended = text.split("## Intended use\n")[1].split("\n## ")[0]
+        out_of_scope = text.split("## Out-of-scope use\n")[1].split("\n## ")[0]
+        assert "consent" in intended
+        assert "employees or students" in out_of_scope and "Art. 5(1)(f)" in out_of_scope
+        for use in ("Decisions about individuals", "Lie, deception or intent detection", "diagnosis"):
+            assert use in out_of_scope
+        assert text.index("## Out-of-scope use") < text.index("## Training")

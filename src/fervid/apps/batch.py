@@ -463,6 +463,9 @@ class StateStore:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each update is durable at once
         self.db.execute("PRAGMA journal_mode=WAL")
+        # a forgotten file's row (a participant erased: README, "Corpora") overwritten with zeros, not left in the
+        # free pages, where SQLite is built with this off (python.org's builds; Debian's have it on)
+        self.db.execute("PRAGMA secure_delete=ON")
         self.db.execute("""CREATE TABLE IF NOT EXISTS files (
             path TEXT PRIMARY KEY, hash TEXT, kind TEXT, status TEXT, error TEXT, faces INTEGER DEFAULT 0,
             rows INTEGER DEFAULT 0, key TEXT, seconds REAL, updated REAL)""")
@@ -613,7 +616,8 @@ class StateStore:
 
     def missing(self) -> list[str]:
         """Done files whose file is no longer where it was analysed (deleted, or moved off a disk no longer
-        mounted): their rows stay in the table, and the summary names them."""
+        mounted): their rows stay in the table, and the summary names them with their ``files/<key>/``, whose
+        deletion (then a run) forgets them, as README's "Corpora" says to erase a participant."""
         return [path for path, location in self.db.execute("SELECT path, location FROM files WHERE status = 'done'")
                 if not Path(location or path).exists()]
 
@@ -1834,8 +1838,11 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
                   *([f"- {summary['images_without_faces']} image(s) (files.csv names them)"]
                     if summary["images_without_faces"] else [])]
     if summary["missing"]:
-        lines += ["", "## Analysed files no longer where they were (deleted or moved; their rows stay in the table)",
-                  "", *[f"- {path}" for path in summary["missing"]]]
+        # each with the results folder whose deletion takes its rows out too: how one person is erased
+        lines += ["", "## Analysed files no longer where they were (deleted or moved; their rows stay in the table "
+                  "until their results folder is deleted too and the run repeated: README, \"Corpora\")", "",
+                  *[f"- {path}" + (f" (results: {summary['outputs'][path]}/)" if path in summary["outputs"] else "")
+                    for path in summary["missing"]]]
     with replacing(out / "summary.md") as temporary:
         temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

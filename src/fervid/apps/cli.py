@@ -3277,7 +3277,7 @@ def batch(
                    f"are listed in {out / 'summary.md'})")
     if summary["missing"] and not quiet:
         echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
-                   f"the table: {out / 'summary.md'})")
+                   f"the table until their results folder is deleted and the run repeated: {out / 'summary.md'})")
     if mine or from_stdin:
         raise typer.Exit(1)
 

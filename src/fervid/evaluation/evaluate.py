@@ -547,6 +547,22 @@ UNMEASURED = "No accuracy breakdown by age, sex or skin tone was measured"
 # adults 18-50 and 6 Japanese women, posed frontal and bare-faced)
 NEVER_MEASURED = ("Never measured: children, people over 50, darker skin tones (as a group), faces turned from the "
                   "camera, and faces behind real glasses or masks.")
+# every model card's uses: a card is what a data-protection officer or an ethics board reads, and emotion
+# recognition at work and in education is prohibited in the EU (AI Act, Art. 5(1)(f); README, "Privacy")
+USE_SECTIONS = (
+    "## Intended use",
+    "- Research on the facial expressions people show in photos and recordings, made with the informed consent of "
+    "the people recorded (recorded lab sessions, usability studies, consenting participants), reported as shares "
+    "and timelines of expressions over a group or a session.",
+    "",
+    "## Out-of-scope use",
+    "- Inferring the emotions of employees or students (at the workplace or in education institutions: prohibited "
+    "in the EU by the AI Act, Regulation (EU) 2024/1689, Art. 5(1)(f), except for medical or safety reasons).",
+    "- Decisions about individuals (hiring, grading, assessment, access, treatment).",
+    "- Lie, deception or intent detection: an expression shown is not a feeling felt, nor an intention.",
+    "- Medical or psychological diagnosis.",
+    "",
+)
 LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators read them, not what the people pictured "
                        "felt.")
 # JAFFE's and CK+'s labels are what each poser was asked to show, not a reading of the face
@@ -815,6 +831,7 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"{', '.join(EMOTIONS)}. It reads `{cfg['cnn']}`'s features only: the video pipeline refuses it with any other "
         f"CNN, or with `{cfg['cnn']}` weights of another digest (`{cfg.get('cnn_weights_sha256', '')[:16]}...`).",
         "",
+        *USE_SECTIONS,
         "## Training",
         f"- Command: `{report.get('command', 'not recorded')}`"
         # the folder its relative paths (--data ../shared/data/...) are read from
@@ -1304,6 +1321,7 @@ def model_card_markdown(card: dict) -> str:
         card["task"] + ". Outputs logits over "
         + ", ".join(card["classes"]) + f" and a {net.get('feature_dim', 512)}-d feature (the penultimate layer).",
         "",
+        *USE_SECTIONS,
         "## Training",
         *_command_lines(command, commands),
         f"- Data: {training['data']}",
