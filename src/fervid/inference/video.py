@@ -2043,6 +2043,14 @@ SEEK_SLACK_SECONDS = 1e-3
 STILL_SECONDS_UNTIMED = 60.0
 
 
+def holds_repeat_packets(header: str) -> bool:
+    """Whether a video's stream is one whose unchanged frames are empty packets (Theora's, ``header`` FFmpeg's
+    description of the file): only there is a failed grab tried again (:func:`_grab_past_refused`). Any other
+    codec's False is its end or a break: an H.264 MP4 with a zeroed stretch (30% of its data) was read past it, as
+    whole ("ok", its last emotion lasting through the gap), where it is said "truncated or corrupt"."""
+    return re.search(r"\bVideo: theora\b", header) is not None
+
+
 def _grab_past_refused(cap: cv2.VideoCapture, after_seconds: float) -> tuple[bool, int]:
     """``cap.grab()`` (OpenCV's reader) past the packets its decoder refuses, ``after_seconds`` the time (on the
     video stream's clock) of the frame before; and how many grabs failed before the one that did not (or all)."""
@@ -2071,6 +2079,7 @@ class _CheckedCapture:
         self._cap, self._sar, self._path = cap, sar, path
         self._sought_grabbed = False  # the frame a seek landed on, grabbed to check it: the next grab hands it out
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
+        self._repeat_packets = holds_repeat_packets(header)
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
         self._first_grabbed: np.ndarray | None = None  # the first frame, grabbed and not yet retrieved
@@ -2100,7 +2109,10 @@ class _CheckedCapture:
         return self._grab_opencv()
 
     def _grab_opencv(self) -> bool:
-        """OpenCV's next frame, past the packets its decoder refuses (:func:`_grab_past_refused`)."""
+        """OpenCV's next frame, past the packets its decoder refuses where its codec holds repeats so
+        (:func:`holds_repeat_packets`, :func:`_grab_past_refused`)."""
+        if not self._repeat_packets:
+            return self._cap.grab()
         ok, refused = _grab_past_refused(self._cap, self._last_seconds)
         if ok:
             self._last_seconds = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
@@ -2346,7 +2358,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
         raise VideoError(f"{path}: {why}")
     # (read once ffmpeg has said the video is not interlaced: OpenCV's read of an interlaced frame prints swscale's
     # error on the terminal)
-    grabbed, refused = _grab_past_refused(cap, 0.0)
+    grabbed, refused = _grab_past_refused(cap, 0.0) if holds_repeat_packets(probe.header) else (cap.grab(), 0)
     ok, first_frame = cap.retrieve() if grabbed else (False, None)
     if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
