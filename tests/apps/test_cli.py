@@ -1059,9 +1059,12 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     by_file = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy / "model.onnx"), "--write-card"])
     assert by_file.exit_code == 0, by_file.output
     assert (copy / "card.json").read_bytes() != before
-    # the file named is the graph that runs (--precision auto), as `fervid image --model x/model.onnx` runs it; the
-    # folder runs its int8 copy
-    assert "fer2013_vgg (fp32) on" in by_file.output and "fer2013_vgg (int8) on" in held_out.output
+    # the card records the graph the folder runs by default (int8), as calibrate fits it: not the fp32 file named
+    assert "fer2013_vgg (int8) on" in by_file.output and "fer2013_vgg (int8) on" in held_out.output
+    assert json.loads((copy / "card.json").read_text(encoding="utf-8"))["graph_precision"] == "int8"
+    # without --write-card the file named is the graph that runs (--precision auto), as `fervid image` runs it
+    scored = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy / "model.onnx")])
+    assert scored.exit_code == 0 and "fer2013_vgg (fp32) on" in scored.output, scored.output
 
 
 def _cross_dataset_comparison(identity: dict) -> tuple[dict, dict]:

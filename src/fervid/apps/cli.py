@@ -2533,9 +2533,11 @@ def evaluate(
             _fail(f"--write-card writes into the model's folder, and {models[0]} is not one: copy a shipped model's "
                   "folder and give the copy's path (a folder named as a shipped model: ./<name>)", 2)
     usage = usage or DEFAULT_USAGE
-    # each model as named: x/model.onnx runs the float graph under --precision auto, as `fervid image` runs it
+    # each model as named: x/model.onnx runs the float graph under --precision auto, as `fervid image` runs it;
+    # but a card records the graph the folder runs by default (write_model_card), as calibrate fits it: with
+    # --write-card the folder itself is evaluated (an fp32 card of a folder whose default is int8 misdescribed it)
     analyzers = [_analyzer(_pipeline(model=name, detector=detector or _DEFAULTS.detector, precision=precision))
-                 for name in model]
+                 for name in (models if write_card else model)]
     names = [analyzer.cnn.config.name for analyzer in analyzers]
     same_name = next((name for name in names if names.count(name) > 1), None)
     if same_name is not None:  # their rows and their output folders would be one
