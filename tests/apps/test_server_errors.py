@@ -176,6 +176,8 @@ def test_without_a_usable_temporary_folder_the_server_keeps_its_temporary_files_
         # this process's temporary files, and those of the analysis processes it starts (TMPDIR)
         assert tempfile.gettempdir() == str(folder) and os.environ["TMPDIR"] == str(folder)
         assert (folder.stat().st_mode & 0o777) == 0o700 or os.name != "posix"  # uploads as they arrive: private
+        # and the data folder this made (create_app before any lock made it): the README's 0700, not the umask's
+        assert (data_dir.stat().st_mode & 0o777) == 0o700 or os.name != "posix"
         health = client.get("/healthz")
         assert health.status_code == 200, health.text
         assert health.json()["warnings"] == [

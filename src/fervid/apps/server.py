@@ -183,7 +183,10 @@ def use_usable_temporary_folder(data_dir: Path) -> str | None:
     folder = Path(data_dir).absolute() / TEMPORARY_FOLDER_NAME
     fallback_problem: str | None
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)  # private: it holds uploads as they arrive
+        # private, and the data folder above it too where this makes it (create_app called before fervid serve's
+        # lock made it): parents=True alone gave it the umask's 0755, not the README's 0700
+        folder.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+        folder.mkdir(exist_ok=True, mode=PRIVATE_FOLDER)  # private: it holds uploads as they arrive
     except OSError as exc:
         fallback_problem = exc.strerror or str(exc)
     else:
@@ -759,6 +762,21 @@ class VideoWorkers:
                 log.info("video job %s done%s%s", job_id, took,
                          ", partial (its error says where the video broke)" if job.get("partial") else "")
 
+    def _loggable(self, job_id: str, job: dict, said: str) -> str:
+        """A job's analysis messages as the log may keep them: FFmpeg names its output files, which are named after
+        the upload (``out/Intérview 01_annotated.mp4``), and the log names no upload unless --access-log
+        (log_upload_names; README, "Privacy and data protection"): the job folder's paths go, and the upload's
+        name and its outputs' stem are "the upload"."""
+        folder = self.store.folder(job_id)
+        for root in sorted({str(folder), str(folder.resolve())}, key=len, reverse=True):
+            said = said.replace(root + os.sep, "").replace(root, "")
+        if self.settings.log_upload_names:
+            return said
+        for name in sorted({n for n in (job.get("filename"), job.get("stem"),
+                                        Path(job.get("filename") or "").stem) if n}, key=len, reverse=True):
+            said = said.replace(name, "the upload")
+        return said
+
     def _analyse(self, ctx, job_id: str) -> bool:
         if not self.store.exists(job_id):  # deleted meanwhile
             return False
@@ -780,7 +798,7 @@ class VideoWorkers:
             if job_id in self.cancelled or self.stopping.is_set():
                 _stop_with_helpers(proc)
         if said := messages.said():  # ahead of the job's own line, whose error may point "above" to them
-            log.warning("video job %s: its analysis said: %s", job_id, said)
+            log.warning("video job %s: its analysis said: %s", job_id, self._loggable(job_id, job, said))
         stopped = job_id in self.cancelled or self.stopping.is_set()
         # SIGTERM or SIGINT from outside (systemd stops a service by signalling its every process, the server's
         # analyses with it): the job was interrupted, not broken; it failed for good with "exited with -15"
