@@ -183,10 +183,8 @@ def use_usable_temporary_folder(data_dir: Path) -> str | None:
     folder = Path(data_dir).absolute() / TEMPORARY_FOLDER_NAME
     fallback_problem: str | None
     try:
-        # private, and the data folder above it too where this makes it (create_app called before fervid serve's
-        # lock made it): parents=True alone gave it the umask's 0755, not the README's 0700
-        folder.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
-        folder.mkdir(exist_ok=True, mode=PRIVATE_FOLDER)  # private: it holds uploads as they arrive
+        # (the data folder above it exists, 0700: create_app's JobStore made it first)
+        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)  # private: it holds uploads as they arrive
     except OSError as exc:
         fallback_problem = exc.strerror or str(exc)
     else:
