@@ -1811,6 +1811,30 @@ def test_outputs_another_user_writes_under_an_images_name_during_the_run_are_kep
     assert (ann / "u2_pic_fervid.png").is_file() and (ann / "u2_pic_face1.png").is_file()
 
 
+def test_an_image_whose_lock_file_is_another_users_is_named_apart_not_left_unwritten(tmp_path, astronaut_png,
+                                                                                      unprivileged):
+    """A colleague's `fervid video cam.mp4 --out shared/` holds shared/.cam.lock, 0644 under umask 022: this user may
+    not open it to write, and `fervid image cam.png --annotate shared` said "Permission denied" and wrote no picture
+    (exit 1). The image is named apart, as where another run of this user holds the lock."""
+    import shutil
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    image = tmp_path / "cam.png"
+    shutil.copy(astronaut_png, image)
+    lock = shared / ".cam.lock"
+    lock.write_text("12345", encoding="utf-8")
+    lock.chmod(0o444)
+    done = subprocess.run([*unprivileged, sys.executable, "-m", "fervid", "image", str(image), "--annotate",
+                           str(shared)], capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert done.returncode == 0, done.stderr
+    written = [path.name for path in shared.iterdir() if path.name.endswith("_fervid.png")]
+    assert len(written) == 1 and written[0] != "cam_fervid.png", written
+    assert "cam names outputs another fervid run is writing" in done.stderr and "Permission denied" not in done.stderr, \
+        done.stderr
+    assert lock.read_text(encoding="utf-8") == "12345"
+
+
 def test_two_image_runs_at_once_writing_one_name_each_keep_their_own_outputs(tmp_path, astronaut_rgb, monkeypatch,
                                                                             capsys):
     """`fervid image a/img.png --annotate ann --crops ann` and, at the same moment, `fervid image b/img.png` with the

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fervid.errors import FervidError, OptionError, OutOfMemory
-from fervid.folder_lock import stem_lock
+from fervid.folder_lock import FolderLocked, stem_lock
 from fervid.inference.file_kinds import Family, file_kind, first_bytes
 from fervid.ownership import other_users_file, owner_and_mode
 
@@ -1337,7 +1337,16 @@ def photo_outputs_lock(stem: str, folders: list[Path]):
     :class:`fervid.folder_lock.FolderLocked`."""
     with ExitStack() as held:
         for folder in folders:
-            held.enter_context(stem_lock(folder, stem, wait=PHOTO_LOCK_WAIT_S))
+            lock = stem_lock(folder, stem, wait=PHOTO_LOCK_WAIT_S)
+            try:
+                held.enter_context(lock)
+            except PermissionError:
+                if not lock.path.exists():  # the folder's: it cannot be written, said as such
+                    raise
+                # a lock file this user may not open to write: another user's run's (0644 under umask 022), in a
+                # folder a group shares. Said as held, so the image is named apart: its pictures were not written
+                # ("Permission denied ... (writing cam.png's annotated copy)", exit 1)
+                raise FolderLocked(f"{lock.path}: another user's fervid run's lock") from None
         yield
 
 
