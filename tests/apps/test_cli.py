@@ -3321,6 +3321,17 @@ def test_serve_takes_its_options_from_the_environment_and_the_command_line_wins(
     assert (port, settings.pipeline.annotate, settings.max_upload_mb) == (9000, True, 5)
     bad = runner.invoke(app, ["serve"], env={**env, "FERVID_SERVE_PORT": "eighty"})
     assert bad.exit_code == 2 and "FERVID_SERVE_PORT" in bad.output and not served, bad.output
+    # fervid's own checks name the variable too, not an option nobody typed
+    for variables, said in (({"FERVID_SERVE_WORKERS": "0"},
+                             "error: --workers (from the environment's FERVID_SERVE_WORKERS) must be positive"),
+                            ({"FERVID_SERVE_PRECISION": "foo"},
+                             "error: --precision (from the environment's FERVID_SERVE_PRECISION) must be one of"),
+                            ({"FERVID_SERVE_METHOD": "frame", "FERVID_SERVE_WINDOW": "2"},
+                             "error: --window (from the environment's FERVID_SERVE_WINDOW) is the seconds")):
+        bad = runner.invoke(app, ["serve"], env={**env, **variables})
+        assert bad.exit_code == 2 and bad.output.startswith(said) and not served, bad.output
+    typed = runner.invoke(app, ["serve", "--workers", "0"], env=env)  # typed, it is said as typed
+    assert typed.exit_code == 2 and typed.output.startswith("error: --workers must be positive"), typed.output
 
 
 def test_batch_refuses_workers_with_the_ray_engine(tmp_path):

@@ -277,9 +277,26 @@ def _say_error(message: str) -> None:
     echo(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
 
 
+# the options of the command running whose values came from the environment (`fervid serve`'s FERVID_SERVE_*),
+# option -> variable: set as the command is invoked (_FervidCommand.invoke), so that its own checks' refusals name
+# the variable too ("--workers must be positive" of FERVID_SERVE_WORKERS=0 named an option nobody typed)
+_FROM_ENVIRONMENT: dict[str, str] = {}
+
+
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    if code == EXIT_USAGE:
+        message = _said_with_environment(message)
     _say_error(message)
     raise typer.Exit(code)
+
+
+def _said_with_environment(message: str) -> str:
+    """``message`` with each option it names whose value came from the environment said so, once:
+    "--workers (from the environment's FERVID_SERVE_WORKERS) must be positive"."""
+    for option, envvar in _FROM_ENVIRONMENT.items():
+        message = re.sub(rf"{re.escape(option)}(?![\w-])(?! \(from the environment)",
+                         f"{option} (from the environment's {envvar})", message, count=1)
+    return message
 
 
 def _bad_value(exc: ValueError) -> NoReturn:
@@ -3636,6 +3653,7 @@ class _FervidCommand(typer.core.TyperCommand):
                 *(_argument_name(p) for p in self.get_params(ctx) if p.param_type_name == "argument")]
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
+        _FROM_ENVIRONMENT.clear()  # (an earlier command's, in one process: CliRunner's; set again in invoke)
         ctx.meta[COMMAND_LINE] = list(args)  # as typed, before Click parses them: `fervid train` records its own
         try:
             _refuse_repeated_options(self.make_parser(ctx), args)
@@ -3651,6 +3669,9 @@ class _FervidCommand(typer.core.TyperCommand):
             _fail(f"{named}: {exc.message[:1].lower()}{exc.message[1:]}" if named else exc.message, EXIT_USAGE)
 
     def invoke(self, ctx):
+        _FROM_ENVIRONMENT.clear()
+        _FROM_ENVIRONMENT.update({_option_names(param)[0]: envvar for param in self.get_params(ctx)
+                                  if param.param_type_name == "option" and (envvar := _from_environment(ctx, param))})
         _refuse_dash_for_folder(ctx)
         try:
             return super().invoke(ctx)
