@@ -179,7 +179,9 @@ def _listening_on(port: int) -> bool:
                 if state == "0A" and int(local.rpartition(":")[2], 16) == port:  # 0A: TCP_LISTEN
                     return True
         return False
-    netstat = subprocess.run(["netstat", "-an"], capture_output=True, text=True, encoding="utf-8").stdout
+    # (a localized Windows writes its OEM code page: only the ASCII "LISTEN" and port are read)
+    netstat = subprocess.run(["netstat", "-an"], capture_output=True, text=True, encoding="utf-8",
+                             errors="replace").stdout
     return any("LISTEN" in line and (f":{port} " in line or f".{port} " in line) for line in netstat.splitlines())
 
 
