@@ -73,7 +73,11 @@ def test_serve_without_a_usable_temporary_folder_keeps_its_temporary_files_in_it
 
     monkeypatch.setattr(tempfile, "tempdir", None)
     monkeypatch.setattr(tempfile, "_get_default_tempdir", none_usable)
-    monkeypatch.delenv("TMPDIR", raising=False)  # (restored after the test: the server sets it for its analyses)
+    # unset, and restored after the test (the server sets it for its analyses): set first, as monkeypatch restores
+    # only what it recorded, and delenv of a variable that is not there records nothing (the server's TMPDIR then
+    # outlived the test, and Chromium's socket under that long path failed every later browser test)
+    monkeypatch.setenv("TMPDIR", "unset")
+    monkeypatch.delenv("TMPDIR")
     monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: None)
     data = tmp_path / "d"
     started = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--data-dir", str(data)])
