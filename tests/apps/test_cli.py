@@ -5085,7 +5085,8 @@ def test_an_estimate_prints_json_with_the_numbers_its_text_says(tmp_path, monkey
     assert (found["files"], found["videos"], found["video_seconds"], found["analysed_seconds"]) == (1, 1, 2.0, 1.0)
     assert [Path(sample["file"]).name for sample in found["samples"]] == ["talk.mp4"]
     low, high = found["estimated_seconds_range"]
-    assert 0 < low < found["estimated_seconds"] < high, found
+    # (the range holds the estimate as printed: a run timed at 0.449 s said 0.4 in [0.4, 0.5])
+    assert 0 <= low <= found["estimated_seconds"] <= high and low < high, found
     disk = found["disk_bytes"]
     assert disk["total"] == sum(disk[kind] for kind in ("annotated", "key_frames", "tables", "other")) > 0, disk
     assert [problem["file"] for problem in found["problems"]] == ["gone.mp4"], found["problems"]
