@@ -1753,7 +1753,10 @@ def test_a_theora_video_is_read_past_the_frames_it_repeats_to_its_end(analyzer, 
         return [float(t) for t in re.findall(r"\bpts_time:(\S+)", log)]
 
     # the still one's last picture lasts to the container's end; the piped copy gives none: to the last frame's
-    for clip, seconds in [(moving, 2.0), (pausing, 1.5), (still, 1.0), (piped, None)]:
+    # (OpenCV 4.8, the floor, gives no refused packet at the pausing clip's end: its still ending is said truncated
+    # there, as before this change. Checked on 4.14; the versions between not measured)
+    old_opencv = tuple(int(part) for part in cv2.__version__.split(".")[:2]) < (4, 14)
+    for clip, seconds in [(moving, 2.0), *([] if old_opencv else [(pausing, 1.5)]), (still, 1.0), (piped, None)]:
         times = times_decoded_by_ffmpeg(clip)
         result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(clip, tmp_path / clip.stem)
         assert result.ok, (clip.name, result.error)
