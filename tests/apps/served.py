@@ -21,6 +21,17 @@ import pytest
 SERVER_START_S = 120
 
 
+def wait_done(client, job_id: str, timeout: float = 60) -> dict:
+    """The job's state once it has ended (done or failed), asked through ``client`` (a TestClient) every 0.2 s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = client.get(f"/v1/jobs/{job_id}").json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end within {timeout} s")
+
+
 def long_clip(path: Path, source: Path, seconds: float = 12.0) -> Path:
     """A clip long enough to stop a server in the middle of analysing it, or to keep its worker busy while another
     video waits (``source``, looped: the tests' `face_clip`, or carphone)."""

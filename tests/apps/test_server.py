@@ -28,7 +28,7 @@ from fervid.inference.video import OutputNames
 from fervid.inference.options import PipelineOptions
 
 from conftest import FACE_CLIP_FRAMES, refuse
-from served import fervid_server, long_clip, prefix_proxy
+from served import fervid_server, long_clip, prefix_proxy, wait_done
 
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
 
@@ -44,16 +44,6 @@ def png_bytes(rgb) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "PNG")
     return buf.getvalue()
-
-
-def wait_done(client, job_id, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        state = client.get(f"/v1/jobs/{job_id}").json()
-        if state["status"] in ("done", "failed"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError("job did not finish")
 
 
 def test_health_docs_and_page(client):

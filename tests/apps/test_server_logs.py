@@ -16,19 +16,9 @@ from uvicorn.logging import AccessFormatter
 from fervid.apps.server import ServerSettings, create_app
 from fervid.apps.serving import log_config
 
-from served import fervid_server
+from served import fervid_server, wait_done
 
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
-
-
-def wait_ended(client, job_id, timeout=120) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        state = client.get(f"/v1/jobs/{job_id}").json()
-        if state["status"] in ("done", "failed"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not end")
 
 
 def job_lines(caplog, job_id: str) -> list[tuple[str, str]]:
@@ -46,7 +36,7 @@ def test_a_video_jobs_queue_start_and_end_are_log_lines_naming_its_upload_only_w
     with caplog.at_level(logging.INFO, logger="fervid.apps.server"), \
             TestClient(create_app(settings), base_url=BASE) as client:
         job_id = client.post("/v1/videos", files={"file": ("Intérview 01.mp4", video, "video/mp4")}).json()["job_id"]
-        state = wait_ended(client, job_id)
+        state = wait_done(client, job_id, timeout=120)
         for _ in range(50):  # the worker logs the end once it has seen it
             if len(job_lines(caplog, job_id)) == 3:
                 break
@@ -98,7 +88,7 @@ def test_the_encoders_messages_are_one_log_line_naming_the_job_not_raw_lines_on_
             TestClient(create_app(ServerSettings(data_dir=tmp_path / "data")), base_url=BASE) as client:
         job_id = client.post("/v1/videos", files={"file": ("Intérview 01.mp4", face_clip.read_bytes(), "video/mp4")}
                              ).json()["job_id"]
-        state = wait_ended(client, job_id)
+        state = wait_done(client, job_id, timeout=120)
         for _ in range(50):
             if len(job_lines(caplog, job_id)) == 4:
                 break
