@@ -140,3 +140,39 @@ def test_serve_raises_its_open_files_limit_to_the_most_it_may_have(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_serve_removes_the_temporary_files_earlier_runs_left_in_its_data_folder_and_says_how_many(tmp_path, caplog):
+    """A server killed in the middle of an upload left its temporary file in <data-dir>/tmp (where the system's
+    temporary folder is not usable), and nothing ever removed it: the next start removes what earlier runs left
+    there, and logs how many files and bytes, leaving alone what is newer than its own start."""
+    import logging
+    import os
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from fervid.apps.server import ServerSettings, create_app
+
+    data = tmp_path / "data"
+    left = data / "tmp"
+    (left / "fervid-matplotlib-x").mkdir(parents=True)
+    (left / "tmpupload1").write_bytes(b"x" * 3000)
+    (left / "fervid-matplotlib-x" / "fontlist.json").write_bytes(b"y" * 500)
+    long_ago = time.time() - 3600
+    for path in (left / "tmpupload1", left / "fervid-matplotlib-x" / "fontlist.json", left / "fervid-matplotlib-x"):
+        os.utime(path, (long_ago, long_ago))
+    server = create_app(ServerSettings(data_dir=data))
+    newer = left / "made-after-the-start"  # (not this server's to remove)
+    newer.write_bytes(b"z")
+    with caplog.at_level(logging.INFO, logger="fervid.apps.server"), TestClient(server) as client:
+        assert client.get("/healthz").status_code == 200
+    assert sorted(p.name for p in left.iterdir()) == ["made-after-the-start"]
+    said = [r.getMessage() for r in caplog.records if "temporary file" in r.getMessage()]
+    assert said == [f"removed 2 temporary files (3,500 bytes) that earlier runs left in {left}"]
+    # a start with nothing left there says nothing
+    caplog.clear()
+    newer.unlink()
+    with caplog.at_level(logging.INFO, logger="fervid.apps.server"), TestClient(create_app(ServerSettings(data_dir=data))):
+        pass
+    assert not [r for r in caplog.records if "temporary file" in r.getMessage()]

@@ -198,6 +198,37 @@ def use_usable_temporary_folder(data_dir: Path) -> str | None:
                             "to a writable folder, or give a writable --data-dir")
 
 
+def remove_earlier_temporary_files(data_dir: Path, before: float) -> tuple[int, int]:
+    """Delete what earlier runs of a server left in ``<data_dir>/tmp`` (the temporary folder it falls back to:
+    :func:`use_usable_temporary_folder`), and return how many files went and their bytes. A server killed in the
+    middle of an upload, or a job's analysis killed with it, left its temporary files there, and none was ever
+    removed. Only what was last changed before ``before`` (this server's start) goes, and the caller holds the data
+    folder's lock (:func:`data_folder_lock`): no other server, and none of this one's uploads, is using them. What
+    cannot be removed (another user's file) is left."""
+    folder = Path(data_dir) / TEMPORARY_FOLDER_NAME
+    removed_files = removed_bytes = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # none (the system's temporary folder has always served), or not a folder
+        return 0, 0
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if info.st_mtime >= before:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                files = [Path(where) / name for where, _, names in os.walk(entry.path) for name in names]
+                sizes = [file.lstat().st_size for file in files]
+                shutil.rmtree(entry.path)
+                removed_files, removed_bytes = removed_files + len(files), removed_bytes + sum(sizes)
+            else:
+                os.unlink(entry.path)
+                removed_files, removed_bytes = removed_files + 1, removed_bytes + info.st_size
+        except OSError:
+            continue
+    return removed_files, removed_bytes
+
+
 def _private_file(path, flags):
     """``open(..., opener=_private_file)``: a file the server writes is created 0600, whatever the umask (which
     is the process's, and fervid's library code leaves it alone)."""
@@ -1235,6 +1266,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     set_up_pillow_for_fervid()  # a server owns its process; each upload's declared size is checked before decoding
     settings = settings or ServerSettings()
+    created = time.time()  # what is older in the data folder's temporary folder is left from earlier runs
     store = JobStore(Path(settings.data_dir) / "jobs")
     # before the first request: uploads over 1 MB are spooled to it (NoTemporaryFolder: the server cannot start)
     state: dict = {"temporary_folder_problem": use_usable_temporary_folder(settings.data_dir)}
@@ -1305,6 +1337,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # no upload is in progress yet (and no other server uses the folder: data_folder_lock): a job folder without
         # its job.json is one a crash or a full disk cut off, whatever its age
         cleanup(abandoned_after_s=0)
+        files, size = remove_earlier_temporary_files(settings.data_dir, before=created)
+        if files:
+            log.info("removed %d temporary file%s (%s bytes) that earlier runs left in %s", files,
+                     "" if files == 1 else "s", f"{size:,}", Path(settings.data_dir).absolute() / TEMPORARY_FOLDER_NAME)
         recovered = []
         for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
             if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
