@@ -93,7 +93,11 @@ def test_the_encoders_messages_are_one_log_line_naming_the_job_not_raw_lines_on_
             if len(job_lines(caplog, job_id)) == 4:
                 break
             time.sleep(0.1)
-    assert "the ffmpeg encoder failed as it finished the video (exit status 228" in state["error"], state
+    # the client reading the job's error gets FFmpeg's own words (it said "its message, if any, is above")
+    assert "the ffmpeg encoder failed as it finished the video (exit status 228; ffmpeg said: [vost#0:0/libx264] " \
+           "Error submitting a packet to the muxer: No space left on device | [out#0/mp4] Error writing trailer: " \
+           "No space left on device | [out#0/mp4] Error closing file: No space left on device | [out#0/mp4] Error " \
+           "opening output out/Intérview 01_annotated.partial.mp4: No space left on device)" in state["error"], state
     assert "Error writing trailer" not in capfd.readouterr().err  # (the job's process and its FFmpeg's stderr)
     said = [message for level, message in job_lines(caplog, job_id) if "its analysis said" in message]
     assert len(said) == 1 and said[0].startswith(
@@ -103,9 +107,10 @@ def test_the_encoders_messages_are_one_log_line_naming_the_job_not_raw_lines_on_
     # FFmpeg's words name the outputs, named after the upload: the log names no upload without --access-log
     # (README, "Privacy and data protection"), nor the server's job folder
     assert "Intérview" not in said[0] and str(tmp_path) not in said[0], said
-    # ahead of the line of the job's end, whose error says its message is above
+    # ahead of the line of the job's end, whose error carries FFmpeg's words too, naming no upload either
     messages = [message for _, message in job_lines(caplog, job_id)]
     assert messages.index(said[0]) == len(messages) - 2 and "exit status 228" in messages[-1], messages
+    assert "Intérview" not in messages[-1] and "No space left on device" in messages[-1], messages
 
 
 def test_the_access_log_names_paths_as_received_behind_a_proxy_and_leaves_out_healthy_probes(tmp_path):

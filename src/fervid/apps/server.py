@@ -784,7 +784,9 @@ class VideoWorkers:
         finally:
             job = self.store.read_quiet(job_id)
             if job.get("status") == "failed":
-                log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
+                # (its error may carry FFmpeg's words, which name the upload's outputs)
+                log.warning("video job %s failed: %s", job_id,
+                            self._loggable(job_id, job, one_line(str(job.get("error")))))
             elif job.get("status") == "done":
                 took = f" in {job['finished'] - job['started']:.1f} s" if job.get("started") and job.get("finished") \
                     else ""

@@ -1882,6 +1882,10 @@ def _ended_children_cpu_seconds() -> float | None:
     return usage.ru_utime + usage.ru_stime
 
 
+ENCODER_MESSAGES_KEPT = 2  # the annotated MP4's encoder's first and last distinct messages carried into its error
+ENCODER_END_WAIT_S = 5.0  # how long a failure's error waits for the ended encoder's last words
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg (or the
     one IMAGEIO_FFMPEG_EXE names), run by fervid with the frames on its standard input. Not through
@@ -1908,12 +1912,51 @@ class H264Writer:
                    "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", preset,
                    "-movflags", "+faststart", ffmpeg_path(path)]
-        # (its messages go to this process's standard error, as they come)
         self._encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                         env=program_environment(), **_ffmpeg_popen_options())
-        assert self._encoder.stdin is not None  # (stdin=PIPE)
+                                         stderr=subprocess.PIPE, env=program_environment(), **_ffmpeg_popen_options())
+        assert self._encoder.stdin is not None and self._encoder.stderr is not None  # (PIPE)
         self._frames_in = self._encoder.stdin
         self._failure_said = False  # (an encoder that ended early is said once, at the frame it did not take)
+        # its messages still go to this process's standard error as they come, and its last ones into the error of
+        # a failed encode: "its message, if any, is above" was no help in a server job's JSON `error`
+        # its first distinct messages (the cause: "Error setting preset") and its last (the outcome)
+        self._first_messages: list[str] = []
+        self._last_messages: deque[str] = deque(maxlen=ENCODER_MESSAGES_KEPT)
+        self._messages_left_out = False
+        self._messages_read = threading.Thread(target=self._read_messages, args=(self._encoder.stderr,), daemon=True)
+        self._messages_read.start()
+
+    def _read_messages(self, messages: IO[bytes]) -> None:
+        with messages:
+            for raw in messages:
+                with contextlib.suppress(Exception):  # (no standard error: a windowed app's; or closed)
+                    if sys.stderr is not None:
+                        sys.stderr.write(raw.decode("utf-8", "replace"))
+                        sys.stderr.flush()
+                line = re.sub(r" @ 0x[0-9a-fA-F]+\]", "]", raw.decode("utf-8", "replace").strip())
+                if not line or line.startswith("Last message repeated") \
+                        or line in self._first_messages or line in self._last_messages:
+                    continue
+                line = line if len(line) <= 300 else line[:299] + "…"
+                if len(self._first_messages) < ENCODER_MESSAGES_KEPT:
+                    self._first_messages.append(line)
+                else:
+                    self._messages_left_out |= len(self._last_messages) == self._last_messages.maxlen
+                    self._last_messages.append(line)
+
+    def _said(self) -> str:
+        """What the ended encoder said, for a failure's message: its last lines, or that it said nothing."""
+        with contextlib.suppress(Exception):
+            self._encoder.wait(ENCODER_END_WAIT_S)  # (ending: it closed its input)
+        self._messages_read.join(ENCODER_END_WAIT_S)
+        if self._encoder.returncode is None:
+            status = "still running"
+        elif self._encoder.returncode < 0:
+            status = f"ended by signal {-self._encoder.returncode}"
+        else:
+            status = f"exit status {self._encoder.returncode}"
+        messages = [*self._first_messages, *(["…"] if self._messages_left_out else []), *self._last_messages]
+        return f"{status}; ffmpeg said: {' | '.join(messages)}" if messages else f"{status}, with no message"
 
     def write(self, frame_bgr: np.ndarray) -> None:
         h, w = frame_bgr.shape[:2]
@@ -1927,8 +1970,8 @@ class H264Writer:
                 self._frames_in.write(np.ascontiguousarray(frame_bgr))
             except BrokenPipeError as error:
                 self._failure_said = True
-                raise OSError(f"{self.path}: the ffmpeg encoder ended before frame {self.frames} was written (its "
-                              "message, if any, is above)") from error
+                raise OSError(f"{self.path}: the ffmpeg encoder ended before frame {self.frames} was written "
+                              f"({self._said()})") from error
         self.frames += 1
 
     def close(self) -> None:
@@ -1936,7 +1979,7 @@ class H264Writer:
             before = _ended_children_cpu_seconds()
             try:
                 self._frames_in.close()  # the end of the frames: ffmpeg encodes what it holds, and ends
-            except BrokenPipeError:  # it ended already (having said why on standard error): reaped below
+            except BrokenPipeError:  # it ended already (its messages read meanwhile): reaped below
                 pass
             try:
                 self._encoder.wait()
@@ -1944,6 +1987,7 @@ class H264Writer:
                 if self._encoder.poll() is None:
                     self._encoder.kill()
                     self._encoder.wait()
+            self._messages_read.join(ENCODER_END_WAIT_S)  # its last messages said before the video is said written
             after = _ended_children_cpu_seconds()
             if before is not None and after is not None:  # (None: no getrusage, on Windows)
                 self.encoder_cpu_seconds = after - before
@@ -1951,8 +1995,7 @@ class H264Writer:
             # which was said written
             if self._encoder.returncode != 0 and not self._failure_said:
                 self._failure_said = True
-                raise OSError(f"{self.path}: the ffmpeg encoder failed as it finished the video (exit status "
-                              f"{self._encoder.returncode}; its message, if any, is above)")
+                raise OSError(f"{self.path}: the ffmpeg encoder failed as it finished the video ({self._said()})")
             if self.audio_from is not None and self.frames:
                 self._add_sound()
 
