@@ -248,6 +248,22 @@ def test_images_with_csv_answer_the_json_and_its_table_from_one_analysis(client,
     assert "?csv=true" in spec["responses"]["422"]["description"]
 
 
+def test_openapi_lists_the_csv_true_answers_schema_beside_the_documented_answer(client):
+    """`POST /v1/images?csv=true` answers ImagesWithCsvOut, which its 200 names, but /openapi.json had no such
+    schema: a client generated from it had no type for that answer. ImagesOut stays the documented answer."""
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    with_csv = schemas["ImagesWithCsvOut"]
+    assert with_csv["properties"]["csv"]["type"] == "string" and "csv" in with_csv["required"]
+    assert set(with_csv["properties"]) == set(schemas["ImagesOut"]["properties"]) | {"csv"}
+    answer = spec["paths"]["/v1/images"]["post"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ImagesOut"}
+    assert "ImagesWithCsvOut" in answer["description"]
+    # every schema it refers to is listed (its files' and faces' are the answers' own)
+    referred = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert "FileOut" in referred and referred <= set(schemas)
+
+
 def test_an_iphones_heic_upload_is_analysed_with_the_heic_extra(client, astronaut_rgb):
     """A HEIC photo (an iPhone's default, uploaded from the web page or an app) was refused as not an image."""
     pytest.importorskip("pillow_heif")

@@ -58,6 +58,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.routing import Route
@@ -1263,6 +1265,26 @@ async def _redoc_script_offline(request: Request) -> Response:
     return Response(_redoc_script(), media_type="text/javascript")
 
 
+def _with_answer_schemas(app: FastAPI, *models: type[BaseModel]) -> None:
+    """List ``models`` among ``/openapi.json``'s component schemas too: answers a route gives besides its documented
+    one (``POST /v1/images?csv=true``'s :class:`ImagesWithCsvOut`), which FastAPI leaves out (a route has one model
+    per status, and a second for 200 would replace the first), so a client generated from the schema had no type
+    for them. Their nested models are FastAPI's own (the same names, as answers: pydantic's serialization mode)."""
+    make_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = make_openapi()
+            _, schemas = models_json_schema([(model, "serialization") for model in models],
+                                            ref_template="#/components/schemas/{model}")
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in schemas.get("$defs", {}).items():
+                components.setdefault(name, schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # (FastAPI's documented way to extend its schema)
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from fervid.inference.images import set_up_pillow_for_fervid
 
@@ -1289,6 +1311,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # its ReDoc script still asks a CDN for the "API docs by Redocly" logo: served without that address, ahead of
     # the package's own static files
     app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
+    _with_answer_schemas(app, ImagesWithCsvOut)
     # where the system's temporary folder is not usable, why (fervid serve says so as it starts); else None
     app.state.temporary_folder_problem = state["temporary_folder_problem"]
     # outermost last: the security headers go on every answer, the Host check's refusals included; the Host check
