@@ -1273,14 +1273,15 @@ def _with_answer_schemas(app: FastAPI, *models: type[BaseModel]) -> None:
     make_openapi = app.openapi
 
     def openapi() -> dict:
-        if app.openapi_schema is None:
-            document = make_openapi()
+        document = app.openapi_schema
+        if document is None:
+            document = make_openapi()  # (kept as app.openapi_schema: made once)
             _, schemas = models_json_schema([(model, "serialization") for model in models],
                                             ref_template="#/components/schemas/{model}")
             components = document.setdefault("components", {}).setdefault("schemas", {})
             for name, schema in schemas.get("$defs", {}).items():
                 components.setdefault(name, schema)
-        return app.openapi_schema
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]  # (FastAPI's documented way to extend its schema)
 
