@@ -4,11 +4,11 @@ start-up, uvicorn's access log on request, and a shutdown that does not wait for
 Stopping (SIGTERM, Ctrl-C): new connections are refused at once, and requests in progress get
 :data:`GRACEFUL_SHUTDOWN_S` seconds to end (uvicorn's ``timeout_graceful_shutdown``); a stalled upload held the
 server for as long as its client kept the connection open (46 s in a probe); one still in progress then is answered
-503 in JSON. A video upload that ends within that
-time is queued, and runs at the next start like every unfinished job. Then the video workers stop: a running job's
-analysis process is stopped, and the job runs again at the next start. A second Ctrl-C cuts the requests in
-progress off at once, and the workers still stop (uvicorn skipped the application's shutdown then, and its cancelled
-tasks printed tracebacks).
+503 in JSON, and is one WARNING line in the log (uvicorn's ERROR "Cancel N running task(s)" is left out). A video
+upload that ends within that time is queued, and runs at the next start like every unfinished job. Then the video
+workers stop: a running job's analysis process is stopped, and the job runs again at the next start. A second
+Ctrl-C cuts the requests in progress off at once, and the workers still stop (uvicorn skipped the application's
+shutdown then, and its cancelled tasks printed tracebacks).
 """
 
 from __future__ import annotations
@@ -29,20 +29,35 @@ from uvicorn.server import HANDLED_SIGNALS
 
 from fervid.apps.server import ServerSettings
 
+log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN_S = 5  # within docker stop's 10 s and Kubernetes' 30 s, with the workers' own stop after it
 
 
 class _NotCancelled(logging.Filter):
-    """Leaves out a request's CancelledError traceback: the shutdown cut the request off (uvicorn's "Cancel N
-    running task(s)" line, or the second Ctrl-C, says so), which is no error of the request's."""
+    """Leaves out a request's CancelledError traceback: the shutdown cut the request off (:class:`_AnswerCutOff`'s
+    line says so), which is no error of the request's."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
+class _UvicornsCutOffLine(logging.Filter):
+    """Leaves out uvicorn's "Cancel N running task(s), timeout graceful shutdown exceeded", an ERROR for what is
+    the shutdown working as it should: :class:`_AnswerCutOff` says instead, as a WARNING, which request was cut off
+    and what became of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Cancel %s running task(s)"))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 class _AnswerCutOff:
     """A request the shutdown cuts off (still in progress after :data:`GRACEFUL_SHUTDOWN_S`, or at a second Ctrl-C)
-    is answered 503 in fervid's JSON, as every other error is: uvicorn answered it a text/plain 500."""
+    is answered 503 in fervid's JSON, as every other error is: uvicorn answered it a text/plain 500. Each is one
+    WARNING line in the log, saying what was dropped (an upload's part received, its temporary file with it)."""
 
     def __init__(self, app):
         self.app = app
@@ -51,6 +66,15 @@ class _AnswerCutOff:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = False
+        received, body_ended = 0, False
+
+        async def receive_counted():
+            nonlocal received, body_ended
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_ended = not message.get("more_body", False)
+            return message
 
         async def send_tracked(message):
             nonlocal started
@@ -58,8 +82,18 @@ class _AnswerCutOff:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_tracked)
+            await self.app(scope, receive_counted, send_tracked)
         except asyncio.CancelledError:
+            request = f"{scope.get('method')} {scope.get('path')}"
+            declared = dict(scope.get("headers") or []).get(b"content-length", b"").decode("latin-1")
+            if not body_ended and received:
+                of = f" of {_megabytes(int(declared))}" if declared.isdigit() else ""
+                what = (f"its upload abandoned ({_megabytes(received)}{of} received), the temporary file it was "
+                        "stored in removed")
+            else:
+                what = "what it had received dropped"
+            answered = "its client answered 503 (try again)" if not started else "its answer cut short"
+            log.warning("the shutdown cut off %s, still in progress: %s; %s", request, what, answered)
             if not started:
                 answer = JSONResponse({"error": "the server is shutting down: try again once it is back",
                                        "status": 503}, status_code=503, headers={"Connection": "close"})
@@ -123,9 +157,11 @@ def log_config(access_log: bool, root_path: str = "") -> dict:
     out: fervid says where it serves itself."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["filters"] = {"not_cancelled": {"()": _NotCancelled},
-                         "access_paths": {"()": _AccessLogPaths, "root_path": root_path}}
+                         "access_paths": {"()": _AccessLogPaths, "root_path": root_path},
+                         "cut_off_said": {"()": _UvicornsCutOffLine}}
     config["handlers"]["default"]["filters"] = ["not_cancelled"]
     config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.error"]["filters"] = ["cut_off_said"]
     config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
     config["loggers"]["uvicorn.access"]["filters"] = ["access_paths"]
     config["loggers"]["fervid"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
