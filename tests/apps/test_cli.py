@@ -1892,6 +1892,40 @@ def test_two_image_runs_at_once_writing_one_name_each_keep_their_own_outputs(tmp
             assert images.recorded_source(ann / picture) == images.source_id(tmp_path / folder / "img.png"), picture
 
 
+def test_an_image_whose_name_a_video_analysis_holds_is_named_apart_at_once(tmp_path, astronaut_png, monkeypatch):
+    """`fervid image cam.png --annotate out` while a video analysis writes out/cam_* (its lock, .cam.lock, held for
+    minutes) waited out its 5 s for it, then named its pictures apart. The lock says who holds it: a video's is not
+    waited for; another photo run's (its pictures written in milliseconds) still is, and the name is then its."""
+    import threading
+    import time
+
+    from fervid.inference import images
+    from fervid.inference.video import outputs_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    image = tmp_path / "cam.png"
+    Image.open(astronaut_png).resize((256, 256)).save(image)
+    monkeypatch.setattr(images, "PHOTO_LOCK_WAIT_S", 30.0)  # (a wait the video's lock would show)
+    photo_run = images.photo_outputs_lock("cam", [out])
+    photo_run.__enter__()
+    threading.Timer(1.0, photo_run.__exit__, args=(None, None, None)).start()
+    waited = runner.invoke(app, ["image", str(image), "--annotate", str(out), "-q"])
+    assert waited.exit_code == 0, waited.output
+    assert sorted(p.name for p in out.iterdir()) == ["cam_fervid.png"], waited.output  # its own name, once free
+    (out / "cam_fervid.png").unlink()
+    with outputs_lock(out, "cam"):  # as `fervid video cam.mp4 --out out` holds it
+        assert (out / ".cam.lock").read_text(encoding="utf-8") == f"{os.getpid()} video"
+        started = time.monotonic()
+        apart = runner.invoke(app, ["image", str(image), "--annotate", str(out)])
+        seconds = time.monotonic() - started
+    assert apart.exit_code == 0, apart.output
+    assert seconds < 10, seconds  # the image's analysis alone; it waited 30 s (PHOTO_LOCK_WAIT_S) for the lock
+    assert (f"its outputs are named {tmp_path.name}_cam (in {out}, cam names outputs a fervid video analysis is "
+            "writing)") in " ".join(apart.output.split()), apart.output
+    assert [p.name for p in out.iterdir()] == [f"{tmp_path.name}_cam_fervid.png"]
+
+
 def test_fervid_demo_keeps_another_images_annotated_copy_and_another_users_outputs(tmp_path, astronaut_png):
     """`fervid demo --out shared` replaced whatever astronaut_fervid.png, astronaut.png and astronaut.json were
     there: `fervid image`'s annotated copy of another astronaut.png, a colleague's demo outputs. It keeps them as

@@ -1064,7 +1064,7 @@ def image(
     """
     from fervid.apps.batch import OUTPUT_FOLDER_ERRNOS
     from fervid.errors import held_open_error
-    from fervid.folder_lock import FolderLocked
+    from fervid.folder_lock import VIDEO_OUTPUTS, FolderLocked
     from fervid.inference.annotate import UNCERTAIN_MARK, annotate, face_label, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
@@ -1181,8 +1181,9 @@ def image(
                             write_pictures(path, img, result, stems[path], source)
                             break
                         in_the_way += ", written during this run"
-                except FolderLocked:  # held past the wait: another run's (a video's of that stem) for longer
-                    in_the_way = "outputs another fervid run is writing"
+                except FolderLocked as held:  # held past the wait (another run's, for longer), or a video's
+                    in_the_way = ("outputs a fervid video analysis is writing" if held.holder_kind == VIDEO_OUTPUTS
+                                  else "outputs another fervid run is writing")
                 if tried is None:
                     tried = {stem.lower() for other, stem in stems.items() if other != path} | set(earlier.kept) | {
                         stem for stem, owners in earlier.owners.items() if owners - {source[ANNOTATED_SOURCE_KEY]}}
@@ -2048,7 +2049,7 @@ def demo(
                     with replacing(results_json) as temporary:  # as every output: whole, or not at all
                         write_json(temporary, doc)
                     break
-        except FolderLocked:  # held past the wait: another run's outputs of that name, for longer
+        except FolderLocked:  # held past the wait (another run's outputs of that name, for longer), or a video's
             in_the_way = "outputs another fervid run is writing"
         was, stem = stem, stem_not_taken(sample, "astronaut", tried)
         tried.add(stem.lower())
