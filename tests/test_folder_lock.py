@@ -111,3 +111,30 @@ def test_a_lock_that_waits_takes_it_once_its_holder_lets_go_and_is_refused_past_
         refused_after = time.monotonic() - started
     assert 0.25 < waited < 5 and 0.2 <= refused_after < 5
     assert list(tmp_path.iterdir()) == []  # the lock file is there only while held
+
+
+def test_a_lock_held_by_a_video_analysis_is_not_waited_for_by_a_photo_run(tmp_path):
+    """A photo run waited its whole wait (5 s) for a stem's lock a video's analysis held, held for minutes: the
+    holder records what it is after its pid, and a photo run waits for another photo run's only."""
+    import threading
+    import time
+
+    from fervid.folder_lock import PHOTO_OUTPUTS, VIDEO_OUTPUTS, stem_lock
+
+    def photo_run(wait: float):
+        return stem_lock(tmp_path, "img", wait=wait, kind=PHOTO_OUTPUTS, not_waited_for=frozenset({VIDEO_OUTPUTS}))
+
+    with stem_lock(tmp_path, "img", kind=VIDEO_OUTPUTS):
+        assert (tmp_path / ".img.lock").read_text(encoding="utf-8") == f"{os.getpid()} video"
+        started = time.monotonic()
+        with pytest.raises(FolderLocked, match=r"another fervid run \(pid \d+, this process\) is writing img_") as held:
+            with photo_run(wait=10):
+                pass
+        assert time.monotonic() - started < 2 and held.value.holder_kind == VIDEO_OUTPUTS
+    holder = photo_run(wait=0).__enter__()  # another photo run's: waited for
+    assert (tmp_path / ".img.lock").read_text(encoding="utf-8") == f"{os.getpid()} photo"
+    threading.Timer(0.3, holder.release).start()
+    started = time.monotonic()
+    with photo_run(wait=10):
+        assert 0.25 < time.monotonic() - started < 5
+    assert list(tmp_path.iterdir()) == []

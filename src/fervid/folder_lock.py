@@ -31,6 +31,9 @@ LOCK_FILE = ".lock"  # a folder's lock file, unless another is named (a model fo
 # VirtualBox shared folder and some network mounts on macOS (ENOTSUP), NFS without its lock daemon (ENOLCK).
 HELD_ERRNOS = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 _RETRY_S = 0.01  # how long a lock that waits (FolderLock's ``wait``) sleeps between its tries
+# what a stem's lock's holder records itself as, after its pid (FolderLock's ``kind``): a video's analysis, which
+# holds it for minutes, and a photo's pictures, written in milliseconds (a photo run waits for another photo's only)
+VIDEO_OUTPUTS, PHOTO_OUTPUTS = "video", "photo"
 
 
 class LocksNotSupported(FervidWarning):
@@ -39,7 +42,10 @@ class LocksNotSupported(FervidWarning):
 
 
 class FolderLocked(FervidError, RuntimeError):
-    """Another process (or another thread's run) holds the folder; try again once it is done."""
+    """Another process (or another thread's run) holds the folder; try again once it is done. ``holder_kind``: what
+    the holder recorded itself as in the lock file (:data:`VIDEO_OUTPUTS`; "" where it recorded nothing)."""
+
+    holder_kind: str = ""
 
 
 class FolderLock:
@@ -61,16 +67,20 @@ class FolderLock:
     it again). The server's is 0600, as all its files are.
 
     ``wait``: seconds to try again while another holds it, before ``error`` is raised (a photo's outputs, written in
-    milliseconds: :func:`stem_lock`); 0, refused at once (a run that holds its lock for minutes)."""
+    milliseconds: :func:`stem_lock`); 0, refused at once (a run that holds its lock for minutes). ``kind``: what
+    this run is, written after its pid in the lock file (``12345 video``), for another run to tell; a holder whose
+    kind is in ``not_waited_for`` is refused at once, whatever ``wait`` (a photo run finding a video's analysis
+    there waited 5 s for a lock held for minutes)."""
 
     def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked,
                  name: str = LOCK_FILE, doing: str = "is using this folder", removed: bool = False,
-                 mode: int = 0o666, wait: float = 0.0):
+                 mode: int = 0o666, wait: float = 0.0, kind: str = "",
+                 not_waited_for: frozenset[str] = frozenset()):
         self.folder, self.path = Path(folder), Path(folder) / name
         self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
         self.removed = removed
         self.mode = mode
-        self.wait = wait
+        self.wait, self.kind, self.not_waited_for = wait, kind, not_waited_for
         self.fh: TextIO | None = None
 
     def __enter__(self) -> FolderLock:
@@ -78,8 +88,8 @@ class FolderLock:
         while True:
             try:
                 return self._take()
-            except self.error:
-                if time.monotonic() >= deadline:
+            except self.error as refused:
+                if time.monotonic() >= deadline or refused.holder_kind in self.not_waited_for:
                     raise
                 time.sleep(_RETRY_S)
 
@@ -110,14 +120,18 @@ class FolderLock:
                               LocksNotSupported, stacklevel=3)  # (the caller of __enter__)
                 return self._hold(fh)
             fh.seek(0)
-            owner = fh.read().strip() or "unknown"
+            recorded = fh.read().split(maxsplit=1)  # its pid, and what it is where it said (_hold)
+            owner = recorded[0] if recorded else "unknown"
+            holder_kind = recorded[1].strip() if len(recorded) > 1 else ""
             user = self._holders_user(owner, fh)  # in a folder a group shares: whose run it is, if not this user's
             fh.close()
             # a notebook's two threads (or a second call while one runs) hold it in one process: its own pid,
             # unexplained, read as a stranger's
             owner += ", this process" if owner == str(os.getpid()) else ""
             owner += f", user {user}" if user else ""
-            raise self.error(f"{self.folder}: {self.holder} (pid {owner}) {self.doing}; {self.advice}") from None
+            refused = self.error(f"{self.folder}: {self.holder} (pid {owner}) {self.doing}; {self.advice}")
+            refused.holder_kind = holder_kind
+            raise refused from None
         if self.removed and not self._is_the_file(fh):  # deleted by its holder as this opened it: lock the new one
             fh.close()
             return self._take()
@@ -125,7 +139,7 @@ class FolderLock:
 
     def _hold(self, fh: TextIO) -> FolderLock:
         """Keep ``fh``, the lock file locked (or on a file system that takes no locks, open), with this process's
-        pid in it."""
+        pid in it, and its ``kind`` after it."""
         try:
             # truncated only where an earlier holder's pid is there: ext4 writes a file truncated to nothing out to
             # disk as it is closed (its auto_da_alloc), 3 ms a close on a busy disk, which a new file's lock (one
@@ -133,7 +147,7 @@ class FolderLock:
             if os.fstat(fh.fileno()).st_size:
                 fh.seek(0)
                 fh.truncate()
-            fh.write(str(os.getpid()))
+            fh.write(f"{os.getpid()} {self.kind}" if self.kind else str(os.getpid()))
             fh.flush()
         except OSError as exc:  # a full disk: its error names no file
             with contextlib.suppress(OSError):  # closing flushes the same unwritten bytes again
@@ -178,13 +192,16 @@ class FolderLock:
                     self.path.unlink()
 
 
-def stem_lock(folder: Path, stem: str, error: type[FolderLocked] = FolderLocked, wait: float = 0.0) -> FolderLock:
+def stem_lock(folder: Path, stem: str, error: type[FolderLocked] = FolderLocked, wait: float = 0.0, kind: str = "",
+              not_waited_for: frozenset[str] = frozenset()) -> FolderLock:
     """The lock one run at a time holds to write the outputs named ``stem`` (``<stem>_*``) in ``folder``: a video's
     (:func:`fervid.inference.video.outputs_lock`), a photo's annotated copy and crops
     (:func:`fervid.inference.images.photo_outputs_lock`). Its file, ``.<stem>.lock``, is there only while held.
-    ``error``: what a refusal raises; ``wait``: :class:`FolderLock`'s."""
+    ``error``: what a refusal raises; ``wait``, ``kind`` (:data:`VIDEO_OUTPUTS`, :data:`PHOTO_OUTPUTS`) and
+    ``not_waited_for``: :class:`FolderLock`'s."""
     return FolderLock(folder, "another fervid run", "run this again once it is done, or give another output folder",
-                      error=error, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True, wait=wait)
+                      error=error, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True, wait=wait,
+                      kind=kind, not_waited_for=not_waited_for)
 
 
 @contextlib.contextmanager

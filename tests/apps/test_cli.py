@@ -1892,6 +1892,40 @@ def test_two_image_runs_at_once_writing_one_name_each_keep_their_own_outputs(tmp
             assert images.recorded_source(ann / picture) == images.source_id(tmp_path / folder / "img.png"), picture
 
 
+def test_an_image_whose_name_a_video_analysis_holds_is_named_apart_at_once(tmp_path, astronaut_png, monkeypatch):
+    """`fervid image cam.png --annotate out` while a video analysis writes out/cam_* (its lock, .cam.lock, held for
+    minutes) waited out its 5 s for it, then named its pictures apart. The lock says who holds it: a video's is not
+    waited for; another photo run's (its pictures written in milliseconds) still is, and the name is then its."""
+    import threading
+    import time
+
+    from fervid.inference import images
+    from fervid.inference.video import outputs_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    image = tmp_path / "cam.png"
+    Image.open(astronaut_png).resize((256, 256)).save(image)
+    monkeypatch.setattr(images, "PHOTO_LOCK_WAIT_S", 30.0)  # (a wait the video's lock would show)
+    photo_run = images.photo_outputs_lock("cam", [out])
+    photo_run.__enter__()
+    threading.Timer(1.0, photo_run.__exit__, args=(None, None, None)).start()
+    waited = runner.invoke(app, ["image", str(image), "--annotate", str(out), "-q"])
+    assert waited.exit_code == 0, waited.output
+    assert sorted(p.name for p in out.iterdir()) == ["cam_fervid.png"], waited.output  # its own name, once free
+    (out / "cam_fervid.png").unlink()
+    with outputs_lock(out, "cam"):  # as `fervid video cam.mp4 --out out` holds it
+        assert (out / ".cam.lock").read_text(encoding="utf-8") == f"{os.getpid()} video"
+        started = time.monotonic()
+        apart = runner.invoke(app, ["image", str(image), "--annotate", str(out)])
+        seconds = time.monotonic() - started
+    assert apart.exit_code == 0, apart.output
+    assert seconds < 10, seconds  # the image's analysis alone; it waited 30 s (PHOTO_LOCK_WAIT_S) for the lock
+    assert (f"its outputs are named {tmp_path.name}_cam (in {out}, cam names outputs a fervid video analysis is "
+            "writing)") in " ".join(apart.output.split()), apart.output
+    assert [p.name for p in out.iterdir()] == [f"{tmp_path.name}_cam_fervid.png"]
+
+
 def test_fervid_demo_keeps_another_images_annotated_copy_and_another_users_outputs(tmp_path, astronaut_png):
     """`fervid demo --out shared` replaced whatever astronaut_fervid.png, astronaut.png and astronaut.json were
     there: `fervid image`'s annotated copy of another astronaut.png, a colleague's demo outputs. It keeps them as
@@ -4307,6 +4341,25 @@ def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
     assert "1.04 s at --detect-every 1" in readme
 
 
+def _write_hall(clip: Path, astronaut_rgb, size: tuple[int, int]) -> Path:
+    """8 frames (15 fps) of six faces whose boxes are about 24 px tall, drifting down a pixel a frame, on grey."""
+    import cv2
+
+    from conftest import clip_writer
+
+    face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR), (32, 38),
+                      interpolation=cv2.INTER_AREA)  # its face box about 24 px tall
+    writer = clip_writer(clip, *size, 15.0)
+    for i in range(8):
+        frame = np.full((size[1], size[0], 3), 110, np.uint8)
+        for k in range(6):
+            y, x = 60 + 120 * (k // 3) + i, 60 + 150 * (k % 3)
+            frame[y:y + 38, x:x + 32] = face
+        writer.write(frame)
+    writer.close()
+    return clip
+
+
 @pytest.mark.parametrize("size, said, name", [((1920, 1080), True, "hall.mp4"), ((640, 360), False, "hall.mp4"),
                                               ((1920, 1080), True, "hall:1.mp4")])
 def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said,
@@ -4316,21 +4369,7 @@ def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_
     is told whether a smaller --min-face finds faces on its frames, how many and how tall. A frame detected at full
     size (640x360) was looked at for every face the detector can find: nothing to say. A name FFmpeg would read as
     a protocol's (`hall:1.mp4`) is looked at as the analysis read it."""
-    import cv2
-
-    from conftest import clip_writer
-
-    face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR), (32, 38),
-                      interpolation=cv2.INTER_AREA)  # its face box about 24 px tall
-    clip = tmp_path / "hall.mp4"
-    writer = clip_writer(clip, *size, 15.0)
-    for i in range(8):
-        frame = np.full((size[1], size[0], 3), 110, np.uint8)
-        for k in range(6):
-            y, x = 60 + 120 * (k // 3) + i, 60 + 150 * (k % 3)
-            frame[y:y + 38, x:x + 32] = face
-        writer.write(frame)
-    writer.close()
+    clip = _write_hall(tmp_path / "hall.mp4", astronaut_rgb, size)
     monkeypatch.chdir(tmp_path)
     clip = Path(name)  # as given, relative
     (tmp_path / "hall.mp4").rename(clip)
@@ -4345,6 +4384,34 @@ def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_
     assert bool(notice) is said and (tracks == []) is said, result.output
     if said:
         assert 20 <= int(notice[1]) <= int(notice[2]) <= 30, result.output
+
+
+def test_a_theora_video_where_no_face_was_found_is_looked_at_past_its_repeated_frames(tmp_path, astronaut_rgb):
+    """The small-face probe read its frames with a plain read after a seek, which on a Theora video gives no frame
+    at an empty packet (Theora's for each frame unchanged from the one before: a still picture), as at its end: a
+    1280x720 hall held still for 2 s before moving, in which no face was found at --min-face 48, got no word that
+    --min-face 24 finds its six faces (each frame it sought was a repeat). It reads them as the analysis does, past
+    the repeats."""
+    import imageio_ffmpeg
+
+    moving = _write_hall(tmp_path / "moving.mp4", astronaut_rgb, (1280, 720))
+    clip = tmp_path / "hall.ogg"  # its first picture held 2 s, then its 8 frames moving: 38 frames, 2.5 s
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(moving), "-vf",
+                    "tpad=start_mode=clone:start_duration=2", "-c:v", "libtheora", "-q:v", "10", "-an", str(clip)],
+                   check=True)
+    packets = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(clip), "-c", "copy", "-f",
+                              "framecrc", "-"], capture_output=True, text=True, encoding="utf-8", check=True).stdout
+    sizes = [int(line.split(",")[4]) for line in packets.splitlines() if line.startswith("0,")]
+    assert len(sizes) == 38 and sizes.count(0) >= 5, sizes  # what this is about: repeats held as empty packets
+    result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "hall_tracks.json").read_text(encoding="utf-8"))["tracks"] == []
+    notice = re.search(rf"notice: {re.escape(str(clip))}: no face was found at --min-face 48: in its 1280x720 frames "
+                       r"faces smaller than 48 px were not looked for; on its frame at (\d+\.\d) s, --min-face 24 "
+                       r"finds 6 \((\d+)-(\d+) px tall\)", " ".join(result.output.split()))
+    assert notice, result.output
+    assert 0 <= float(notice[1]) <= 2.5 and 20 <= int(notice[2]) <= int(notice[3]) <= 30, result.output
 
 
 @pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])

@@ -200,12 +200,29 @@ def test_a_photos_face_numbers_are_the_apis_in_its_boxes_list_and_table(server, 
                    for y in (box["y"] - label["h"], box["y"] + box["height"], box["y"])), (label, box)
 
 
+def answer_job_status(server_now, ends: dict):
+    """A page route's handler (``tab.route("**/v1/jobs/*", ...)``) answering each job's status as the server does
+    (``GET /v1/jobs/{id}``): done, its file named by the id's first letter, uploaded an hour before ``server_now``
+    (the server's clock, its Date header too), deleted at ``ends[id]`` (``expires_at``)."""
+    from email.utils import format_datetime
+
+    def answer(route, request):
+        job_id = request.url.rsplit("/", 1)[1]
+        route.fulfill(status=200, content_type="application/json",
+                      headers={"Date": format_datetime(server_now, usegmt=True)},
+                      body=json.dumps({"id": job_id, "status": "done", "progress": 1.0, "error": None,
+                                       "filename": f"{job_id[0]}.mp4", "created": server_now.timestamp() - 3600,
+                                       "partial": False, "restarts": 0, "waiting_for": 0,
+                                       "expires_at": ends[job_id].isoformat()}))
+
+    return answer
+
+
 def test_the_recent_list_keeps_and_drops_videos_by_the_servers_clock(server, browser):
     """The recent list dropped a video whose deletion time the browser's clock had passed: a browser a day fast
     listed none of the videos the server kept, and one a day slow listed those it had deleted until they were
     gone. It goes by the time of the server's answer (its Date header)."""
     from datetime import datetime, timedelta, timezone
-    from email.utils import format_datetime
 
     now = datetime.now(timezone.utc)
     kept, deleted = "a" * 32, "b" * 32
@@ -214,18 +231,7 @@ def test_the_recent_list_keeps_and_drops_videos_by_the_servers_clock(server, bro
     try:
         for browser_clock in (now + timedelta(days=1), now - timedelta(days=1)):
             tab = context.new_page()
-
-            def answer(route, request):
-                job_id = request.url.rsplit("/", 1)[1]
-                route.fulfill(status=200, content_type="application/json",
-                              headers={"Date": format_datetime(now, usegmt=True)},
-                              body=json.dumps({"id": job_id, "status": "done", "progress": 1.0, "error": None,
-                                               "filename": f"{job_id[0]}.mp4", "created": now.timestamp() - 3600,
-                                               "partial": False, "waiting_for": 0,
-                                               "expires_at": ends[job_id].isoformat()}))
-
-            for job_id in (kept, deleted):
-                tab.route(f"**/v1/jobs/{job_id}", answer)
+            tab.route("**/v1/jobs/*", answer_job_status(now, ends))
             tab.clock.install(time=browser_clock)
             tab.goto(server + "/")
             tab.evaluate("""(ids) => { localStorage.setItem('fervid-recent-videos', JSON.stringify(ids.map((id) => (
@@ -679,7 +685,6 @@ def test_a_recent_video_whose_server_is_out_of_reach_leaves_the_list_when_the_se
     "as it was", for ever. It goes at the time the server last said it deletes it, by this browser's clock (the
     server's clock 1 h ahead here)."""
     from datetime import datetime, timedelta, timezone
-    from email.utils import format_datetime
 
     now = datetime.now(timezone.utc)
     server_now = now + timedelta(hours=1)
@@ -688,17 +693,7 @@ def test_a_recent_video_whose_server_is_out_of_reach_leaves_the_list_when_the_se
     context = browser.new_context()
     try:
         tab = context.new_page()
-
-        def answer(route, request):
-            job_id = request.url.rsplit("/", 1)[1]
-            route.fulfill(status=200, content_type="application/json",
-                          headers={"Date": format_datetime(server_now, usegmt=True)},
-                          body=json.dumps({"id": job_id, "status": "done", "progress": 1.0, "error": None,
-                                           "filename": f"{job_id[0]}.mp4", "created": now.timestamp() - 3600,
-                                           "partial": False, "restarts": 0, "waiting_for": 0,
-                                           "expires_at": ends[job_id].isoformat()}))
-
-        tab.route("**/v1/jobs/*", answer)
+        tab.route("**/v1/jobs/*", answer_job_status(server_now, ends))
         tab.goto(server + "/")
         tab.evaluate("""(ids) => { localStorage.setItem('fervid-recent-videos', JSON.stringify(ids.map((id) => (
             {job_id: id, name: `${id[0]}.mp4`, started: Date.now(), status_url: `v1/jobs/${id}`,
@@ -708,7 +703,9 @@ def test_a_recent_video_whose_server_is_out_of_reach_leaves_the_list_when_the_se
         tab.close()
 
         for browser_clock, listed in ((now + timedelta(hours=1), ["a.mp4", "b.mp4"]),  # before either is deleted
-                                      (now + timedelta(hours=3), ["b.mp4"])):  # after "a" (server: +1 h +2 h)
+                                      # after "a" (server: +1 h +2 h); before it by a clock that took the
+                                      # server's times for its own
+                                      (now + timedelta(hours=2, minutes=30), ["b.mp4"])):
             tab = context.new_page()
             tab.route("**/v1/jobs/*", lambda route: route.abort())  # the server out of reach
             tab.clock.install(time=browser_clock)

@@ -488,28 +488,41 @@ def _small_faces_notice(result, detector) -> str | None:
 
 def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[float]] | None:
     """(time, face heights) of the faces ``detector`` finds at ``min_face`` on a frame of the video ``result`` read
-    (its middle, else a quarter or three quarters in: a class may walk in late); None where it finds none, or the
-    source is not a file to read again (a live stream)."""
+    (its analysed stretch's middle, else a quarter or three quarters in: a class may walk in late); None where it
+    finds none, or the source is not a file to read again (a live stream). The frames are read as the analysis read
+    them (:func:`~fervid.inference.video.open_video`): past a Theora video's repeated frames, which a plain read took
+    for its end (no frame, no word), with non-square pixels shown as they show, an HDR video's tone-mapped."""
     import copy
 
     import cv2
 
-    from fervid.inference.images import opencv_name
-    from fervid.inference.video import video_capture
+    from fervid.inference.video import VideoError, open_video
+
+    def frame_seconds(capture) -> float:  # the last frame grabbed's time, on the file's timeline
+        return capture.get(cv2.CAP_PROP_POS_MSEC) / 1000 + capture.video_start
 
     source = Path(result.source)
     if not (result.frames_read and source.is_file()):
         return None
     finer = copy.copy(detector)  # the same network, looking for smaller faces
     finer.min_face = min_face
-    capture = video_capture(opencv_name(source) or str(source))  # (as the analysis opened it: take:1.mp4)
+    try:  # (its frames' size was checked as the analysis opened it: the limit it ran under is not asked again)
+        capture = open_video(source, max_pixels=sys.maxsize)
+    except VideoError:  # (changed or removed since it was analysed)
+        return None
+    start, half_frame = result.settings.get("start") or 0.0, 0.5 / (result.fps or 30.0)
     try:
         for quarter in (2, 1, 3):
-            capture.set(cv2.CAP_PROP_POS_FRAMES, result.frames_read * quarter // 4)
-            ok, frame = capture.read()
-            found = finer.detect(frame) if ok else []
-            if found:  # the time of the frame read (asked before the read, it was the frame before's)
-                return capture.get(cv2.CAP_PROP_POS_MSEC) / 1000, [d.box[3] for d in found]
+            # (half a frame on: the frame nearest the quarter, not a tie between two that the seek settles either way)
+            seconds = start + result.analysed_seconds * quarter / 4 + half_frame
+            landed = capture.seek(seconds) is not None
+            grabbed = capture.grab()
+            while grabbed and not landed and frame_seconds(capture) < seconds:  # read on from where it is (a pipe,
+                grabbed = capture.grab()                                       # a failed seek: its start) to there
+            ok, frame = capture.retrieve() if grabbed else (False, None)
+            found = finer.detect(frame) if ok and frame is not None else []
+            if found:  # the time of the frame read, on the file's timeline (as its tables say it)
+                return frame_seconds(capture), [d.box[3] for d in found]
     finally:
         capture.release()
     return None
@@ -1051,7 +1064,7 @@ def image(
     """
     from fervid.apps.batch import OUTPUT_FOLDER_ERRNOS
     from fervid.errors import held_open_error
-    from fervid.folder_lock import FolderLocked
+    from fervid.folder_lock import VIDEO_OUTPUTS, FolderLocked
     from fervid.inference.annotate import UNCERTAIN_MARK, annotate, face_label, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
@@ -1168,8 +1181,9 @@ def image(
                             write_pictures(path, img, result, stems[path], source)
                             break
                         in_the_way += ", written during this run"
-                except FolderLocked:  # held past the wait: another run's (a video's of that stem) for longer
-                    in_the_way = "outputs another fervid run is writing"
+                except FolderLocked as held:  # held past the wait (another run's, for longer), or a video's
+                    in_the_way = ("outputs a fervid video analysis is writing" if held.holder_kind == VIDEO_OUTPUTS
+                                  else "outputs another fervid run is writing")
                 if tried is None:
                     tried = {stem.lower() for other, stem in stems.items() if other != path} | set(earlier.kept) | {
                         stem for stem, owners in earlier.owners.items() if owners - {source[ANNOTATED_SOURCE_KEY]}}
@@ -2035,7 +2049,7 @@ def demo(
                     with replacing(results_json) as temporary:  # as every output: whole, or not at all
                         write_json(temporary, doc)
                     break
-        except FolderLocked:  # held past the wait: another run's outputs of that name, for longer
+        except FolderLocked:  # held past the wait (another run's outputs of that name, for longer), or a video's
             in_the_way = "outputs another fervid run is writing"
         was, stem = stem, stem_not_taken(sample, "astronaut", tried)
         tried.add(stem.lower())

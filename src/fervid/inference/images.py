@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fervid.errors import FervidError, OptionError, OutOfMemory
-from fervid.folder_lock import FolderLocked, stem_lock
+from fervid.folder_lock import PHOTO_OUTPUTS, VIDEO_OUTPUTS, FolderLocked, stem_lock
 from fervid.inference.file_kinds import Family, file_kind, first_bytes
 from fervid.ownership import other_users_file, owner_and_mode
 
@@ -1314,8 +1314,8 @@ def outputs_in_the_way(stem: str, source: str, annotate_dir: Path | None, crops_
 
 
 # how long an image's pictures wait for the lock of their name (photo_outputs_lock): another run writes a photo's
-# pictures in milliseconds; past this, another run holds the name for longer (a video's of that stem), and the
-# image's are named apart
+# pictures in milliseconds; past this, another run holds the name for longer, and the image's are named apart. A
+# video's analysis of that stem (its lock says so: VIDEO_OUTPUTS) is not waited for: it holds the name for minutes
 PHOTO_LOCK_WAIT_S = 5.0
 
 
@@ -1333,11 +1333,12 @@ def photo_outputs_lock(stem: str, folders: list[Path]):
     video's outputs of that stem are written under (``.<stem>.lock``, :func:`fervid.folder_lock.stem_lock`), so that
     between the check that a name is free (:func:`outputs_in_the_way`) and the writing no other `fervid image` run
     writes it (two runs of a/img.jpg and b/img.jpg into one folder both found img free, and one's img_fervid.png
-    replaced the other's). Waits up to :data:`PHOTO_LOCK_WAIT_S` for another run's; then raises
-    :class:`fervid.folder_lock.FolderLocked`."""
+    replaced the other's). Waits up to :data:`PHOTO_LOCK_WAIT_S` for another photo run's; then raises
+    :class:`fervid.folder_lock.FolderLocked`, at once where a video's analysis holds it."""
     with ExitStack() as held:
         for folder in folders:
-            lock = stem_lock(folder, stem, wait=PHOTO_LOCK_WAIT_S)
+            lock = stem_lock(folder, stem, wait=PHOTO_LOCK_WAIT_S, kind=PHOTO_OUTPUTS,
+                             not_waited_for=frozenset({VIDEO_OUTPUTS}))
             try:
                 held.enter_context(lock)
             except PermissionError:

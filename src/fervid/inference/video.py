@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 from fervid.errors import (FervidError, FervidWarning, OptionError, OptionNaming, OutOfMemory, PathTooLongError,
                            file_in_the_way, said_option)
-from fervid.folder_lock import FolderLocked, stem_lock
+from fervid.folder_lock import VIDEO_OUTPUTS, FolderLocked, stem_lock
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import (annotate, face_label, naming_file, replacing, temporary_name, with_caption,
                                        write_image)
@@ -3557,7 +3557,7 @@ def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = Non
     (:func:`fervid.inference.set_aside.recover_set_aside`). The lock file (``.<stem>.lock``) is there only while it
     is held."""
     out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
-    with stem_lock(out_dir, stem, OutputsBusy):
+    with stem_lock(out_dir, stem, OutputsBusy, kind=VIDEO_OUTPUTS):
         # (hidden, the outputs in place were no one's: this run replaced them, kept_outputs said of another's)
         recover_set_aside(out_dir, OutputNames(stem).owns)
         kept = kept_outputs(out_dir / OutputNames(stem).tracks_json, source)
