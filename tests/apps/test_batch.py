@@ -2749,3 +2749,44 @@ def test_a_rerun_with_a_lower_key_frames_cap_removes_the_key_frames_beyond_it(tm
         more = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", *cap, "-q"])
         assert more.exit_code == 0 and "removed" not in more.output, more.output
     assert key_frames() == kept_alone
+
+
+def test_no_landmarks_leaves_them_out_of_each_images_result_json_and_of_those_an_earlier_run_wrote(tmp_path,
+                                                                                                  astronaut_rgb):
+    """`fervid batch --no-landmarks`: each image's result.json gives its faces' landmarks as null and says
+    "landmarks": false; re-run so over a folder an earlier run wrote with them, the files kept lose theirs too (as
+    a re-run with --key-frames 0 removes the key frames), their numbers kept."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "data"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "astronaut.png")
+
+    def result_json(out: Path) -> dict:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        return json.loads((out / summary["outputs"][str(corpus / "astronaut.png")] / "result.json").read_text(
+            encoding="utf-8"))
+
+    fresh = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "fresh"), "--no-landmarks", "-q"])
+    assert fresh.exit_code == 0, fresh.output
+    left_out = result_json(tmp_path / "fresh")
+    (face,) = left_out["files"][0]["faces"]
+    assert left_out["landmarks"] is False and face["landmarks"] is None
+
+    out = tmp_path / "b"
+    first = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "-q"])
+    assert first.exit_code == 0, first.output
+    given = result_json(out)
+    assert given["landmarks"] is True and len(given["files"][0]["faces"][0]["landmarks"]) == 5
+    dataset = pd.read_parquet(out / "dataset.parquet")
+    again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-landmarks", "-q"])
+    assert again.exit_code == 0, again.output
+    assert "removed the landmarks of 1 image an earlier run recorded (this run leaves them out)" in again.output
+    kept = result_json(out)
+    assert kept["landmarks"] is False and kept["files"][0]["faces"][0] == {**given["files"][0]["faces"][0],
+                                                                           "landmarks": None}
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "dataset.parquet"), dataset)
+    third = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-landmarks", "-q"])
+    assert third.exit_code == 0 and "removed" not in third.output, third.output

@@ -869,7 +869,8 @@ def _analyse_image(analyzer, path: str, out: Path, pipeline: PipelineOptions) ->
 
     img = load_image(path, max_pixels=pipeline.max_image_pixels)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
+    # as `fervid image --json` writes it (the API's ImagesOut)
+    doc = images_document([result], analyzer.settings, landmarks=pipeline.landmarks)
     write_json(out / "result.json", doc)
     if pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
@@ -1426,6 +1427,24 @@ def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> 
     return annotated_gone, key_frames_gone
 
 
+def drop_landmarks(folder: Path) -> bool:
+    """A done image's landmarks, left out of its ``result.json`` in ``folder`` (each face's null, the document's
+    ``landmarks`` false), as a run with ``landmarks`` off writes it (``--no-landmarks``); whether there were any.
+    A video's outputs have none."""
+    result = folder / "result.json"
+    if not result.is_file():
+        return False
+    doc = json.loads(result.read_text(encoding="utf-8"))
+    if doc.get("landmarks") is False:
+        return False
+    for entry in doc.get("files", []):
+        for face in entry.get("faces", []):
+            face["landmarks"] = None
+    with replacing(result) as temporary:
+        write_json(temporary, {**doc, "landmarks": False})
+    return True
+
+
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
@@ -1464,6 +1483,11 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
                 + [f"{key_frames_gone} key frame{'' if key_frames_gone == 1 else 's'}"] * bool(key_frames_gone))
             writes = "none" if not cap else f"at most {cap} key frame{'' if cap == 1 else 's'} a track"
             notices.append(f"{out}: removed {removed} an earlier run wrote (this run writes {writes})")
+    if not options.pipeline.landmarks:  # nor the landmarks this run leaves out
+        stripped = sum(drop_landmarks(out / "files" / r["key"]) for r in store.rows() if r["status"] == "done")
+        if stripped:
+            notices.append(f"{out}: removed the landmarks of {stripped} image{'' if stripped == 1 else 's'} an "
+                           "earlier run recorded (this run leaves them out)")
     if progress and done_before:  # a rerun goes on where the last stopped: said before the bar, not left to its total
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)
