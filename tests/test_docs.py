@@ -562,3 +562,16 @@ def test_the_agreement_per_second_recipe_labels_a_second_as_dominant_emotion_doe
     # second 3: 0.5 s neutral, 0.5 s surprise, a tie going to the first in fervid's order
     assert both["coder"].tolist() == ["neutral", "happy", "neutral", "surprise"]
     assert names["kappa"] == cohen_kappa_score(both["coder"].tolist(), windows["dominant_emotion"].tolist()[:4])
+
+
+def test_no_file_under_docs_holds_an_absolute_path_of_the_machine_it_was_made_on():
+    """metrics.json and report.md of `fervid evaluate` runs recorded the model folder as
+    /work/wt-repro/src/fervid/weights/fer2013_vgg (a checkout's path: a user's would name their home folder), and
+    benchmark records and commands named files under /tmp/; a shipped model is recorded as
+    fervid/weights/<name>, as `evaluate` records it now."""
+    absolute = re.compile(r"(?<![\w.~-])/(?:work|tmp|home)/")
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()[:120]}"
+             for path in sorted((ROOT / "docs").rglob("*")) if path.is_file()
+             for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if absolute.search(line)]
+    assert not found, found

@@ -2700,3 +2700,93 @@ def test_a_rerun_that_writes_no_face_pictures_removes_those_an_earlier_run_wrote
     third = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
                                      "--key-frames", "0", "-q"])
     assert third.exit_code == 0 and "removed" not in third.output, third.output
+
+
+@needs_sample_clip  # (its track has several emotion episodes, each with a key frame)
+def test_a_rerun_with_a_lower_key_frames_cap_removes_the_key_frames_beyond_it(tmp_path):
+    """`fervid batch data/ --out b`, then again with `--key-frames 1`, kept every key frame the first run wrote:
+    only `--key-frames 0` removed them. A lower cap now removes each track's key frames beyond it, keeping those
+    `fervid video --key-frames N` keeps (the longest episodes'), and the tracks JSON and episodes CSV say so."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.samples import carphone
+
+    corpus = tmp_path / "data"
+    corpus.mkdir()
+    shutil.copyfile(carphone(), corpus / "carphone.mp4")
+    out = tmp_path / "b"
+    first = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", "-q"])
+    assert first.exit_code == 0, first.output
+    video = out / json.loads((out / "summary.json").read_text(encoding="utf-8"))["outputs"][str(corpus / "carphone.mp4")]
+    key_frames = lambda: sorted(p.name for p in video.glob("carphone_track*s_*.png"))  # noqa: E731
+    written = key_frames()
+    assert len(written) >= 3, written
+
+    alone = tmp_path / "alone"  # what `fervid video` keeps under a cap of 2
+    ran = CliRunner().invoke(app, ["video", str(corpus / "carphone.mp4"), "--out", str(alone), "--no-annotate",
+                                   "--key-frames", "2", "-q"])
+    assert ran.exit_code == 0, ran.output
+    kept_alone = sorted(p.name for p in alone.glob("carphone_track*s_*.png"))
+    assert len(kept_alone) == 2 and set(kept_alone) < set(written), (kept_alone, written)
+
+    again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", "--key-frames", "2",
+                                     "-q"])
+    assert again.exit_code == 0, again.output
+    assert (f"removed {len(written) - 2} key frame{'s' * (len(written) > 3)} an earlier run "
+            "wrote (this run writes at most 2 key frames a track)") in again.output
+    assert key_frames() == kept_alone
+    tracks = json.loads((video / "carphone_tracks.json").read_text(encoding="utf-8"))
+    named = sorted(ep["key_frame"] for track in tracks["tracks"] for ep in track["episodes"] if ep["key_frame"])
+    assert named == kept_alone and tracks["key_frames"] == 2
+    with open(video / "carphone_episodes.csv", newline="", encoding="utf-8") as fh:
+        assert sorted(row["key_frame"] for row in csv.DictReader(fh) if row["key_frame"]) == kept_alone
+
+    # a cap as high as before, or none, removes nothing more
+    for cap in (["--key-frames", "2"], []):
+        more = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", *cap, "-q"])
+        assert more.exit_code == 0 and "removed" not in more.output, more.output
+    assert key_frames() == kept_alone
+
+
+def test_no_landmarks_leaves_them_out_of_each_images_result_json_and_of_those_an_earlier_run_wrote(tmp_path,
+                                                                                                  astronaut_rgb):
+    """`fervid batch --no-landmarks`: each image's result.json gives its faces' landmarks as null and says
+    "landmarks": false; re-run so over a folder an earlier run wrote with them, the files kept lose theirs too (as
+    a re-run with --key-frames 0 removes the key frames), their numbers kept."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "data"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "astronaut.png")
+
+    def result_json(out: Path) -> dict:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        return json.loads((out / summary["outputs"][str(corpus / "astronaut.png")] / "result.json").read_text(
+            encoding="utf-8"))
+
+    fresh = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "fresh"), "--no-landmarks", "-q"])
+    assert fresh.exit_code == 0, fresh.output
+    left_out = result_json(tmp_path / "fresh")
+    (face,) = left_out["files"][0]["faces"]
+    assert left_out["landmarks"] is False and face["landmarks"] is None
+
+    out = tmp_path / "b"
+    first = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "-q"])
+    assert first.exit_code == 0, first.output
+    given = result_json(out)
+    assert given["landmarks"] is True and len(given["files"][0]["faces"][0]["landmarks"]) == 5
+    dataset = pd.read_parquet(out / "dataset.parquet")
+    again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-landmarks", "-q"])
+    assert again.exit_code == 0, again.output
+    assert "removed the landmarks of 1 image an earlier run recorded (this run leaves them out)" in again.output
+    kept = result_json(out)
+    assert kept["landmarks"] is False and kept["files"][0]["faces"][0] == {**given["files"][0]["faces"][0],
+                                                                           "landmarks": None}
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "dataset.parquet"), dataset)
+    third = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-landmarks", "-q"])
+    assert third.exit_code == 0 and "removed" not in third.output, third.output

@@ -253,7 +253,42 @@ def test_every_image_json_records_whether_the_images_were_face_crops(astronaut_p
     assert demo.exit_code == 0, demo.output
     for doc in (json.loads(image.stdout), json.loads((tmp_path / "astronaut.json").read_text(encoding="utf-8"))):
         assert doc["face_crops"] is False
-        assert list(doc)[-3:] == ["face_crops", "files", "failed"]  # with the other settings, in one order
+        assert list(doc)[-4:] == ["face_crops", "landmarks", "files", "failed"]  # the settings, in one order
+
+
+def test_no_landmarks_leaves_the_landmarks_out_of_every_output_and_says_so(astronaut_png, tmp_path):
+    """A data-protection officer asked for the five facial landmarks to be left out of the outputs (data
+    minimisation): no option did. With --no-landmarks the JSON's faces have none (null) and the document, as the
+    Parquet file's metadata, records "landmarks": false; the CSV and Parquet tables have none either way. The
+    default still gives them, and the faces' numbers are the same: the landmarks still frame each face."""
+    import pyarrow.parquet as pq
+
+    from fervid.inference.records import SETTINGS_METADATA_KEY
+
+    def outputs(*flag: str) -> tuple[dict, list[dict], object]:
+        folder = tmp_path / (flag[0] if flag else "default")
+        ran = runner.invoke(app, ["image", str(astronaut_png), "--json", str(folder / "faces.json"), "--csv",
+                                  str(folder / "faces.csv"), "--parquet", str(folder / "faces.parquet"), "-q", *flag])
+        assert ran.exit_code == 0, ran.output
+        with open(folder / "faces.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        return (json.loads((folder / "faces.json").read_text(encoding="utf-8")), rows,
+                pq.read_table(folder / "faces.parquet"))
+
+    given, given_rows, given_table = outputs()
+    left_out, rows, table = outputs("--no-landmarks")
+    (face,), (face_given,) = left_out["files"][0]["faces"], given["files"][0]["faces"]
+    assert given["landmarks"] is True and len(face_given["landmarks"]) == 5
+    assert left_out["landmarks"] is False and face["landmarks"] is None
+    assert {k: v for k, v in face.items() if k != "landmarks"} == {k: v for k, v in face_given.items()
+                                                                    if k != "landmarks"}
+    for landmark in face_given["landmarks"]:  # no landmark's coordinates anywhere in the JSON written
+        assert not re.search(rf"{re.escape(str(landmark[0]))}, {re.escape(str(landmark[1]))}\b",
+                             json.dumps(left_out))
+    assert rows == given_rows and not any("landmark" in column for column in rows[0])
+    assert table.column_names == given_table.column_names and "landmarks" not in table.column_names
+    recorded = lambda t: json.loads(t.schema.metadata[SETTINGS_METADATA_KEY])["landmarks"]  # noqa: E731
+    assert recorded(table) is False and recorded(given_table) is True
 
 
 def test_min_face_is_recorded_and_bad_choices_exit_2_naming_the_option(astronaut_png, tmp_path):

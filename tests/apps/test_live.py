@@ -300,3 +300,20 @@ def test_fervid_live_without_a_source_serves_the_live_page(tmp_path):
         proc.terminate()
         out = proc.communicate(timeout=20)[0]
     assert f"http://127.0.0.1:{port}/live" in out
+
+
+def test_a_server_started_with_no_landmarks_sends_live_faces_without_them(tmp_path, astronaut_rgb):
+    """`fervid serve --no-landmarks` / `fervid live --no-landmarks`: each face of a /v1/live result has landmarks
+    null, and the ready message says "landmarks": false; the default sends the 5 points."""
+    from fervid.inference.options import PipelineOptions
+
+    for landmarks in (True, False):
+        settings = ServerSettings(data_dir=tmp_path / str(landmarks), pipeline=PipelineOptions(landmarks=landmarks))
+        with TestClient(create_app(settings), base_url=BASE) as c, c.websocket_connect(LIVE) as ws:
+            ready = ws.receive_json()
+            assert ready["type"] == "ready" and ready["landmarks"] is landmarks
+            ws.send_bytes(frame_message(1, astronaut_rgb))
+            (face,) = ws.receive_json()["faces"]
+            FaceRow.model_validate(face)
+            assert (face["landmarks"] is None) if not landmarks else len(face["landmarks"]) == 5
+            ws.send_text(json.dumps({"type": "stop", "save": False}))

@@ -183,6 +183,25 @@ def test_images_endpoint_same_schema_as_cli(client, astronaut_rgb):
     assert face["emotion"] == "happy" and set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_a_server_started_with_no_landmarks_answers_faces_without_them(tmp_path, astronaut_rgb):
+    """`fervid serve --no-landmarks` (PipelineOptions.landmarks False): POST /v1/images answers each face's
+    landmarks as null and says "landmarks": false, with ?csv=true too; a server started without it gives them."""
+    photo = [("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))]
+    answers = {}
+    for landmarks in (True, False):
+        settings = ServerSettings(data_dir=tmp_path / str(landmarks), pipeline=PipelineOptions(landmarks=landmarks))
+        with TestClient(create_app(settings), base_url=BASE) as c:
+            answers[landmarks] = [c.post(f"/v1/images{query}", files=photo) for query in ("", "?csv=true")]
+    for landmarks, (plain, with_csv) in answers.items():
+        for answer in (plain, with_csv):
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            (face,) = body["files"][0]["faces"]
+            assert body["landmarks"] is landmarks
+            assert (face["landmarks"] is None) if not landmarks else len(face["landmarks"]) == 5
+    assert "landmark" not in answers[False][1].json()["csv"]
+
+
 def test_images_as_csv_are_the_table_fervid_image_writes(client, astronaut_png, tmp_path, monkeypatch):
     """The web page offered a photo's faces as JSON only (a video's as spreadsheets too): ?format=csv answers the
     table `fervid image --csv` writes, a face per row with the JSON's values, and a row naming a file's error."""

@@ -869,7 +869,8 @@ def _analyse_image(analyzer, path: str, out: Path, pipeline: PipelineOptions) ->
 
     img = load_image(path, max_pixels=pipeline.max_image_pixels)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
+    # as `fervid image --json` writes it (the API's ImagesOut)
+    doc = images_document([result], analyzer.settings, landmarks=pipeline.landmarks)
     write_json(out / "result.json", doc)
     if pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
@@ -1355,12 +1356,28 @@ def _work(path: str, kind: str) -> float:
     return VIDEO_START_AND_END_WORK + (seconds or UNKNOWN_LENGTH_WORK)
 
 
+def kept_key_frames(tracks: dict, key_frames: int) -> set[str]:
+    """The key frames (their names) a tracks JSON's video keeps under a cap of ``key_frames`` a track: each track's
+    ``key_frames`` first of its episodes holding one, ranked as the cap ranks them when it is written
+    (:func:`fervid.inference.video.key_frame_rank`: the longer episode first, then the more expressive, then the
+    earlier). The JSON has no frame's own probability, which breaks a tie of durations there: the episode's
+    ``peak_confidence`` stands in for it."""
+    kept: set[str] = set()
+    for track in tracks.get("tracks", []):
+        framed = [ep for ep in track.get("episodes", []) if ep.get("key_frame")]
+        framed.sort(key=lambda ep: (ep.get("duration") or 0.0, ep.get("peak_confidence") or -1.0,
+                                    -(ep.get("start") or 0.0)), reverse=True)
+        kept.update(ep["key_frame"] for ep in framed[:key_frames])
+    return kept
+
+
 def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> tuple[int, int]:
     """A done file's face pictures that this run's settings no longer write, removed from its ``folder`` in
-    ``files/``: the annotated copy (``annotated.png``, ``<stem>_annotated.mp4``) without ``annotate``, the key frames
-    with ``key_frames`` 0, whose tracks JSON and episodes CSV then say ``key_frame`` null, as a ``fervid video``
-    re-run that writes none does (README "Privacy and data protection": numbers only). The numbers are kept:
-    neither setting changes them (RESULT_SETTINGS). Returns how many annotated copies and key frames went."""
+    ``files/``: the annotated copy (``annotated.png``, ``<stem>_annotated.mp4``) without ``annotate``, and the key
+    frames beyond ``key_frames`` a track (all of them with 0; those :func:`kept_key_frames` keeps otherwise), whose
+    tracks JSON and episodes CSV then say ``key_frame`` null and record the cap, as a ``fervid video`` re-run with
+    that cap does (README "Privacy and data protection": numbers only). The numbers are kept: neither setting changes
+    them (RESULT_SETTINGS). Returns how many annotated copies and key frames went."""
     import csv
 
     from fervid.inference.set_aside import unlink_retrying
@@ -1372,11 +1389,13 @@ def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> 
                 unlink_retrying(path)
                 annotated_gone += 1
     tracks = sorted(folder.glob("*_tracks.json"))
-    if key_frames != 0 or len(tracks) != 1:  # (an image has no key frames)
+    if key_frames is None or len(tracks) != 1:  # (every key frame kept; an image has none)
         return annotated_gone, key_frames_gone
     names = OutputNames(OutputNames.stem_of(tracks[0].name) or "")
+    doc = json.loads(tracks[0].read_text(encoding="utf-8"))
+    kept = kept_key_frames(doc, key_frames) if key_frames else set()
     for path in sorted(folder.iterdir()):
-        if names.is_key_frame(path.name) and path.is_file():
+        if names.is_key_frame(path.name) and path.name not in kept and path.is_file():
             unlink_retrying(path)
             key_frames_gone += 1
     if not key_frames_gone:
@@ -1384,13 +1403,12 @@ def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> 
 
     def without_key_frames(node):
         if isinstance(node, dict):
-            return {k: None if k == "key_frame" else without_key_frames(v) for k, v in node.items()}
+            return {k: None if k == "key_frame" and v not in kept else without_key_frames(v) for k, v in node.items()}
         if isinstance(node, list):
             return [without_key_frames(v) for v in node]
         return node
 
-    doc = json.loads(tracks[0].read_text(encoding="utf-8"))
-    doc = {**without_key_frames(doc), "key_frames": 0}  # the cap this folder's pictures now keep to
+    doc = {**without_key_frames(doc), "key_frames": key_frames}  # the cap this folder's pictures now keep to
     with replacing(tracks[0]) as temporary:
         write_json(temporary, doc)
     episodes = folder / names.episodes_csv
@@ -1402,10 +1420,29 @@ def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> 
         if "key_frame" in columns:
             at = columns.index("key_frame")
             for row in cells:
-                row[at] = ""
+                if row[at] not in kept:
+                    row[at] = ""
             with replacing(episodes) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 csv.writer(fh, lineterminator="\n").writerows([columns, *cells])
     return annotated_gone, key_frames_gone
+
+
+def drop_landmarks(folder: Path) -> bool:
+    """A done image's landmarks, left out of its ``result.json`` in ``folder`` (each face's null, the document's
+    ``landmarks`` false), as a run with ``landmarks`` off writes it (``--no-landmarks``); whether there were any.
+    A video's outputs have none."""
+    result = folder / "result.json"
+    if not result.is_file():
+        return False
+    doc = json.loads(result.read_text(encoding="utf-8"))
+    if doc.get("landmarks") is False:
+        return False
+    for entry in doc.get("files", []):
+        for face in entry.get("faces", []):
+            face["landmarks"] = None
+    with replacing(result) as temporary:
+        write_json(temporary, {**doc, "landmarks": False})
+    return True
 
 
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
@@ -1434,15 +1471,23 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     given = {os.path.abspath(p) for p in files}
     # (counted from the store: a file that could not be read is no more done than one to analyse)
     done_before = sum(r["status"] == "done" and r["location"] in given for r in store.rows())
-    if not options.pipeline.annotate or options.pipeline.key_frames == 0:
+    cap = options.pipeline.key_frames
+    if not options.pipeline.annotate or cap is not None:
         # the files kept keep their numbers, not the face pictures this run's settings no longer write
-        gone = [drop_face_pictures(out / "files" / r["key"], options.pipeline.annotate, options.pipeline.key_frames)
+        gone = [drop_face_pictures(out / "files" / r["key"], options.pipeline.annotate, cap)
                 for r in store.rows() if r["status"] == "done"]
         annotated_gone, key_frames_gone = sum(a for a, _ in gone), sum(k for _, k in gone)
         if annotated_gone or key_frames_gone:
-            notices.append(f"{out}: removed {annotated_gone} annotated cop{'y' if annotated_gone == 1 else 'ies'} "
-                           f"and {key_frames_gone} key frame{'' if key_frames_gone == 1 else 's'} an earlier run "
-                           "wrote (this run writes none)")
+            removed = " and ".join(
+                [f"{annotated_gone} annotated cop{'y' if annotated_gone == 1 else 'ies'}"] * bool(annotated_gone)
+                + [f"{key_frames_gone} key frame{'' if key_frames_gone == 1 else 's'}"] * bool(key_frames_gone))
+            writes = "none" if not cap else f"at most {cap} key frame{'' if cap == 1 else 's'} a track"
+            notices.append(f"{out}: removed {removed} an earlier run wrote (this run writes {writes})")
+    if not options.pipeline.landmarks:  # nor the landmarks this run leaves out
+        stripped = sum(drop_landmarks(out / "files" / r["key"]) for r in store.rows() if r["status"] == "done")
+        if stripped:
+            notices.append(f"{out}: removed the landmarks of {stripped} image{'' if stripped == 1 else 's'} an "
+                           "earlier run recorded (this run leaves them out)")
     if progress and done_before:  # a rerun goes on where the last stopped: said before the bar, not left to its total
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)

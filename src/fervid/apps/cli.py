@@ -169,6 +169,11 @@ KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                       "90-minute class of 26: about 31,000 PNGs). Every episode stays in the tracks "
                                       "JSON; one without a key frame has key_frame null.")
 
+LANDMARKS_OPTION = typer.Option(_DEFAULTS.landmarks, "--landmarks/--no-landmarks",
+                                help="Give each face's 5 facial landmarks (eyes, nose tip, mouth corners, in pixels) "
+                                     "in the JSON; --no-landmarks: null there, the JSON saying \"landmarks\": false "
+                                     "(data minimisation; they still align each face). The tables never have them.")
+
 
 def _quiet_option(what_stays: str):
     """-q/--quiet, meaning the same in every command that has it; ``what_stays``: what this command still writes or
@@ -1048,6 +1053,7 @@ def image(
                                          "48x48 faces or --crops' output): classify each whole image as one face, "
                                          "as `fervid evaluate --data` reads a folder of crops, with no detection "
                                          "(its box is the whole image; no landmarks, an empty detection score)."),
+    landmarks: bool = LANDMARKS_OPTION,
     quiet: bool = _quiet_option("the results sent to stdout (--json -, --csv - or --parquet -), and the files the "
                                 "output options name, are written as ever; refused without an output option, as it "
                                 "would do nothing"),
@@ -1115,9 +1121,10 @@ def image(
     # your own files, read from disk: up to images.MAX_PIXELS (250 MP), not the API's 50 MP for uploads
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                         max_faces=max_faces, precision=precision, face_crops=face_crops,
-                        max_image_pixels=MAX_PIXELS)
+                        max_image_pixels=MAX_PIXELS, landmarks=landmarks)
     analyzer = _analyzer(options)
-    settings = analyzer.settings  # what made the results, as recorded
+    # what made the results, as recorded (in the Parquet file's metadata too, whose table never has landmarks)
+    settings = {**analyzer.settings, "landmarks": options.landmarks}
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
@@ -1205,7 +1212,7 @@ def image(
                          f"{_in_a_sentence(list(map(str, left)))}")
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, settings)
+    doc = images_document(results, analyzer.settings, landmarks=options.landmarks)
     # each results file tried, whichever failed before it (a full disk, one open in Excel): the others may be
     # elsewhere, or stdout
     results_written: list[str] = []  # said where another output failed: which of them this run did write
@@ -1727,6 +1734,10 @@ def live(
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
     key_frames: Optional[int] = _live_option(KEY_FRAMES_OPTION),
+    landmarks: bool = typer.Option(_DEFAULTS.landmarks, "--landmarks/--no-landmarks",
+                                   help="Browser: give each face's 5 facial landmarks in the /live page's WebSocket "
+                                        "messages; --no-landmarks: null there, its ready message saying "
+                                        "\"landmarks\": false (a headless session's outputs never have them)."),
     detect_every: float = _live_option(DETECT_EVERY_OPTION),
     window: float = _live_option(WINDOW_OPTION),
     method: Optional[str] = _live_option(METHOD_OPTION),
@@ -1762,12 +1773,13 @@ def live(
         _refuse_typed(ctx, ("region",), "is for a headless session (--source FILE, CAMERA or URL); the browser's /live "
                                         "page looks for faces in the whole picture")
     else:
-        _refuse_typed(ctx, ("port", "open_browser", "data_dir", "job_ttl_hours"),
+        _refuse_typed(ctx, ("port", "open_browser", "data_dir", "job_ttl_hours", "landmarks"),
                       "is for the browser's /live page (no --source): a headless session serves nothing and keeps no "
                       "jobs")
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
-                        annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
+                        annotate=annotate, key_frames=key_frames, temporal_model=temporal_model,
+                        landmarks=landmarks)
     limit = None
     if seconds is not None:  # inf, as README has it, is no limit (the times of --start and --end are finite)
         limit = math.inf if seconds.strip().lower() in ("inf", "infinity") else _time_option("--seconds", seconds)
@@ -3208,6 +3220,7 @@ def batch(
                                              "less disk, on long or large videos: a 1080p class of 26, about 20 MB a "
                                              "minute)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
+    landmarks: bool = LANDMARKS_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
@@ -3243,7 +3256,8 @@ def batch(
     if from_stdin and not inputs:  # nothing else to analyse: said before a results folder is made for nothing
         _fail(": ".join(from_stdin[0]))
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
-                         annotate=annotate, key_frames=key_frames, model=model, detector=detector,
+                         annotate=annotate, key_frames=key_frames, landmarks=landmarks, model=model,
+                         detector=detector,
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                          temporal_model=temporal_model, max_image_pixels=MAX_PIXELS)  # as `fervid image`'s
     start_seconds, end_seconds = _time_range(start, end)
@@ -3357,6 +3371,7 @@ def serve(
                                        "none, for every job (?annotate=true is refused). With --key-frames 0 no "
                                        "job output holds a picture of a face: tables, JSON and timelines only."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
+    landmarks: bool = LANDMARKS_OPTION,
     max_images_per_request: int = typer.Option(app_defaults.MAX_IMAGES_PER_REQUEST,
                                                help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(app_defaults.MAX_IMAGE_PIXELS / 1e6,
@@ -3390,7 +3405,7 @@ def serve(
     _refuse_window_for_frame(ctx, method)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                          detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
-                         precision=precision, annotate=annotate, key_frames=key_frames,
+                         precision=precision, annotate=annotate, key_frames=key_frames, landmarks=landmarks,
                          temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option

@@ -6,7 +6,8 @@ The client sends frames as binary messages: a 4-byte little-endian sequence numb
 For each frame it analyses the server answers ``{"type": "result", "seq", "time", "width", "height", "faces":
 [rows], "dropped", "analysis_ms", "dark"}``, where each row is a row of a video's per-frame table (``time, frame,
 track``, the face columns: box, detection score, 7 probabilities, emotion, confidence, uncertain, then
-``detected``) + the face's 5 ``landmarks``, and ``dark`` says the picture was dark and analysed on its levels
+``detected``) + the face's 5 ``landmarks`` (null where the server leaves them out: ``landmarks`` false in the
+``ready`` message), and ``dark`` says the picture was dark and analysed on its levels
 stretched (:func:`fervid.inference.align.stretch_dark_levels`). The server never queues behind:
 it keeps only the newest frame that arrived while it was busy (newest wins) and counts the others as dropped.
 A text message ``{"type": "stop", "save": true}`` ends the session; with ``save`` the session's recording (the
@@ -105,8 +106,9 @@ def decode_frame(data: bytes) -> np.ndarray:
 class LiveSession:
     """One viewer: its own tracks, causal labels, and a recording streamed to ``record_dir`` as it goes."""
 
-    def __init__(self, runner: VideoAnalyzer, record_dir: Path, slots: threading.Semaphore):
+    def __init__(self, runner: VideoAnalyzer, record_dir: Path, slots: threading.Semaphore, landmarks: bool = True):
         self.record_dir = record_dir
+        self.landmarks = landmarks  # each face's in the messages; False: null (PipelineOptions.landmarks)
         self.slots = slots  # shared by all viewers and image requests: analyses at once, whatever the load
         self.started = time.monotonic()  # the frames' time 0, by the wall clock the result's started_at
         self.frames = 0
@@ -132,8 +134,8 @@ class LiveSession:
         r.frames_read = r.frames_analysed = self.frames
         r.duration = t
         r.height, r.width = image.shape[:2]
-        faces = [{**f.table_row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]}
-                 for frame in done for f in frame.faces]
+        faces = [{**f.table_row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]
+                  if self.landmarks else None} for frame in done for f in frame.faces]
         return {"type": "result", "seq": seq, "time": round(t, TIME_DECIMALS), "width": image.shape[1],
                 "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1),
                 "dark": self.stream.brightening}
@@ -156,9 +158,10 @@ class LiveSession:
 
 
 async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphore, limits: LiveLimits,
-                     viewers: dict, job_ttl_hours: float) -> None:
+                     viewers: dict, job_ttl_hours: float, landmarks: bool = True) -> None:
     """Run one ``/v1/live`` connection (``ws``: a Starlette WebSocket, not yet accepted); a session saved is a job
-    deleted ``job_ttl_hours`` after it is saved, as the server's other finished jobs are."""
+    deleted ``job_ttl_hours`` after it is saved, as the server's other finished jobs are. ``landmarks`` false: each
+    face's are null in the messages (:attr:`fervid.inference.options.PipelineOptions.landmarks`)."""
     from anyio import to_thread
     from starlette.websockets import WebSocketDisconnect
 
@@ -167,7 +170,7 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
         await _refuse(ws, f"{len(viewers)} viewers already; at most {limits.max_viewers}", 1013)
         return
     key = uuid.uuid4().hex
-    session = LiveSession(runner, store.make_folder(f".live-{key}"), slots)  # private (0700), as a job's
+    session = LiveSession(runner, store.make_folder(f".live-{key}"), slots, landmarks)  # private (0700), as a job's
     viewers[key] = session
     latest: list = []  # the newest frame not yet analysed: newest wins
     arrived = asyncio.Event()
@@ -178,6 +181,7 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
                         # as the session's tracks JSON records it
                         "labels_delay_seconds": labels_delay(runner.temporal.name, opts.window),
                         "model": session.result.model, "detector": session.result.detector,
+                        "landmarks": landmarks,  # false: each face's are null (`fervid serve --no-landmarks`)
                         "limits": {"max_frame_bytes": limits.max_frame_bytes,
                                    "max_frame_pixels": limits.max_frame_pixels,
                                    "max_messages_per_second": limits.max_messages_per_second}})

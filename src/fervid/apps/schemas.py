@@ -58,7 +58,7 @@ class FaceOut(_Strict):
     null detection score: no detector ran."""
 
     box: Box
-    landmarks: list[list[float]] = _field("landmarks")
+    landmarks: list[list[float]] | None = _field("landmarks")
     detection_score: float | None = _field("detection_score")
     emotion: Emotion = _field("emotion")
     confidence: float = _field("confidence")
@@ -93,6 +93,8 @@ class ImagesOut(_Strict):
     max_faces: int | None = Field(description="The largest N faces of each image were kept; null: every face.")
     face_crops: bool = Field(description="Each image was classified whole as one face, not detected "
                                          "(`fervid image --face-crops`; false from the server and the demo).")
+    landmarks: bool = Field(description="Whether each face's 5 landmarks are given; false: left out on request "
+                                        "(`--no-landmarks`), each face's `landmarks` null.")
     fervid: str = Field(description="The fervid version that made the results.")
     onnxruntime: str = Field(description="The ONNX Runtime version that ran the model.")
     files: list[FileOut] = Field(description="One entry per file, in the order posted.")
@@ -417,4 +419,4 @@ FaceRow = create_model(
     "FaceRow", __base__=_Strict,
     __doc__="A face in a live frame: the video table's row (time, frame, track, the face row, detected) + landmarks.",
     **{c: described(c, _ROW_TYPES.get(c, float)) for c in TABLE_COLUMNS},
-    landmarks=described("landmarks", list[list[float]]))
+    landmarks=described("landmarks", list[list[float]] | None))

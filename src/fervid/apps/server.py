@@ -1549,7 +1549,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(415, detail=detail)
         if answer_format == "csv":
             return Response(await to_thread.run_sync(images_csv, results), media_type="text/csv; charset=utf-8")
-        document = images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
+        document = images_document(results, await to_thread.run_sync(lambda: analyzer().settings),
+                                   landmarks=settings.pipeline.landmarks)
         if with_csv:  # (the route's response model is ImagesOut, which has no csv: this answer is checked here)
             answer = ImagesWithCsvOut.model_validate({**document, "csv": await to_thread.run_sync(images_csv, results)})
             return JSONResponse(answer.model_dump(mode="json"))
@@ -1746,7 +1747,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.websocket("/v1/live")
     async def live_socket(ws: WebSocket):
         await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers,
-                         settings.job_ttl_hours)
+                         settings.job_ttl_hours, landmarks=settings.pipeline.landmarks)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # every page answers HEAD as GET, without the body (an uptime monitor's or a link checker's check of /live or

@@ -185,6 +185,11 @@ class PipelineOptions:
     method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS
     sample_fps: float | None = None  # video: analyse at most this many frames per second (None: every frame)
     annotate: bool = True  # write annotated images / videos where outputs are written
+    # each face's 5 landmarks (eyes, nose tip, mouth corners) in the JSON outputs that have them (`fervid image
+    # --json`, batch's result.json, the server's /v1/images and /v1/live); False: null there, and the document
+    # records "landmarks": false (data minimisation: README "Privacy and data protection"). They still frame each
+    # face for the CNN; the tables and a video's tracks JSON never have them
+    landmarks: bool = True
     # video, where outputs are written: key frames kept per track at most, those of its longest episodes
     # (fervid.inference.video.key_frame_rank); 0: none; None: every episode's of MIN_EPISODE_SECONDS or more
     key_frames: int | None = None

@@ -57,7 +57,8 @@ FIELD_DESCRIPTIONS = {
     "height": "The face box's height, in pixels.",
     "landmarks": "5 (x, y) points in image pixels, in the detector's order: for an upright face the eye on the "
                  "image's left, the other eye, the nose tip, the mouth corner on the image's left, the other corner "
-                 "(none for an image classified whole, --face-crops).",
+                 "(none for an image classified whole, --face-crops; null where left out on request, "
+                 "--no-landmarks: the document's `landmarks` is false).",
     "detection_score": "The face detector's score, 0 to 1 (in a video row where optical flow placed the box: the "
                        "track's latest detection's; null for an image classified whole, --face-crops).",
     **{emotion: f"The probability of {emotion}, 0 to 1, to 4 decimals (the 7 sum to 1 within 0.00035)."
@@ -330,12 +331,14 @@ class Face:
         """This face as a table row (:data:`ROW_COLUMNS` after the ``leading`` columns)."""
         return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading)
 
-    def to_dict(self) -> dict:
-        """The JSON schema documented in the README (``faces[]`` entries)."""
+    def to_dict(self, landmarks: bool = True) -> dict:
+        """The JSON schema documented in the README (``faces[]`` entries). ``landmarks`` false: ``"landmarks"`` is
+        null (left out on request: :attr:`fervid.inference.options.PipelineOptions.landmarks`), where a face crop
+        classified whole has ``[]``."""
         return {
             # float(): a detector of the user's own may give numpy scalars, which json cannot write
             "box": dict(zip(("x", "y", "width", "height"), (round(float(v), 1) for v in self.box))),
-            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks] if landmarks else None,
             "detection_score": None if self.detection_score is None else round(float(self.detection_score), 4),
             "emotion": self.emotion,
             "confidence": round(self.confidence, 4),
@@ -417,10 +420,11 @@ class ImageResult:
                               "name")
         return [face.row(**leading, face=number) for number, face in enumerate(self.faces, start=1)]
 
-    def to_dict(self) -> dict:
-        """The JSON entry; ``error`` is null for a file that was read (the API's schema says so too)."""
+    def to_dict(self, landmarks: bool = True) -> dict:
+        """The JSON entry; ``error`` is null for a file that was read (the API's schema says so too).
+        ``landmarks`` false: each face's are null (:meth:`Face.to_dict`)."""
         return {"file": recorded_name(self.source), "ok": self.ok, "width": self.width, "height": self.height,
-                "faces": [f.to_dict() for f in self.faces], "error": self.error}
+                "faces": [f.to_dict(landmarks) for f in self.faces], "error": self.error}
 
 
 def images_table(results: Iterable[ImageResult]) -> pd.DataFrame:
@@ -453,9 +457,11 @@ def images_csv(results: Iterable[ImageResult]) -> str:
     return made.getvalue()
 
 
-def images_document(results: list[ImageResult], settings: dict) -> dict:
+def images_document(results: list[ImageResult], settings: dict, landmarks: bool = True) -> dict:
     """The JSON document of `fervid image --json`, ``POST /v1/images``, the demo and batch's ``result.json`` of an
     image: what ran (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold,
-    ``face_crops``: whether each image was classified whole as one face), one entry per file, and how many
-    failed."""
-    return {**settings, "files": [r.to_dict() for r in results], "failed": sum(not r.ok for r in results)}
+    ``face_crops``: whether each image was classified whole as one face), whether the faces' landmarks are given
+    (``landmarks``: :attr:`fervid.inference.options.PipelineOptions.landmarks`; false, each face's are null), one
+    entry per file, and how many failed."""
+    return {**settings, "landmarks": landmarks, "files": [r.to_dict(landmarks) for r in results],
+            "failed": sum(not r.ok for r in results)}
