@@ -9,7 +9,8 @@ from fervid.emotions import EMOTIONS
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.segments import (Annotations, FrameIndex, Segment, parse_time,
                                         read_annotations, read_time_segments, score_segments, segment_summary)
-from fervid.inference.video import TimeSegment
+from fervid.errors import OptionError
+from fervid.inference.video import TimeSegment, VideoOptions
 from conftest import needs_sample_clip
 
 
@@ -518,6 +519,25 @@ def test_a_segments_table_says_what_it_did_not_read_and_refuses_names_twice(tmp_
     assert notes == [f"{table}: 'start_ms' read as milliseconds", f"{table}: 'end_ms' read as milliseconds"]
     table.write_text("start_s,end_s\n0,1.5\n", encoding="utf-8")
     assert read_time_segments(table)[0] == TimeSegment(0.0, 1.5, "")
+
+
+def test_a_segment_name_holding_a_semicolon_is_refused_naming_the_file_line_and_name(tmp_path):
+    """An episode starting in several segments names them joined by "; " in the episodes table: segments
+    "Lesen; Schreiben" and "Lesen" gave "Lesen; Schreiben; Lesen", three segments to anyone splitting the cell. Such
+    a name is refused as the table is read (as two of one name are), and by VideoOptions."""
+    table = tmp_path / "tasks.csv"
+    table.write_text('start,end,name\n0,2,Lesen\n1,3,"Lesen; Schreiben"\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"tasks\.csv, line 3: a segment named 'Lesen; Schreiben': a name cannot "
+                                           r"hold ';'.*: rename it"):
+        read_time_segments(table)
+    table.write_text("start,end,name\n0,2,Lesen;Schreiben\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"line 2: a segment named 'Lesen;Schreiben'"):
+        read_time_segments(table)
+    # a coder's codes may hold one: they are carried beside the name, never joined
+    table.write_text("start,end,name,annotation\n0,2,Lesen,happy; tense\n", encoding="utf-8")
+    assert read_time_segments(table)[0].annotation == "happy; tense"
+    with pytest.raises(OptionError, match="a segment named 'a; b': a name cannot hold ';'"):
+        VideoOptions(segments=((0, 1, "a; b"),))
 
 
 def test_annotations_read_a_start_ms_column_as_milliseconds_and_say_so(videos):

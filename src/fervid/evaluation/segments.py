@@ -40,7 +40,8 @@ from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_tex
 from fervid.evaluation.intervals import MIN_INTERVAL_GROUPS
 from fervid.inference.images import as_on_disk, recorded_name
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
-from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
+from fervid.inference.video import (AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary,
+                                    segment_name_problem)
 
 # the column names accepted for each field, in order of preference, compared as find_column does (without case,
 # spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
@@ -356,6 +357,9 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
         name = row[name_column].strip() if name_column is not None and name_column < len(row) else ""
+        problem = segment_name_problem(name)
+        if problem is not None:
+            raise DatasetError(f"{path}, line {line}: {problem}: rename it")
         if name and named.setdefault(name, line) != line:  # its rows in the outputs could not be told apart
             raise DatasetError(f"{path}, lines {named[name]} and {line}: two segments named {name!r} (give each its "
                                "own name; a code that repeats, as a coder's do, goes in a column named annotation "

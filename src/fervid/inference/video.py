@@ -283,6 +283,18 @@ class VideoChanges(TypedDict, total=False):
     segment_every: float | None
 
 
+# what joins the names of the segments an episode starts in, in its ``segment`` cell (<name>_episodes.csv): a name
+# holding ";" is refused, or "a; b" + "a" read as three segments
+SEGMENT_NAMES_JOINED_BY = "; "
+
+
+def segment_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a segment (None where it can): one holding ";" would make an episodes table's
+    ``segment`` cell, which joins the names of the segments an episode starts in by "; ", ambiguous."""
+    return (f"a segment named {name!r}: a name cannot hold ';', which joins the names of the segments an episode "
+            "starts in (the episodes table's segment column: 'a; b')" if ";" in name else None)
+
+
 class TimeSegment(NamedTuple):
     """A stretch of a recording to summarise on its own (a usability test's task): from ``start`` to ``end``
     (seconds on the recording's own clock), named ``name`` in the outputs (unique: its rows are told apart by it).
@@ -357,6 +369,9 @@ def check_time_range(start: float, end: float | None, segments: tuple[TimeSegmen
             named = f"segment {segment.name!r}" if segment.name else "a segment"
             raise OptionError(f"{named} from {segment.start:g} s to {segment.end:g} s: the end must come after the "
                               "start, and neither before 0")
+        problem = segment_name_problem(segment.name)
+        if problem is not None:
+            raise OptionError(problem)
     if segment_every is not None:
         check_positive("segment_every", segment_every, "seconds")
         if segments:
@@ -1308,7 +1323,8 @@ class VideoResult:
         for ep in self.episodes:
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1)
                       if s.start - TIME_TOLERANCE <= ep.start < s.end - TIME_TOLERANCE]
-            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": "; ".join(inside) or None})
+            rows.append({"track": ep.track_id, **ep.to_dict(),
+                         "segment": SEGMENT_NAMES_JOINED_BY.join(inside) or None})
         return rows
 
     @property
