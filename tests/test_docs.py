@@ -562,3 +562,23 @@ def test_the_agreement_per_second_recipe_labels_a_second_as_dominant_emotion_doe
     # second 3: 0.5 s neutral, 0.5 s surprise, a tie going to the first in fervid's order
     assert both["coder"].tolist() == ["neutral", "happy", "neutral", "surprise"]
     assert names["kappa"] == cohen_kappa_score(both["coder"].tolist(), windows["dominant_emotion"].tolist()[:4])
+
+
+def test_every_key_the_tracks_json_writes_is_named_in_the_readme(tmp_path, face_clip):
+    """`temporal_temperature`, `analysis_seconds`, `centred_window` and a change's `from` and `to` were written in
+    every tracks JSON and named nowhere in the README (the server's schema describes them, but a `fervid video`
+    user reads the README). Each key a run writes, a track's, an episode's, a change's and a segment's included, is
+    named there: in backticks, or as a key of its JSON examples."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import EmotionChange, EpisodeSummary, TrackSummary
+
+    result = Analyzer().analyze_video(face_clip, tmp_path, segment_every=1, key_frames=0, annotate=False)
+    written = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
+    assert written["segments"] and result.track_summaries()
+    keys = set(written) | set(TrackSummary.__annotations__) | set(EpisodeSummary.__annotations__)
+    keys |= set(EmotionChange.__annotations__)
+    for segment in written["segments"]:
+        keys |= set(segment) | {key for track in segment["tracks"] for key in track}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z_0-9]+)`", readme)) | set(re.findall(r'"([a-z_0-9]+)":', readme))
+    assert sorted(keys - named) == []

@@ -660,10 +660,10 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
     summary = segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)
     assert (summary["seen_seconds"], summary["frames"], summary["emotion_share"]["happy"]) == (1.3, 1, 0.6154)
     assert summary["mean_probabilities"]["sad"] == 0.8
-    # a segment between two frames: the row in effect for its time, no frame (there was no summary, as the
-    # analysis's segments had no track)
+    # a segment between two frames: the row in effect for its time, no frame and so no label (there was no
+    # summary, as the analysis's segments had no track)
     summary = segment_summary(FrameIndex.of(rows), 1, 1.2, 1.5, 1.0)
-    assert (summary["seen_seconds"], summary["frames"], summary["dominant_emotion"]) == (0.3, 0, "sad")
+    assert (summary["seen_seconds"], summary["frames"], summary["dominant_emotion"]) == (0.3, 0, None)
     # an analysed frame without the face before the start: nothing carried in (the face came at 1 s)
     rows = pd.DataFrame(frame_rows(1, [1.0, 2.0, 3.0], "sad") + frame_rows(2, [0.0], "happy"))
     assert segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)["seen_seconds"] == 0.5
@@ -674,14 +674,14 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
 
 def test_a_segment_no_frame_fell_in_has_no_mean_probabilities_or_box_where_it_had_zeros():
     """Frames a second apart, each with its box; a segment from 1.2 to 1.5 s holds none of them: it is seen for the
-    row in effect (sad, from 1 s), frames 0, and its means were 0 (a box at the corner, no emotion at all). Means
-    are over the rows inside it: there are none. A segment holding a frame has that frame's box and probabilities,
-    where segment_summary gave every box as 0s."""
+    row in effect (sad, from 1 s), frames 0, and its means were 0 (a box at the corner, no emotion at all). Means,
+    shares and the label are over the rows inside it: there are none. A segment holding a frame has that frame's box
+    and probabilities, where segment_summary gave every box as 0s."""
     rows = pd.DataFrame([{**row, "x": 10.0 * n, "y": 20.0} for n, row in
                          enumerate(frame_rows(1, [0.0], "happy") + frame_rows(1, [1.0, 2.0, 3.0], "sad"))])
     empty = segment_summary(FrameIndex.of(rows), 1, 1.2, 1.5, 1.0)
-    assert (empty["frames"], empty["seen_seconds"], empty["dominant_emotion"]) == (0, 0.3, "sad")
-    assert empty["mean_probabilities"] is None and empty["mean_box"] is None
+    assert (empty["frames"], empty["seen_seconds"], empty["dominant_emotion"]) == (0, 0.3, None)
+    assert empty["mean_probabilities"] is None and empty["mean_box"] is None and empty["emotion_share"] is None
     held = segment_summary(FrameIndex.of(rows), 1, 1.5, 2.5, 1.0)
     assert held["frames"] == 1 and held["mean_box"] == {"x": 20.0, "y": 20.0, "width": 100.0, "height": 100.0}
     assert held["mean_probabilities"]["sad"] == 0.8
@@ -719,6 +719,9 @@ def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds
     for row in segments.itertuples():
         summary = segment_summary(frames, int(row.track), row.segment_start, row.segment_end, 5.0)
         assert summary["seen_seconds"] == pytest.approx(row.seen_seconds, abs=1e-3), row
+        if not row.frames:  # (no row inside: no label, no shares)
+            assert summary["dominant_emotion"] is summary["emotion_share"] is None and pd.isna(row.dominant_emotion)
+            continue
         assert summary["dominant_emotion"] == row.dominant_emotion, row
         for emotion in EMOTIONS:
             assert summary["emotion_share"][emotion] == pytest.approx(getattr(row, emotion), abs=2e-3), row
