@@ -446,10 +446,10 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
     ``rate``: the frames analysed a second. A frame with no face is not in the table: where its times are further
     apart than the spacing, the frames between are taken to have come without one (a variable-frame-rate stretch in
-    which none came counts as one in which the face was not seen). Its ``mean_probabilities`` and ``mean_box`` are
-    over the face's rows inside it, None where none is (``frames`` 0: seen there for the row in effect only), as
-    the analysis's are. None where the face was not seen in it (as the analysis's segments leave out such a
-    track)."""
+    which none came counts as one in which the face was not seen). Its ``dominant_emotion``, ``emotion_share``,
+    ``mean_probabilities`` and ``mean_box`` are over the face's rows inside it, None where none is (``frames`` 0:
+    seen there for the row in effect only), as the analysis's are. None where the face was not seen in it (as the
+    analysis's segments leave out such a track)."""
     own = frames.tracks.get(track)
     if own is None:
         return None

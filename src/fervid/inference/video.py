@@ -1221,9 +1221,9 @@ class VideoResult:
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     def segment_summaries(self) -> list[dict[str, Any]]:
-        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, a str; or, unnamed, its number from 1,
-        an int, as the segments table's cell reads in pandas and R), ``tier`` and
-        ``annotation`` (a coder's, from the segments table; None where it gives none), ``start``,
+        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, a str; or, unnamed, its number
+        from 1, an int, as the segments table's cell reads in pandas and R), ``tier`` and ``annotation`` (a
+        coder's, from the segments table; None where it gives none), ``start``,
         ``end`` and ``tracks``: per track seen in it, its summary over the segment alone (as
         :meth:`track_summaries` gives the whole track's: span, frames, seconds seen, dominant emotion, each
         emotion's share of the time seen by the same rule, mean probabilities and box) and ``episodes``: the whole
