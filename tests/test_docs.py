@@ -575,3 +575,23 @@ def test_no_file_under_docs_holds_an_absolute_path_of_the_machine_it_was_made_on
              for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
              if absolute.search(line)]
     assert not found, found
+
+
+def test_every_key_the_tracks_json_writes_is_named_in_the_readme(tmp_path, face_clip):
+    """`temporal_temperature`, `analysis_seconds`, `centred_window` and a change's `from` and `to` were written in
+    every tracks JSON and named nowhere in the README (the server's schema describes them, but a `fervid video`
+    user reads the README). Each key a run writes, a track's, an episode's, a change's and a segment's included, is
+    named there: in backticks, or as a key of its JSON examples."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import EmotionChange, EpisodeSummary, TrackSummary
+
+    result = Analyzer().analyze_video(face_clip, tmp_path, segment_every=1, key_frames=0, annotate=False)
+    written = json.loads((tmp_path / "face_clip_tracks.json").read_text(encoding="utf-8"))
+    assert written["segments"] and result.track_summaries()
+    keys = set(written) | set(TrackSummary.__annotations__) | set(EpisodeSummary.__annotations__)
+    keys |= set(EmotionChange.__annotations__)
+    for segment in written["segments"]:
+        keys |= set(segment) | {key for track in segment["tracks"] for key in track}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z_0-9]+)`", readme)) | set(re.findall(r'"([a-z_0-9]+)":', readme))
+    assert sorted(keys - named) == []

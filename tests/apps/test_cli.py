@@ -4748,6 +4748,15 @@ def test_names_that_start_as_formulas_are_text_in_every_csv_and_exact_elsewhere(
     assert result.exit_code == 0, result.output
     files = list(csv.DictReader(open("b/files.csv", encoding="utf-8")))
     assert sorted(row["file"] for row in files) == sorted(f"'{name}" for name in names[:2])
+    # the README's join of a CSV to the Parquet table: the names with the ' taken off are the Parquet's, whose
+    # `file` column says so (it said "as files.csv names it")
+    import pyarrow.parquet as pq
+
+    from fervid.inference.records import csv_text
+
+    assert sorted(csv_text(row["file"]) for row in files) == sorted(set(pd.read_parquet("b/dataset.parquet").file))
+    described = pq.read_schema("b/dataset.parquet").field("file").metadata[b"description"].decode()
+    assert "has a ' before it" in described and "csv_text takes it off" in described
 
 
 def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_through_it(tmp_path, astronaut_png, face_clip):

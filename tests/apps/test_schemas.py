@@ -249,7 +249,7 @@ def test_a_real_jobs_cuts_replaced_faces_size_changes_and_segments_fit_their_mod
         assert result["replaced_faces"] == written["replaced_faces"] and result["replaced_faces"][0]["new_track"] == 2
         assert result["scene_cut_tracks"] == written["scene_cut_tracks"]
         assert result["frame_size_changes"] == [{"time": pytest.approx(1.2), "width": 640, "height": 480}]
-        assert [s["segment"] for s in result["segments"]] == ["intro", "2"]
+        assert [s["segment"] for s in result["segments"]] == ["intro", 2]
         segment_tracks = [track for segment in written["segments"] for track in segment["tracks"]]
         assert {track["track"] for track in segment_tracks} == {1, 2}
         for track in segment_tracks:

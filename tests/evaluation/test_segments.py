@@ -9,7 +9,8 @@ from fervid.emotions import EMOTIONS
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.segments import (Annotations, FrameIndex, Segment, parse_time,
                                         read_annotations, read_time_segments, score_segments, segment_summary)
-from fervid.inference.video import TimeSegment
+from fervid.errors import OptionError
+from fervid.inference.video import TimeSegment, VideoOptions
 from conftest import needs_sample_clip
 
 
@@ -520,6 +521,25 @@ def test_a_segments_table_says_what_it_did_not_read_and_refuses_names_twice(tmp_
     assert read_time_segments(table)[0] == TimeSegment(0.0, 1.5, "")
 
 
+def test_a_segment_name_holding_a_semicolon_is_refused_naming_the_file_line_and_name(tmp_path):
+    """An episode starting in several segments names them joined by "; " in the episodes table: segments
+    "Lesen; Schreiben" and "Lesen" gave "Lesen; Schreiben; Lesen", three segments to anyone splitting the cell. Such
+    a name is refused as the table is read (as two of one name are), and by VideoOptions."""
+    table = tmp_path / "tasks.csv"
+    table.write_text('start,end,name\n0,2,Lesen\n1,3,"Lesen; Schreiben"\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"tasks\.csv, line 3: a segment named 'Lesen; Schreiben': a name cannot "
+                                           r"hold ';'.*: rename it"):
+        read_time_segments(table)
+    table.write_text("start,end,name\n0,2,Lesen;Schreiben\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"line 2: a segment named 'Lesen;Schreiben'"):
+        read_time_segments(table)
+    # a coder's codes may hold one: they are carried beside the name, never joined
+    table.write_text("start,end,name,annotation\n0,2,Lesen,happy; tense\n", encoding="utf-8")
+    assert read_time_segments(table)[0].annotation == "happy; tense"
+    with pytest.raises(OptionError, match="a segment named 'a; b': a name cannot hold ';'"):
+        VideoOptions(segments=((0, 1, "a; b"),))
+
+
 def test_annotations_read_a_start_ms_column_as_milliseconds_and_say_so(videos):
     (videos / "ann.csv").write_text("video,start_ms,end_ms,emotion\na.mp4,500,1500,happy\n", encoding="utf-8")
     annotations = read_annotations(videos / "ann.csv")
@@ -640,10 +660,10 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
     summary = segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)
     assert (summary["seen_seconds"], summary["frames"], summary["emotion_share"]["happy"]) == (1.3, 1, 0.6154)
     assert summary["mean_probabilities"]["sad"] == 0.8
-    # a segment between two frames: the row in effect for its time, no frame (there was no summary, as the
-    # analysis's segments had no track)
+    # a segment between two frames: the row in effect for its time, no frame and so no label (there was no
+    # summary, as the analysis's segments had no track)
     summary = segment_summary(FrameIndex.of(rows), 1, 1.2, 1.5, 1.0)
-    assert (summary["seen_seconds"], summary["frames"], summary["dominant_emotion"]) == (0.3, 0, "sad")
+    assert (summary["seen_seconds"], summary["frames"], summary["dominant_emotion"]) == (0.3, 0, None)
     # an analysed frame without the face before the start: nothing carried in (the face came at 1 s)
     rows = pd.DataFrame(frame_rows(1, [1.0, 2.0, 3.0], "sad") + frame_rows(2, [0.0], "happy"))
     assert segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)["seen_seconds"] == 0.5
@@ -654,14 +674,14 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
 
 def test_a_segment_no_frame_fell_in_has_no_mean_probabilities_or_box_where_it_had_zeros():
     """Frames a second apart, each with its box; a segment from 1.2 to 1.5 s holds none of them: it is seen for the
-    row in effect (sad, from 1 s), frames 0, and its means were 0 (a box at the corner, no emotion at all). Means
-    are over the rows inside it: there are none. A segment holding a frame has that frame's box and probabilities,
-    where segment_summary gave every box as 0s."""
+    row in effect (sad, from 1 s), frames 0, and its means were 0 (a box at the corner, no emotion at all). Means,
+    shares and the label are over the rows inside it: there are none. A segment holding a frame has that frame's box
+    and probabilities, where segment_summary gave every box as 0s."""
     rows = pd.DataFrame([{**row, "x": 10.0 * n, "y": 20.0} for n, row in
                          enumerate(frame_rows(1, [0.0], "happy") + frame_rows(1, [1.0, 2.0, 3.0], "sad"))])
     empty = segment_summary(FrameIndex.of(rows), 1, 1.2, 1.5, 1.0)
-    assert (empty["frames"], empty["seen_seconds"], empty["dominant_emotion"]) == (0, 0.3, "sad")
-    assert empty["mean_probabilities"] is None and empty["mean_box"] is None
+    assert (empty["frames"], empty["seen_seconds"], empty["dominant_emotion"]) == (0, 0.3, None)
+    assert empty["mean_probabilities"] is None and empty["mean_box"] is None and empty["emotion_share"] is None
     held = segment_summary(FrameIndex.of(rows), 1, 1.5, 2.5, 1.0)
     assert held["frames"] == 1 and held["mean_box"] == {"x": 20.0, "y": 20.0, "width": 100.0, "height": 100.0}
     assert held["mean_probabilities"]["sad"] == 0.8
@@ -699,6 +719,9 @@ def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds
     for row in segments.itertuples():
         summary = segment_summary(frames, int(row.track), row.segment_start, row.segment_end, 5.0)
         assert summary["seen_seconds"] == pytest.approx(row.seen_seconds, abs=1e-3), row
+        if not row.frames:  # (no row inside: no label, no shares)
+            assert summary["dominant_emotion"] is summary["emotion_share"] is None and pd.isna(row.dominant_emotion)
+            continue
         assert summary["dominant_emotion"] == row.dominant_emotion, row
         for emotion in EMOTIONS:
             assert summary["emotion_share"][emotion] == pytest.approx(getattr(row, emotion), abs=2e-3), row

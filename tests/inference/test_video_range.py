@@ -204,7 +204,7 @@ def test_a_segment_over_the_whole_video_is_summarised_as_its_track_is(analyzer, 
                                     segments=((0, 10, "all"), (0, 2.5, "task 1"), (2.5, 10)))
     track = result.track_summaries()[0]
     every, first, second = result.segment_summaries()
-    assert [every["segment"], first["segment"], second["segment"]] == ["all", "task 1", "3"]
+    assert [every["segment"], first["segment"], second["segment"]] == ["all", "task 1", 3]
     assert second["start"] == 2.5 and isinstance(second["start"], float)
     (entry,) = every["tracks"]
     for key in ("seen_seconds", "dominant_emotion", "emotion_share", "mean_probabilities", "frames", "start"):
@@ -385,7 +385,7 @@ def test_windows_of_equal_length_cover_the_stretch_and_the_last_ends_with_the_vi
     # the carphone clip: 4.004 s
     assert [segment[:3] for segment in result.segments] == [(0.0, 1.5, ""), (1.5, 3.0, ""), (3.0, 4.004, "")]
     summaries = result.segment_summaries()
-    assert [s["segment"] for s in summaries] == ["1", "2", "3"]
+    assert [s["segment"] for s in summaries] == [1, 2, 3]
     assert [s["analysed_seconds"] for s in summaries] == [1.5, 1.5, 1.004]
     seen = sum(s["tracks"][0]["seen_seconds"] for s in summaries)
     assert seen == pytest.approx(result.track_summaries()[0]["seen_seconds"], abs=1e-3)
@@ -399,6 +399,61 @@ def test_windows_of_equal_length_cover_the_stretch_and_the_last_ends_with_the_vi
                                   key_frames=0, annotate=False)
     assert [segment[:3] for segment in part.segments] == [(1.0, 2.5, ""), (2.5, 3.2, "")]
     assert [s["analysed_seconds"] for s in part.segment_summaries()] == [1.5, 0.7] and part.segments_notice is None
+
+
+@pytest.fixture(scope="module")
+def carphone_seconds(analyzer, tmp_path_factory):
+    """carphone (4.004 s) in windows of 1 s: the fifth, 4.0-4.004 s, holds no frame; and one of its episodes starting
+    in two overlapping segments."""
+    out = tmp_path_factory.mktemp("seconds")
+    analyzer.analyze_video(sample_video(), out / "every", segment_every=1, method="frame", key_frames=0,
+                           annotate=False)
+    analyzer.analyze_video(sample_video(), out / "named", method="frame", key_frames=0, annotate=False,
+                           segments=((0, 2, "first half"), (0, 4.004), (2, 4.004, "second half")))
+    return out
+
+
+@needs_sample_clip
+def test_a_window_no_frame_fell_in_has_no_emotion_as_the_per_second_recipe_has_none(carphone_seconds):
+    """`--segment-every 1` on the 4.004 s carphone clip: its last window, 4.0-4.004 s, holds no frame, and it gave
+    the row in effect's dominant emotion with a share of 1.0, where the README's per-second recipe (the mean of the
+    window's rows) gives NaN. A segment with no frame has no emotion: empty cells in the segments CSV, null in the
+    tracks JSON, the same windows empty in both."""
+    out = carphone_seconds / "every"
+    rows = pd.read_csv(out / "carphone_pristine_segments.csv")
+    saved = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    frames = pd.read_parquet(out / "carphone_pristine_frames.parquet")
+    assert list(rows.segment_end) == [1.0, 2.0, 3.0, 4.0, 4.004]
+    last = rows.iloc[-1]
+    assert last.frames == 0 and last.seen_seconds == 0.004 and last[["dominant_emotion", *EMOTIONS]].isna().all()
+    (entry,) = saved["segments"][-1]["tracks"]
+    assert (entry["frames"], entry["dominant_emotion"], entry["emotion_share"]) == (0, None, None)
+    # the recipe's means per second: the windows without a row are those without an emotion, and the others agree
+    per_second = frames.groupby(frames.time // 1)[list(EMOTIONS)].mean().reindex(range(5))
+    assert per_second.isna().all(axis=1).tolist() == rows.dominant_emotion.isna().tolist() == [False] * 4 + [True]
+    assert rows.iloc[:4][list(EMOTIONS)].notna().all().all()
+
+
+@needs_sample_clip
+def test_the_tracks_json_gives_each_segment_as_the_segments_csv_reads(carphone_seconds):
+    """The tracks JSON's `segments[].segment` was text ('1') where the segments CSV's cell reads as a number (1): a
+    join of the two on it failed. A numbered segment is a number in both, a named one text; read as text
+    (dtype=str), the episodes CSV's cells ("1; 2" where an episode starts in two) join the segments CSV's."""
+    for run, expected in (("every", [1, 2, 3, 4, 5]), ("named", ["first half", 2, "second half"])):
+        out = carphone_seconds / run
+        saved = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+        written = pd.read_csv(out / "carphone_pristine_segments.csv").drop_duplicates("segment")
+        in_json = [s["segment"] for s in saved["segments"]]
+        assert in_json == expected
+        if run == "every":  # (a column of names and numbers reads as text: 2 is "2" there)
+            assert written.segment.tolist() == in_json and written.segment.dtype == "int64"
+        as_text = pd.read_csv(out / "carphone_pristine_segments.csv", dtype={"segment": str})
+        assert as_text.drop_duplicates("segment").segment.tolist() == [str(s) for s in in_json]
+        episodes = pd.read_csv(out / "carphone_pristine_episodes.csv", dtype={"segment": str})
+        joined = episodes.segment.dropna().str.split("; ").explode()
+        assert set(joined) <= set(as_text.segment) and len(joined) >= len(episodes.segment.dropna())
+    named = pd.read_csv(carphone_seconds / "named" / "carphone_pristine_episodes.csv", dtype={"segment": str})
+    assert named.segment.iloc[0] == "first half; 2"
 
 
 def test_windows_are_asked_alone_and_last_some_time():
@@ -426,7 +481,8 @@ def test_windows_no_frame_fell_in_have_the_row_in_effect_and_reach_the_videos_en
     windows 2, 4, 5, 7, 9, 10 and 12 (no analysed frame inside) had the track empty and 0 s seen, though a row lasts
     until the next, and the table stopped at 1.3 s (the last frame's window): the windows added up to 0.6 s seen of
     the track's 1.47 s. Every frame analysed in windows of 0.03 s (one falls between two frames) and of 0.001 s,
-    the same. Each window now has the row in effect for its time, the last ending with the video."""
+    the same. Each window now has the row in effect for its time, the last ending with the video; one no frame fell
+    in has no emotion (its cells empty, as the README's per-second recipe gives a window without rows none)."""
     clip = carphone_clip(tmp_path / "clip.mp4")
     for sample_fps, every in ((4.0, 0.1), (None, 0.03), (None, 0.001)):
         out = tmp_path / f"every {every}"
@@ -440,29 +496,29 @@ def test_windows_no_frame_fell_in_have_the_row_in_effect_and_reach_the_videos_en
         assert (rows.track == 1).all(), every
         assert rows.seen_seconds.tolist() == pytest.approx((rows.segment_end - rows.segment_start).tolist(), abs=1e-4)
         assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)
-        # a window no frame fell in counts none, and has the label of the row in effect at its start
+        # a window no frame fell in counts none, and gives no emotion: its time is the row in effect's
         table = pd.read_parquet(out / "clip_frames.parquet")
         assert rows.frames.sum() == len(table) and (rows.frames == 0).sum() > 0
-        for row in rows[rows.frames == 0].itertuples():
-            assert row.dominant_emotion == table[table.time < row.segment_start].emotion.iloc[-1], row
+        frameless = rows[rows.frames == 0]
+        assert frameless[["dominant_emotion", *EMOTIONS]].isna().all().all(), every
+        assert rows[rows.frames > 0][["dominant_emotion", *EMOTIONS]].notna().all().all(), every
 
 
 @needs_sample_clip
 def test_a_segment_between_two_analysed_frames_has_the_row_in_effect_for_its_time(analyzer, tmp_path):
     """Release QA: segments 0.3-0.45 s (between the frames analysed at 0.27 and 0.5 s) and 1.3-1.46 s (after the
     last, 1.27 s; the clip ends at 1.47 s) of a clip sampled at 4 frames a second had 0 s seen and the track empty.
-    Each is now seen for its whole length, with the label of the frame before it and frames 0, and a notice names
-    them."""
+    Each is now seen for its whole length, with frames 0 and no emotion (the frame before it has its own row), and a
+    notice names them."""
     clip = carphone_clip(tmp_path / "clip.mp4")
     result = analyzer.analyze_video(clip, tmp_path, sample_fps=4, method="frame", key_frames=0, annotate=False,
                                     segments=((0.3, 0.45, "gap"), (0.3, 0.6, "spans"), (1.3, 1.46, "tail")))
-    table = pd.read_parquet(tmp_path / "clip_frames.parquet")
     gap, spans, tail = result.segment_summaries()
     for segment in (gap, tail):
         (entry,) = segment["tracks"]
         assert (entry["start"], entry["end"], entry["frames"]) == (segment["start"], segment["end"], 0)
         assert entry["seen_seconds"] == round(segment["end"] - segment["start"], 4)
-        assert entry["dominant_emotion"] == table[table.time < segment["start"]].emotion.iloc[-1]
+        assert entry["dominant_emotion"] is None and entry["emotion_share"] is None
     (entry,) = spans["tracks"]
     assert (entry["frames"], entry["seen_seconds"]) == (1, 0.3)
     assert result.frameless_segments_notice.startswith("2 of 3 segment(s) hold no analysed frame (the frames "
@@ -523,7 +579,8 @@ def test_windows_after_the_face_left_have_no_track_and_those_before_share_its_se
 def test_windows_in_a_variable_frame_rate_gap_share_the_seconds_the_track_was_seen(analyzer, tmp_path):
     """carphone with 0.5-1.5 s cut out (a variable-frame-rate file: no frame there, the face on both sides), in
     windows of 0.25 s: the row before the gap lasts across it (a stretch with no frame is no absence), so each
-    window in it is seen whole, with that row's label, and the windows add up to the track's seconds."""
+    window in it is seen whole, with no emotion (no row of its own), and the windows add up to the track's
+    seconds."""
     vfr = tmp_path / "vfr.mp4"
     subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(sample_video()), "-vf",
                     "select='not(between(t,0.5,1.5))'", "-fps_mode", "vfr", str(vfr)], check=True)
@@ -532,8 +589,7 @@ def test_windows_in_a_variable_frame_rate_gap_share_the_seconds_the_track_was_se
     rows = pd.read_csv(tmp_path / "vfr_segments.csv")
     inside = rows[(rows.segment_start >= 0.5) & (rows.segment_end <= 1.5)]
     assert len(inside) == 4 and (inside.frames == 0).all() and (inside.seen_seconds == 0.25).all()
-    table = pd.read_parquet(tmp_path / "vfr_frames.parquet")
-    assert (inside.dominant_emotion == table[table.time < 0.5].emotion.iloc[-1]).all()
+    assert inside[["dominant_emotion", *EMOTIONS]].isna().all().all()
     assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)
 
 
@@ -551,7 +607,7 @@ def test_a_coders_tiers_and_codes_are_carried_into_the_segments_outputs(analyzer
     assert [(r["segment"], r["tier"], r["annotation"]) for r in rows] == [
         ("1", "coderA", "neutral"), ("2", "coderA", "happy"), ("3", "coderB", "neutral"), ("4", "coderB", "neutral")]
     saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
-    assert [(s["segment"], s["tier"], s["annotation"]) for s in saved["segments"]] == [
+    assert [(str(s["segment"]), s["tier"], s["annotation"]) for s in saved["segments"]] == [
         (r["segment"], r["tier"], r["annotation"]) for r in rows]
     # every segment an episode starts in, of each tier: the first episode starts at 0 s, in segments 1 and 3
     with open(tmp_path / "carphone_pristine_episodes.csv", newline="", encoding="utf-8") as fh:
@@ -642,8 +698,8 @@ def test_a_segment_starting_in_a_dropout_has_the_face_from_its_start_on_every_pa
         assert entries["before"]["seen_seconds"] + entries["after"]["seen_seconds"] == 1.8
     written = pd.read_csv(tmp_path / "file" / "dropout_segments.csv")
     inside = written[(written.segment == "inside") & (written.track == 1)].iloc[0]
-    assert (inside.frames, inside.seen_seconds, inside.dominant_emotion) == (
-        0, 0.1, table[(table.track == 1) & (table.time < 0.8)].emotion.iloc[-1])
+    # its time is the row before the dropout's, whose own emotion is that row's: it has none of its own
+    assert (inside.frames, inside.seen_seconds) == (0, 0.1) and inside[["dominant_emotion", *EMOTIONS]].isna().all()
     # fervid evaluate reads the frames table back through the same rule
     frames = FrameIndex.of(table)
     for name, entry in _segment_entries(result.segment_summaries(), 1).items():

@@ -254,6 +254,11 @@ class SegmentTrack(_TrackSummary):
     """A track's summary over one segment alone: its rows in the segment (the row in effect at the segment's start
     beginning it), as a track's summary is over the whole track."""
 
+    dominant_emotion: Emotion | None = _field("dominant_emotion")
+    emotion_share: EmotionShares | None = Field(
+        description="Each emotion's share of the time the face was seen in the segment; null where it has no row "
+                    "(frames 0: no analysed frame fell in the segment, and the face was seen there for the row in "
+                    "effect, whose label is the frame's before it).")
     mean_probabilities: Probabilities | None = Field(
         description="The mean of its rows' probabilities inside the segment; null where it has none (frames 0: no "
                     "analysed frame fell in the segment, and the face was seen there for the row in effect).")
@@ -267,7 +272,9 @@ class SegmentTrack(_TrackSummary):
 class Segment(_Recorded):
     """A stretch of the video summarised on its own (--segments, or a window of --segment-every)."""
 
-    segment: str = Field(description="Its name, or its number from 1 where the segments table names none.")
+    segment: str | int = Field(description="Its name (text), or where the segments table names none (a window of "
+                                           "--segment-every) its number from 1 (a number, as the segments CSV's "
+                                           "cell reads).")
     tier: str | None = _recorded("Its tier in the segments table (a `tier` column: ELAN's `Tier`), null where it "
                                  "gives none.")
     annotation: str | None = _recorded("Its code in the segments table (an `annotation` or `label` column: "

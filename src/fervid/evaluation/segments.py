@@ -40,7 +40,8 @@ from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_tex
 from fervid.evaluation.intervals import MIN_INTERVAL_GROUPS
 from fervid.inference.images import as_on_disk, recorded_name
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
-from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
+from fervid.inference.video import (AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary,
+                                    segment_name_problem)
 
 # the column names accepted for each field, in order of preference, compared as find_column does (without case,
 # spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
@@ -356,6 +357,9 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
         name = row[name_column].strip() if name_column is not None and name_column < len(row) else ""
+        problem = segment_name_problem(name)
+        if problem is not None:
+            raise DatasetError(f"{path}, line {line}: {problem}: rename it")
         if name and named.setdefault(name, line) != line:  # its rows in the outputs could not be told apart
             raise DatasetError(f"{path}, lines {named[name]} and {line}: two segments named {name!r} (give each its "
                                "own name; a code that repeats, as a coder's do, goes in a column named annotation "
@@ -442,10 +446,10 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
     ``rate``: the frames analysed a second. A frame with no face is not in the table: where its times are further
     apart than the spacing, the frames between are taken to have come without one (a variable-frame-rate stretch in
-    which none came counts as one in which the face was not seen). Its ``mean_probabilities`` and ``mean_box`` are
-    over the face's rows inside it, None where none is (``frames`` 0: seen there for the row in effect only), as
-    the analysis's are. None where the face was not seen in it (as the analysis's segments leave out such a
-    track)."""
+    which none came counts as one in which the face was not seen). Its ``dominant_emotion``, ``emotion_share``,
+    ``mean_probabilities`` and ``mean_box`` are over the face's rows inside it, None where none is (``frames`` 0:
+    seen there for the row in effect only), as the analysis's are. None where the face was not seen in it (as the
+    analysis's segments leave out such a track)."""
     own = frames.tracks.get(track)
     if own is None:
         return None

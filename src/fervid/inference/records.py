@@ -85,7 +85,7 @@ FIELD_DESCRIPTIONS = {
     "dominant_emotion": "The emotion shown for the largest share of the time seen (of the unrounded seconds: shares "
                         "equal to 4 decimals need not be a tie); an exact tie goes to the tied emotion with the "
                         "higher mean probability, then to the first in angry, disgust, fear, happy, sad, surprise, "
-                        "neutral.",
+                        "neutral. Empty for a segment no analysed frame fell in (frames 0).",
     "uncertain_share": "The share of the track's rows (analysed frames) flagged `uncertain`, 0 to 1: how much of "
                        "its emotions the model was unsure of; empty for a segment no analysed frame fell in "
                        "(frames 0).",
@@ -104,7 +104,9 @@ VIDEO_ROW_DESCRIPTIONS = {
 # column says which a row is; it has no `detected`), where a column means one thing on a photo's row and another on
 # a video's
 MIXED_ROW_DESCRIPTIONS = {
-    "file": "The file the row is from, as files.csv names it.",
+    "file": "The file the row is from, as the run was given it (files.csv's and tracks.csv's file, where a name "
+            "starting with =, +, -, @, a tab or a carriage return has a ' before it: "
+            "fervid.inference.records.csv_text takes it off).",
     "kind": "image: the row is a face of a photo; video: a face in one frame of a video.",
     "track": "A video row: the face's track number, from 1 (one face followed without a break: a face lost and found "
              "again, or after a scene cut, is a new track). An image row: the face's number in the image, from 1 "
@@ -123,7 +125,8 @@ MIXED_ROW_DESCRIPTIONS = {
 # <name>_segments.csv, VideoResult.track_table(); the tracks JSON's emotion_share): each emotion's share of the time
 # the face was seen, not a probability (batch's files.csv has shares of each file's rows: README, "Corpora")
 TIME_SHARE_DESCRIPTIONS = {emotion: f"The share of the time the face was seen that {emotion} was its emotion, 0 to 1 "
-                                    "(each row lasting until the track's next)." for emotion in EMOTIONS}
+                                    "(each row lasting until the track's next); empty for a segment no analysed "
+                                    "frame fell in (frames 0)." for emotion in EMOTIONS}
 
 
 def face_row(box, probabilities, uncertain: bool, detection_score: float | None, **leading) -> dict:
@@ -151,8 +154,8 @@ TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_em
 def track_row(summary: Mapping[str, Any], **leading) -> dict:
     """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
     written by an older fervid may lack a column, left empty: None, as the mean box is where the summary has none:
-    a segment's part of a track with no row inside it)."""
-    shares, box = summary.get("emotion_share", {}), summary.get("mean_box") or {}
+    a segment's part of a track with no row inside it, as its shares are)."""
+    shares, box = summary.get("emotion_share") or {}, summary.get("mean_box") or {}
     return {**leading, **{k: summary.get(k) for k in TRACK_COLUMNS[:6]},
             **{e: shares.get(e) for e in EMOTIONS},
             **{column: box.get(column.removeprefix("mean_")) for column in MEAN_BOX_COLUMNS},

@@ -283,6 +283,18 @@ class VideoChanges(TypedDict, total=False):
     segment_every: float | None
 
 
+# what joins the names of the segments an episode starts in, in its ``segment`` cell (<name>_episodes.csv): a name
+# holding ";" is refused, or "a; b" + "a" read as three segments
+SEGMENT_NAMES_JOINED_BY = "; "
+
+
+def segment_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a segment (None where it can): one holding ";" would make an episodes table's
+    ``segment`` cell, which joins the names of the segments an episode starts in by "; ", ambiguous."""
+    return (f"a segment named {name!r}: a name cannot hold ';', which joins the names of the segments an episode "
+            "starts in (the episodes table's segment column: 'a; b')" if ";" in name else None)
+
+
 class TimeSegment(NamedTuple):
     """A stretch of a recording to summarise on its own (a usability test's task): from ``start`` to ``end``
     (seconds on the recording's own clock), named ``name`` in the outputs (unique: its rows are told apart by it).
@@ -357,6 +369,9 @@ def check_time_range(start: float, end: float | None, segments: tuple[TimeSegmen
             named = f"segment {segment.name!r}" if segment.name else "a segment"
             raise OptionError(f"{named} from {segment.start:g} s to {segment.end:g} s: the end must come after the "
                               "start, and neither before 0")
+        problem = segment_name_problem(segment.name)
+        if problem is not None:
+            raise OptionError(problem)
     if segment_every is not None:
         check_positive("segment_every", segment_every, "seconds")
         if segments:
@@ -514,17 +529,18 @@ EmotionChange = TypedDict("EmotionChange", {"time": float, "from": str, "to": st
 class TrackSummary(TypedDict):
     """A track's summary, as :meth:`VideoResult.track_summaries` and the tracks JSON give it: its span (s), frames,
     seconds seen, dominant emotion, each emotion's share of the time seen, the share of its rows flagged uncertain,
-    each emotion's mean probability, its mean box (x, y, width, height), its emotion changes and episodes. The share
-    and the means are over its ``frames`` rows: None where it has none (a segment's part of a track that no analysed
-    frame inside the segment holds, seen for the row in effect)."""
+    each emotion's mean probability, its mean box (x, y, width, height), its emotion changes and episodes. The
+    dominant emotion, the shares of time and the means are of its ``frames`` rows: None where it has none (a
+    segment's part of a track that no analysed frame inside the segment holds, seen for the row in effect only, as
+    a window of the README's per-second recipe with no row has no numbers)."""
 
     track: int
     start: float
     end: float
     frames: int
     seen_seconds: float
-    dominant_emotion: str
-    emotion_share: dict[str, float]
+    dominant_emotion: str | None
+    emotion_share: dict[str, float] | None
     uncertain_share: float | None
     mean_probabilities: dict[str, float] | None
     mean_box: dict[str, float] | None
@@ -647,16 +663,17 @@ class TrackLog:
 
     @property
     def dominant_emotion(self) -> str | None:
-        """The emotion it showed for the largest share of the time seen (None before its first face); a tie goes to
-        the tied emotion with the higher mean probability, then the first in EMOTIONS
-        (:func:`fervid.emotions.dominant_emotion`)."""
+        """The emotion it showed for the largest share of the time seen (None before its first face, and for a
+        segment's log holding only the row carried in); a tie goes to the tied emotion with the higher mean
+        probability, then the first in EMOTIONS (:func:`fervid.emotions.dominant_emotion`)."""
         return self.summary()["dominant_emotion"] if self.frames else None
 
     @property
     def dominant_share(self) -> float:
-        """The share of the time seen that :attr:`dominant_emotion` held (0.0 before its first face)."""
+        """The share of the time seen that :attr:`dominant_emotion` held (0.0 where it has none)."""
         summary = self.summary()
-        return summary["emotion_share"][summary["dominant_emotion"]] if self.frames else 0.0
+        emotion, shares = summary["dominant_emotion"], summary["emotion_share"]
+        return shares[emotion] if emotion is not None and shares is not None else 0.0
 
     @property
     def frames(self) -> int:
@@ -794,10 +811,11 @@ class TrackLog:
             seconds[EMOTIONS.index(self._last_emotion)] += last
         total = float(seconds.sum())
         # shares of the time seen (of the rows where the track was seen for no time at all: a one-row track at the
-        # video's very end)
+        # video's very end); none where no row was counted (a segment no analysed frame fell in: the row carried in
+        # is the frame before's, whose own row already gives its label)
         counted = self.frames - self.rows_carried
-        shares = {e: round(float(v) / total if total else int(n) / max(counted, 1), 4)
-                  for e, v, n in zip(EMOTIONS, seconds, self.counts)}
+        shares = ({e: round(float(v) / total if total else int(n) / counted, 4)
+                   for e, v, n in zip(EMOTIONS, seconds, self.counts)} if counted else None)
         episodes = self.episodes + ([dataclasses.replace(self.episode, end=self.end + last)]
                                     if self.episode is not None else [])
         end = self.end + last if self.frames else self.end
@@ -809,8 +827,8 @@ class TrackLog:
             "frames": counted,
             "seen_seconds": round(written_seconds(self.start, end) - unseen, TIME_DECIMALS) if self.frames else 0.0,
             # of the unrounded seconds (counts): shares to 4 decimals tie where seconds do not
-            "dominant_emotion": dominant_emotion(seconds if total else self.counts, self.probability_sum,
-                                                 within=within),
+            "dominant_emotion": (dominant_emotion(seconds if total else self.counts, self.probability_sum,
+                                                  within=within) if counted else None),
             "emotion_share": shares,
             # the share and means of the rows counted: a segment's part of a track with none inside it (its time the
             # row carried in) has none; 0s read as a face at the corner, no emotion at all, never uncertain
@@ -1203,8 +1221,9 @@ class VideoResult:
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     def segment_summaries(self) -> list[dict[str, Any]]:
-        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, or its number from 1), ``tier`` and
-        ``annotation`` (a coder's, from the segments table; None where it gives none), ``start``,
+        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, a str; or, unnamed, its number
+        from 1, an int, as the segments table's cell reads in pandas and R), ``tier`` and ``annotation`` (a
+        coder's, from the segments table; None where it gives none), ``start``,
         ``end`` and ``tracks``: per track seen in it, its summary over the segment alone (as
         :meth:`track_summaries` gives the whole track's: span, frames, seconds seen, dominant emotion, each
         emotion's share of the time seen by the same rule, mean probabilities and box) and ``episodes``: the whole
@@ -1227,7 +1246,7 @@ class VideoResult:
                                        if ep["start"] < segment.end and (ep["start"] >= segment.start
                                                                          or ep["end"] > segment.start)]
                 entries.append(summary)
-            summaries.append({"segment": segment.name or str(number), "tier": segment.tier or None,
+            summaries.append({"segment": segment.name or number, "tier": segment.tier or None,
                               "annotation": segment.annotation or None, "start": segment.start,
                               "end": segment.end, "analysed_seconds": self._analysed_within(segment),
                               "tracks": entries})
@@ -1269,8 +1288,8 @@ class VideoResult:
     def frameless_segments_notice(self) -> str | None:
         """A line naming the segments inside the stretch analysed that no analysed frame fell in (shorter than the
         frames' spacing, or between two frames of a variable-frame-rate video): each has the row in effect at its
-        start, from the frame before it, for its time, frames 0 and no means; None where every one holds a
-        frame."""
+        start, from the frame before it, for its time, frames 0, and no emotion, shares or means; None where every
+        one holds a frame."""
         if self.segment_logs is None or not self.frames_read:
             return None
         frameless = [f"{s.name or n} ({s.start:g}-{s.end:g} s)" for n, (s, framed)
@@ -1281,8 +1300,8 @@ class VideoResult:
         named = ", ".join(frameless[:5]) + (f" and {len(frameless) - 5} more" if len(frameless) > 5 else "")
         return (f"{len(frameless)} of {len(self.segments)} segment(s) hold no analysed frame (the frames analysed "
                 f"are about {1 / self.analysed_rate:.3g} s apart): {named}; each has the row in effect at its start, "
-                "from the frame before it, for its time, frames 0 and no mean box (empty cells) in the segments "
-                "table")
+                "from the frame before it, for its time, frames 0, and no emotion, shares or mean box (empty cells) "
+                "in the segments table")
 
     def segment_rows(self) -> list[dict[str, Any]]:
         """``<name>_segments.csv``'s rows (:attr:`segment_columns`): per segment and track seen in it, its
@@ -1308,7 +1327,8 @@ class VideoResult:
         for ep in self.episodes:
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1)
                       if s.start - TIME_TOLERANCE <= ep.start < s.end - TIME_TOLERANCE]
-            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": "; ".join(inside) or None})
+            rows.append({"track": ep.track_id, **ep.to_dict(),
+                         "segment": SEGMENT_NAMES_JOINED_BY.join(inside) or None})
         return rows
 
     @property
