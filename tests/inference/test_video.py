@@ -3548,6 +3548,46 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 
+@pytest.mark.slow
+def test_a_session_killed_outright_leaves_a_frames_csv_up_to_about_a_second_before(tmp_path, astronaut_rgb):
+    """A UX researcher's recording killed with SIGKILL (the OOM killer) 80 s in left a frames CSV 4,094 rows behind
+    (one chunk of 4,096 rows at a time), and one killed 20 s in an empty file. Its rows now reach the OS every
+    second too: `fervid live` on a recording (read on its own clock, so its progress is the wall clock's) killed a
+    few seconds after its first rows leaves a CSV that reads, with rows up to within a few seconds of the kill."""
+    from conftest import FACE_CLIP_FPS, write_face_clip
+    from fervid.inference.video import TABLE_CHUNK_ROWS, TABLE_COLUMNS
+
+    clip = write_face_clip(tmp_path / "session.mp4", astronaut_rgb, round(30 * FACE_CLIP_FPS))  # 30 s
+    out = tmp_path / "out"
+    partial_csv = out / "session_frames.partial.csv"
+    child = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", str(clip), "--out",
+                              str(out), "--method", "frame", "--no-annotate", "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_rows_at = first_rows_time = None
+    try:
+        deadline = time.monotonic() + 60
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if partial_csv.is_file() and partial_csv.stat().st_size:
+                rows = pd.read_csv(partial_csv)
+                if len(rows):
+                    first_rows_at, first_rows_time = time.monotonic(), rows["time"].max()
+                    break
+        assert first_rows_at is not None, "no row reached the partial CSV before the session ended"
+        time.sleep(4)
+        assert child.poll() is None, "the session ended before it was killed"
+        # where the session had got to: at least where its first rows were, and the seconds since on its clock
+        progress = first_rows_time + time.monotonic() - first_rows_at
+    finally:
+        child.kill()  # SIGKILL
+        child.wait()
+    assert child.returncode == -signal_module.SIGKILL
+    table = pd.read_csv(partial_csv)
+    assert table.columns.tolist() == TABLE_COLUMNS and 0 < len(table) < TABLE_CHUNK_ROWS
+    assert table["time"].is_monotonic_increasing and table["track"].notna().all()
+    assert table["time"].max() >= progress - 2.5, (table["time"].max(), progress)
+
+
 @functools.cache
 def _long_face_clip_frames() -> tuple[np.ndarray, ...]:
     from fervid.samples import astronaut

@@ -905,6 +905,10 @@ BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of 
 # The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
 TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
+# The frames CSV's rows go to the OS at least this often (wall time), not only each chunk: a run killed outright
+# (SIGKILL, the OOM killer) 80 s into a video left a CSV 4,094 rows behind, and one killed 20 s in an empty file.
+# A Parquet file is readable only once closed (its footer), so it stays written a chunk at a time.
+CSV_FLUSH_SECONDS = 1.0
 
 
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
@@ -980,9 +984,11 @@ def table_settings(path: str | Path) -> dict | None:
 
 
 class FrameTableWriter:
-    """Streams a video's rows to ``<name>_frames.csv`` and ``.parquet`` in chunks as they come, so the table
-    of an hours-long video never sits in memory. Arrow arrays come from the system allocator: Arrow's own pool
-    keeps what it once held, and the rows of each chunk are garbage a moment later."""
+    """Streams a video's rows to ``<name>_frames.csv`` and ``.parquet`` as they come, so the table of an
+    hours-long video never sits in memory: the Parquet file a chunk (row group) at a time, the CSV at least every
+    :data:`CSV_FLUSH_SECONDS` too, so that the CSV of a run killed outright holds its rows up to about a second
+    before. Arrow arrays come from the system allocator: Arrow's own pool keeps what it once held, and the rows of
+    each chunk are garbage a moment later."""
 
     def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None,
                  settings: dict | None = None):
@@ -994,27 +1000,47 @@ class FrameTableWriter:
         self._schema = table_schema(TABLE_COLUMNS, settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
-        write_csv(self._csv_file, TABLE_COLUMNS, [])
         self._parquet_file = open_parquet(parquet_path, "wb")
         self._parquet = pq.ParquetWriter(self._parquet_file, self._schema, memory_pool=self._pool)
-        self._rows: list[list] = []
+        self._rows: list[list] = []  # the chunk's rows, not yet in the Parquet file
+        self._rows_in_csv = 0  # how many of them the CSV has
         self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
+        with naming_file(csv_path):
+            write_csv(self._csv_file, TABLE_COLUMNS, [])
+            self._csv_file.flush()  # the header at once: a table killed before its first rows is an empty table
+        self._csv_due = time.monotonic() + CSV_FLUSH_SECONDS
 
     def add(self, face: FrameFace) -> None:
         self._rows.append(list(face.table_row().values()))
         if len(self._rows) >= self._chunk_rows:
             self._flush()
+        else:
+            self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """The CSV's rows handed to the OS where :data:`CSV_FLUSH_SECONDS` have passed since they last were: called
+        for each frame too, so that the rows before a stretch without faces do not wait for the next face."""
+        if self._rows_in_csv < len(self._rows) and time.monotonic() >= self._csv_due:
+            self._flush_csv()
+
+    def _flush_csv(self) -> None:
+        """The chunk's rows not yet in the CSV written to it and handed to the OS (which keeps them if the process
+        is killed; not an fsync: the power going is another matter)."""
+        with naming_file(self.paths[0]):
+            write_csv(self._csv_file, TABLE_COLUMNS, self._rows[self._rows_in_csv:], header=False)
+            self._csv_file.flush()
+        self._rows_in_csv = len(self._rows)
+        self._csv_due = time.monotonic() + CSV_FLUSH_SECONDS
 
     def _flush(self) -> None:
         import pyarrow as pa
 
-        with naming_file(self.paths[0]):
-            write_csv(self._csv_file, TABLE_COLUMNS, self._rows, header=False)
+        self._flush_csv()
         columns: list[Sequence[Any]] = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
         arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
         with naming_file(self.paths[1]):
             self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
-        self._rows = []
+        self._rows, self._rows_in_csv = [], 0
 
     def close(self, outcome: dict | None = None) -> None:
         """``outcome``: how the analysis ended, kept in the Parquet file's metadata (:func:`table_outcome`)."""
@@ -3832,6 +3858,8 @@ class ResultWriter:
                         self.key_frame_writer.add(closed)
                 else:
                     result.faces.append(face)
+            if self.table is not None:
+                self.table.flush_if_due()
             self.segment_logs.add(frame)
             if self.video is not None:
                 t0 = time.perf_counter()
