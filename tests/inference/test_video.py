@@ -2695,6 +2695,50 @@ def test_a_timeline_tells_emotions_apart_by_more_than_colour():
     assert band.texts[0].get_position()[0] == pytest.approx(2.0, abs=0.05)  # in the middle of its run
 
 
+def test_a_long_tracks_timeline_draws_means_over_time_bins_with_a_few_markers_a_curve():
+    """A 10-minute track's timeline was unreadable: its curves' markers, spaced along each line's drawn length
+    (matplotlib's markevery as a fraction), numbered in the hundreds on curves that wiggle frame to frame, and its
+    15,000 rows a line each drew a hedge. A long track's curves are the means over 5 s bins, as the axis says, with
+    12 markers each spread over its time; a minute-long track's are its rows, as before, with 12 markers too."""
+    from fervid.inference.video import FrameFace, TrackLog, timeline_figure
+
+    rng = np.random.default_rng(0)
+    image = np.zeros((100, 100, 3), np.uint8)
+
+    def track(seconds):
+        log = TrackLog(1, spacing=0.04)
+        for i in range(round(seconds / 0.04)):  # probabilities that wiggle from frame to frame
+            probabilities = tuple(rng.dirichlet(np.ones(len(EMOTIONS))))
+            log.add(FrameFace(time=i * 0.04, frame=i, track_id=1, box=(10, 10, 50, 50), probabilities=probabilities,
+                              frame_probabilities=probabilities, uncertain=False, detected=True), image)
+        return log
+
+    def marked(line):  # the times of the points a line carries a marker at
+        indices = line.get_markevery()
+        assert isinstance(indices, list), indices  # point indices, not a fraction of the drawn length
+        return np.asarray(line.get_xdata())[indices]
+
+    long = track(600)
+    curves = timeline_figure(long, "session.mp4", 600).axes[0]
+    assert "mean per 5 s" in curves.get_ylabel()
+    times, probabilities = long.series()
+    for i, line in enumerate(curves.lines):
+        xs, ys = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert len(xs) == 120 and np.allclose(np.diff(xs), 5) and xs[0] == 2.5  # 0-5 s, 5-10 s, ... 595-600 s
+        assert ys[7] == pytest.approx(probabilities[(times >= 35) & (times < 40), i].mean(), rel=1e-5)
+        at = marked(line)
+        assert 10 <= len(at) <= 12 and at.min() < 60 and at.max() > 540  # a dozen, over the whole track
+    # the curves' markers at their own times, not stacked on each other's
+    assert len({float(marked(line)[1]) for line in curves.lines}) == len(EMOTIONS)
+
+    short = track(60)
+    curves = timeline_figure(short, "talk.mp4", 60).axes[0]
+    assert curves.get_ylabel() == "probability"
+    for line in curves.lines:
+        assert np.array_equal(line.get_xdata(), short.series()[0])  # a point a row, as before
+        assert 10 <= len(marked(line)) <= 12
+
+
 def test_a_variable_rate_tracks_shares_are_of_time_and_its_seen_time_ends_with_the_video():
     """A phone video at 30 fps for a second, then 7.5 fps for two: its shares were shares of rows (neutral 0.76 of
     a track neutral for one second in three), and the last row lasted past the video's end (seen 3.07 s of 3.0)."""

@@ -904,6 +904,13 @@ TIMELINE_DPI = 100  # the timeline's pixels an inch, as laid out and as saved
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
 # The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
 TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
+TIMELINE_MARKS_PER_CURVE = 12  # markers a curve carries, spread over its time (not over its drawn length)
+# A track longer than this is drawn as its probabilities' means over time bins: a 10-minute track's rows, one a
+# frame, drew a hedge of lines nobody could follow. The bin is the first of TIMELINE_BIN_SECONDS giving at most
+# TIMELINE_MAX_BINS bins (5 s for 10 minutes, 30 s for an hour), and the axis says it.
+TIMELINE_BINNED_AFTER_SECONDS = 180.0
+TIMELINE_BIN_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+TIMELINE_MAX_BINS = 150
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 # The frames CSV's rows go to the OS at least this often (wall time), not only each chunk: a run killed outright
 # (SIGKILL, the OOM killer) 80 s into a video left a CSV 4,094 rows behind, and one killed 20 s in an empty file.
@@ -1734,13 +1741,52 @@ def _isolated(name: str) -> str:
     return f"\u2068{name}\u2069" if right_to_left and (major, minor) >= (3, 11) else name
 
 
+def _timeline_bin_seconds(times: np.ndarray) -> int | None:
+    """The width of the time bins a track's timeline draws its probabilities' means over (None: drawn row by row,
+    a track of :data:`TIMELINE_BINNED_AFTER_SECONDS` or less)."""
+    if len(times) < 2 or times[-1] - times[0] <= TIMELINE_BINNED_AFTER_SECONDS:
+        return None
+    span = times[-1] - times[0]
+    return next((width for width in TIMELINE_BIN_SECONDS if span / width <= TIMELINE_MAX_BINS),
+                TIMELINE_BIN_SECONDS[-1])
+
+
+def _binned_means(times: np.ndarray, probabilities: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the bins' middles, the mean probabilities of the rows in each): bins ``width`` seconds wide on the clock's
+    multiples of it (0-5 s, 5-10 s, ...), those with no row (the track unseen) NaN, where its curves break."""
+    first = math.floor(times[0] / width) * width
+    which = ((times - first) // width).astype(np.int64)
+    counts = np.bincount(which)
+    sums = np.stack([np.bincount(which, weights=probabilities[:, i], minlength=len(counts))
+                     for i in range(probabilities.shape[1])], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts[:, None] > 0, sums / counts[:, None], np.nan)
+    return first + (np.arange(len(counts)) + 0.5) * width, means
+
+
+def _marked_points(xs: np.ndarray, ys: np.ndarray, offset: float) -> list[int] | None:
+    """The indices of the points of a timeline's curve that get a marker: :data:`TIMELINE_MARKS_PER_CURVE`, evenly
+    spread over its time, ``offset`` (0-1) of a spacing in (each emotion's its own, so that the curves' markers do not
+    stack); None (every point) for a curve of fewer than 3. Matplotlib's markevery as a fraction spaced them along
+    the line's drawn length, which a curve's wiggles lengthen: a 10-minute track drew hundreds."""
+    drawn = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
+    if len(drawn) < 3:
+        return None
+    start, end = xs[drawn[0]], xs[drawn[-1]]
+    wanted = start + (np.arange(TIMELINE_MARKS_PER_CURVE) + offset) / TIMELINE_MARKS_PER_CURVE * (end - start)
+    nearest = np.clip(np.searchsorted(xs[drawn], wanted), 0, len(drawn) - 1)
+    return sorted({int(index) for index in drawn[nearest]})
+
+
 def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = "",
                     start: float = 0.0):
     """One track's emotion probabilities over time, and a band of its labels, each row lasting until the next (its
     last one as the tracks JSON has it: :meth:`TrackLog._last_row_seconds`); with ``duration``, on the time axis of
     the stretch analysed (``start``, where the analysis began, to ``duration``), in the video's own times as the
     tables give them, so that a video's timelines line up with each other. ``analysis``: the method and window
-    that made the labels (:attr:`VideoResult.analysis_text`), for the title."""
+    that made the labels (:attr:`VideoResult.analysis_text`), for the title. A track over
+    :data:`TIMELINE_BINNED_AFTER_SECONDS` long draws its probabilities' means over time bins (the axis says how wide);
+    each curve carries :data:`TIMELINE_MARKS_PER_CURVE` markers whatever its length."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
@@ -1754,15 +1800,19 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
     fig = Figure(figsize=(10, 4), dpi=TIMELINE_DPI)
     FigureCanvasAgg(fig)  # laid out and drawn by Agg, as saved (save_timeline)
     ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
-    step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
-    # where the track was not seen (hidden, out of frame) for a gap (TrackLog.gaps), the curves break and the band
-    # is left blank: a line across the gap drew labels for frames that have none. A stretch with no frames at all
-    # is no gap: the row before it lasts across it.
     gap_starts, gap_ends = np.array(log.gaps, float).reshape(-1, 2).T
-    shown_t, shown_p = t[::step].astype(float), probs[::step].astype(float)
-    ended = np.searchsorted(gap_ends, shown_t, side="right")  # the gaps over by each point shown
-    breaks = np.flatnonzero(np.diff(ended)) + 1
-    shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
+    bin_seconds = _timeline_bin_seconds(t)
+    if bin_seconds:  # a long track: each curve the means over its bins, an empty bin (the track unseen) a break
+        shown_t, shown_p = _binned_means(t, probs, bin_seconds)
+    else:
+        step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
+        # where the track was not seen (hidden, out of frame) for a gap (TrackLog.gaps), the curves break and the
+        # band is left blank: a line across the gap drew labels for frames that have none. A stretch with no
+        # frames at all is no gap: the row before it lasts across it.
+        shown_t, shown_p = t[::step].astype(float), probs[::step].astype(float)
+        ended = np.searchsorted(gap_ends, shown_t, side="right")  # the gaps over by each point shown
+        breaks = np.flatnonzero(np.diff(ended)) + 1
+        shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
         # colour is not the only cue: each emotion has its dashes and markers (staggered, so that the 7 curves' do
@@ -1770,9 +1820,9 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
         # 3:1 on white) gets a dark edge, or its line fades into the background.
         ax.plot(shown_t, shown_p[:, i], label=e, color=(r / 255, g / 255, b / 255), lw=1.5,
                 linestyle=(0, EMOTION_DASHES[e]) if EMOTION_DASHES[e] else "-", marker=TIMELINE_MARKERS[i], ms=4,
-                markevery=None if len(t) < 3 else (0.1 * i / len(EMOTIONS), 0.1),
+                markevery=_marked_points(shown_t, shown_p[:, i], (i + 0.5) / len(EMOTIONS)),
                 path_effects=[Stroke(linewidth=2.5, foreground="0.3"), Normal()] if needs_edge((b, g, r)) else None)
-    ax.set_ylabel("probability")
+    ax.set_ylabel(f"probability\n(mean per {bin_seconds} s)" if bin_seconds else "probability")
     ax.set_ylim(0, 1)
     ax.legend(ncol=7, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.18))
     ax.grid(alpha=0.3)
