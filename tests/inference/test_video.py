@@ -3632,6 +3632,29 @@ def test_a_session_killed_outright_leaves_a_frames_csv_up_to_about_a_second_befo
     assert table["time"].max() >= progress - 2.5, (table["time"].max(), progress)
 
 
+def test_a_frames_csvs_rows_reach_the_os_within_a_second_frames_without_faces_too(tmp_path, monkeypatch):
+    """The rows before a stretch without faces waited for the next face (or the next 4,096 rows) to reach the OS:
+    each frame asks the table for its flush once it is due, and the CSV's header is there from the start."""
+    import fervid.inference.video
+    from fervid.inference.video import TABLE_COLUMNS, AnalysedFrame, FrameFace, ResultWriter, VideoResult
+
+    monkeypatch.setattr(fervid.inference.video, "CSV_FLUSH_SECONDS", 0.2)
+    probabilities = (1 / 7,) * 7
+    face = FrameFace(time=0.0, frame=0, track_id=1, box=(10, 10, 50, 50), probabilities=probabilities,
+                     frame_probabilities=probabilities, uncertain=False, detected=True)
+    result = VideoResult(source="v.mp4", fps=25.0)
+    writer = ResultWriter(result, tmp_path, annotate=False, fps=25.0)
+    csv_path = writer.table.paths[0]
+    assert pd.read_csv(csv_path).columns.tolist() == TABLE_COLUMNS  # (pandas reads an empty table)
+    image = np.zeros((64, 64, 3), np.uint8)
+    writer.write([AnalysedFrame(0.0, 0, image, [face])])
+    assert len(pd.read_csv(csv_path)) == 0  # held for now
+    time.sleep(0.3)
+    writer.write([AnalysedFrame(0.04, 1, image, [])])  # a frame without a face
+    assert pd.read_csv(csv_path)["time"].tolist() == [0.0]
+    writer.close(into_place=False)
+
+
 @functools.cache
 def _long_face_clip_frames() -> tuple[np.ndarray, ...]:
     from fervid.samples import astronaut
