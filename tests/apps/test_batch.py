@@ -305,10 +305,47 @@ def test_identical_files_are_analysed_once_and_every_path_is_done(tmp_path, astr
     assert summary["done"] == 12 and summary["failed"] == 0
     assert summary["this_run"]["files_analysed"] == 1
     table = pd.read_parquet(out / "dataset.parquet")
-    assert sorted(table["file"]) == sorted(str(p) for p in corpus.iterdir())  # one row (face) per path
+    assert list(table["file"]) == [str(corpus / "a.jpg")]  # one row (face), under the first of its content's names
+    assert len(summary["copies"]) == 11 and "and 6 more (files.csv's same_as)" in (out / "summary.md").read_text(
+        encoding="utf-8")
     shutil.copy(corpus / "a.jpg", corpus / "new_copy.jpg")  # same content under a new name, later
     summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=NO_ANNOTATION), progress=False)
     assert summary["done"] == 13 and summary["this_run"]["files_analysed"] == 0
+
+
+def test_a_copy_of_a_file_is_counted_once_named_in_files_csv_and_its_outputs_are_the_originals(
+        tmp_path, astronaut_rgb, face_clip):
+    """session.mp4 and its byte-identical "session - Kopie.mp4" were one file counted twice: dataset.parquet had
+    the rows under each name, summary.md counted the copy's tracks and rows, and their shared outputs were named
+    after the copy (it sorts first), so session_episodes.csv did not exist."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(face_clip, corpus / "session.mp4")
+    shutil.copy(face_clip, corpus / "session - Kopie.mp4")
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "a.jpg")
+    shutil.copy(corpus / "a.jpg", corpus / "a (1).jpg")
+    out = tmp_path / "out"
+    summary = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN.replace(annotate=False)), progress=False)
+    assert summary["done"] == 4 and summary["this_run"]["files_analysed"] == 2
+    video, image = str(corpus / "session.mp4"), str(corpus / "a.jpg")
+    copies = {str(corpus / "session - Kopie.mp4"): video, str(corpus / "a (1).jpg"): image}
+    assert {c["file"]: c["same_as"] for c in summary["copies"]} == copies
+    table = pd.read_parquet(out / "dataset.parquet")
+    assert table.groupby("file").size().to_dict() == {video: FACE_CLIP_FRAMES, image: 1}  # once, the first's
+    assert (summary["rows"], summary["video_tracks"], summary["image_faces"], summary["faces"]) == (
+        FACE_CLIP_FRAMES + 1, 1, 1, 2)
+    files = pd.read_csv(out / "files.csv", keep_default_na=False).set_index("file")
+    assert files["same_as"].to_dict() == {**copies, video: "", image: ""}
+    assert files.loc[str(corpus / "session - Kopie.mp4"), "rows"] == FACE_CLIP_FRAMES  # the file's own numbers
+    assert list(pd.read_csv(out / "tracks.csv")["file"]) == [video]
+    folder = out / summary["outputs"][video]
+    assert (folder / "session_episodes.csv").is_file() and not list(folder.glob("session - Kopie*"))
+    assert json.loads((folder / "session_tracks.json").read_text(encoding="utf-8"))["file"] == video
+    said = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"- faces: 2 (1 in images, 1 video tracks), table rows: {FACE_CLIP_FRAMES + 1}" in said
+    assert (f"- copies: 2 file(s) with the same content as a file before them, counted once, as that one (their "
+            f"rows are in dataset.parquet once, under its name): {corpus / 'a (1).jpg'} (of {image}), "
+            f"{corpus / 'session - Kopie.mp4'} (of {video})") in said
 
 
 def test_one_run_per_output_folder(tmp_path, astronaut_rgb, face_clip):
@@ -1144,8 +1181,9 @@ def test_a_twin_registered_after_the_other_kind_shares_its_twins_results(tmp_pat
         shutil.copy(corpus / "a.jpg", corpus / twin)
     summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
     assert (summary["done"], summary["failed"], summary["pending"]) == (2, 1, 0)
-    assert set(pd.read_parquet(tmp_path / "out" / "dataset.parquet")["file"]) == {str(corpus / "a.jpg"),
-                                                                                  str(corpus / "b.jpg")}
+    # b.jpg is a copy of a.jpg: its rows are a.jpg's, in the table once
+    assert set(pd.read_parquet(tmp_path / "out" / "dataset.parquet")["file"]) == {str(corpus / "a.jpg")}
+    assert summary["copies"] == [{"file": str(corpus / "b.jpg"), "same_as": str(corpus / "a.jpg")}]
 
 
 def test_a_manifest_row_taken_for_a_header_is_said(tmp_path, face_clip):

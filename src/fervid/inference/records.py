@@ -224,6 +224,11 @@ def csv_text(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
+class WrittenCell(str):
+    """A cell read back from a CSV fervid wrote: :func:`write_csv` writes it again as it is (a ``'`` it put before a
+    formula's start is there already, and "-0.5" read back is the number it wrote, not a formula)."""
+
+
 def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     """A table to the open text file ``fh`` as every CSV fervid writes it: ``columns`` (unless ``header`` is false:
     more rows of a table being streamed), then ``rows`` (sequences in their order: a DataFrame's
@@ -244,6 +249,8 @@ def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     def field(value):
         if isinstance(value, (bool, np.bool_)):
             return "TRUE" if value else "FALSE"
+        if isinstance(value, WrittenCell):
+            return str(value)
         if isinstance(value, str):
             return f"'{value}" if value.startswith(FORMULA_STARTS) else value
         return "" if value is None or value is pandas_na or (isinstance(value, float) and np.isnan(value)) else value
