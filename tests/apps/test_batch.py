@@ -2476,6 +2476,50 @@ def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refus
     assert other.exit_code == 2 and "made with segments=[[0.0, 1.0, 'first'], [1.0, 2.0, 'second']]" in other.output
 
 
+def test_a_batch_keeps_each_videos_notices_and_writes_the_corpus_episodes_and_segments(tmp_path, face_clip,
+                                                                                       long_face_clip):
+    """files.csv's note carried a video's window and memory notices only: a segment past its end (or an --end
+    past it) was said by `fervid video` and not by `fervid batch`. And the episodes and segments were in a table
+    per file with no file column: the corpus's episodes.csv and segments.csv are those tables' rows, each after
+    the file it is of. summary.md's settings read "max_faces None, sample_fps None, segments []"."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(face_clip, corpus / "p01.mp4")  # 2 s
+    shutil.copy(long_face_clip, corpus / "p02.mp4")  # 4 s
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("start,end,name\n0,1,first\n0:01,0:02,second\n0:05,0:06,late\n", encoding="utf-8")
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
+                                   "--segments", str(tasks), "--end", "10", "-q"])
+    assert ran.exit_code == 0, ran.output
+    notes = pd.read_csv(out / "files.csv").set_index("file")["note"]
+    for video, length in (("p01.mp4", 2.0), ("p02.mp4", 4.0)):
+        note = notes[str(corpus / video)]
+        assert f"{corpus / video}: 1 segment(s) lie partly or wholly outside the stretch analysed" in note
+        assert "late (5-6 s: 0 s analysed)" in note
+        assert f"{corpus / video} ends at {length:.2f} s, before --end 10 s" in note
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for table in ("episodes", "segments"):
+        combined = pd.read_csv(out / f"{table}.csv", keep_default_na=False, dtype=str)
+        assert list(combined["file"].unique()) == [str(corpus / "p01.mp4"), str(corpus / "p02.mp4")]
+        for video, stem in (("p01.mp4", "p01"), ("p02.mp4", "p02")):
+            own = pd.read_csv(out / summary["outputs"][str(corpus / video)] / f"{stem}_{table}.csv",
+                              keep_default_na=False, dtype=str)
+            rows = combined[combined["file"] == str(corpus / video)].drop(columns="file").reset_index(drop=True)
+            assert len(own) > 0
+            pd.testing.assert_frame_equal(rows, own)
+    said = (out / "summary.md").read_text(encoding="utf-8")
+    settings = said.split("settings: ")[1].splitlines()[0]
+    assert "max faces: all" in settings and "sample rate: every frame" in settings
+    assert "segments: 3 (first, second, late)" in settings and "to 10 s" in settings
+    assert "None" not in settings and "[]" not in settings and "segment every" not in settings
+    assert "per emotion episode: episodes.csv; per segment and track: segments.csv" in said
+
+
 def test_a_batch_summarises_every_videos_windows_as_fervid_video_does(tmp_path, face_clip):
     """--segment-every applies to every video of a corpus, as --segments does: each gets its <name>_segments.csv
     of windows, the last ending with its video; the length is among the run's settings."""

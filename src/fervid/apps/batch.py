@@ -1521,8 +1521,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
+            # (a copy's note, as its error, names it: the analysis named the first)
+            note = res.get("note") and res["note"].replace(recorded_name(res["path"]), recorded_name(path))
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
-                         res.get("note"))
+                         note)
         faces += res["faces"]  # (a content's faces once, as the summary counts them)
         # frames analysed at fewer a second than asked, for the memory: once a run (files.csv notes each video)
         if res.get("memory_notice") and not memory_said:
@@ -1738,7 +1740,7 @@ SETTING_WORDS: dict[str, Any] = {
     "min_face": lambda v: f"smallest face: {v:g} px",
     "max_faces": lambda v: f"max faces: {'all' if v is None else v}",
     "precision": lambda v: f"precision: {v}",
-    "detect_every": lambda v: f"faces detected every {v} frame(s)",
+    "detect_every": lambda v: f"faces detected every {v:g} s",
     "sample_fps": lambda v: f"sample rate: {'every frame' if v is None else f'{v:g} frames a second'}",
     "region": lambda v: None if v is None else "region: " + ", ".join(f"{x:g}" for x in v),
     "start": lambda v: f"from {v:g} s" if v else None,
