@@ -958,7 +958,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
                          f"{options.frames_memory_mb:g}): at most {result.analysed_fps_cap:g} frames a second were "
                          "analysed, the others left out (analysed_fps_cap in its tracks JSON; files.csv's note says "
                          "so of each video so analysed); a higher --frames-memory-mb analyses more")
-    notices = video_notices(result, recorded_name(path), out, analyzer.detector)
+    notices = video_notices(result, recorded_name(path), out, getattr(analyzer, "detector", None))
     return parts(), result.error, notices.get("window"), memory_notice, [notices[kind] for kind in NOTE_NOTICES
                                                                          if kind in notices]
 
@@ -1858,7 +1858,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
             note = "no faces found"
         elif status == "pending" and not note:
             note = "not analysed yet"
-        if status == "done" and r["note"]:
+        if status in ("done", "partial") and r["note"]:  # (a video that broke mid-way has its notices too)
             note = "; ".join(filter(None, [note, r["note"]]))
         if r["path"] in missing:
             note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))

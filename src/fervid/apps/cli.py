@@ -3034,9 +3034,11 @@ def batch(
                                                           "NUL-separated, as `find -print0` writes them)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
-                                       "notes such as 'no faces found', the share of rows flagged uncertain), "
+                                       "notes such as 'no faces found', the share of rows flagged uncertain, the "
+                                       "file a copy has the same content as: counted once, as that one), "
                                        "tracks.csv (per video track: start, end, "
-                                       "seen seconds, dominant emotion, shares), summary.md/json."),
+                                       "seen seconds, dominant emotion, shares), episodes.csv and segments.csv "
+                                       "(every video's, with its file), summary.md/json."),
     workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once; "
                                                                  "on Windows at most 61, said); local engine only "
                                                                  "(Ray runs a task per CPU of its cluster)."),
@@ -3139,7 +3141,9 @@ def batch(
                    f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                    + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
                    + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
-                   f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
+                   f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}"
+                   + (f", {len(summary['copies'])} copies of other files counted once (files.csv's same_as)"
+                      if summary["copies"] else ""))
     _say_notices(summary["this_run"]["notices"])
     if summary["this_run"]["no_faces"]:  # done, but not one row in the table: said, not left to be noticed
         _say_notices([f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "

@@ -103,7 +103,8 @@ VIDEO_ROW_DESCRIPTIONS = {
 # column says which a row is; it has no `detected`), where a column means one thing on a photo's row and another on
 # a video's
 MIXED_ROW_DESCRIPTIONS = {
-    "file": "The file the row is from, as files.csv names it.",
+    "file": "The file the row is from, as files.csv names it; a copy's rows (the same bytes under another name: "
+            "files.csv's same_as) are here once, under the first's name.",
     "kind": "image: the row is a face of a photo; video: a face in one frame of a video.",
     "track": "A video row: the face's track number, from 1 (one face followed without a break: a face lost and found "
              "again, or after a scene cut, is a new track). An image row: the face's number in the image, from 1 "
