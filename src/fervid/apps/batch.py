@@ -88,7 +88,7 @@ WINDOWS_MOST_WORKERS = 61
 # same_as after it (0.3.0 too): the first file, in the batch's order, with this one's content; empty for none
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
                      "output", "uncertain_share", "same_as"]
-MOST_COPIES_NAMED = 5  # in summary.md; files.csv's same_as names every one
+MOST_NAMED = 5  # copies or segments summary.md names (files.csv's same_as names every copy)
 TRACKS_CSV_COLUMNS = ["file", *TRACK_COLUMNS, "partial"]
 # the notices of a video (fervid.apps.video_notices) its files.csv note carries as `fervid video` words them. Not
 # the window's (said once a run), the memory's (said once a run, and noted from the tracks JSON) nor the replaced
@@ -1721,7 +1721,7 @@ def _digest_text(digest: str) -> str:
 def _segments_text(segments: list) -> str:
     names = [segment[2] if len(segment) > 2 and segment[2] else f"{segment[0]:g}-{segment[1]:g} s"
              for segment in segments]
-    return f"{len(segments)} ({', '.join(names[:MOST_COPIES_NAMED])}{' ...' if len(names) > MOST_COPIES_NAMED else ''})"
+    return f"{len(segments)} ({', '.join(names[:MOST_NAMED])}{' ...' if len(names) > MOST_NAMED else ''})"
 
 
 # summary.md's settings line: each setting summary.json records as its reader understands it, by name; a function of
@@ -1759,40 +1759,42 @@ def settings_text(settings: dict) -> str:
     return ", ".join(text for text in said if text is not None)
 
 
-def _video_table(folder: Path, table: str) -> tuple[list[str], list[dict]] | None:
+def _video_table(folder: Path, table: str) -> Path | None:
     """A done video's per-file table in its results ``folder``, ``table`` "episodes" or "segments" (its
-    ``<name>_episodes.csv``, ``<name>_segments.csv``, whole or partial), as its header and rows of cells as written;
-    None where it has none (an image, no segments asked)."""
-    import csv
-
+    ``<name>_episodes.csv``, ``<name>_segments.csv``, whole or partial); None where it has none (an image, no
+    segments asked)."""
     found = sorted(folder.glob("*_tracks.json"))
     if len(found) != 1:
         return None
     name = getattr(OutputNames(OutputNames.stem_of(found[0].name) or ""), f"{table}_csv")
-    for path in (folder / name, folder / OutputNames.partial(name)):
-        if path.is_file():
-            with open(path, newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                rows = [{column: WrittenCell(cell) for column, cell in row.items()} for row in reader]
-                return list(reader.fieldnames or []), rows
-    return None
+    return next((path for path in (folder / name, folder / OutputNames.partial(name)) if path.is_file()), None)
 
 
 def _write_corpus_tables(out: Path, videos: list[dict], segments: bool) -> None:
     """``episodes.csv`` (and, where ``segments`` were asked, ``segments.csv``) of the whole corpus: every done
     video's per-file table (``videos``: their state rows, one per content), its rows as written, after a ``file``
-    column naming it as files.csv does."""
+    column naming it as files.csv does. Streamed a row at a time, as the other tables are."""
+    import csv
+
     tables = {"episodes": EPISODE_COLUMNS, **({"segments": SEGMENT_COLUMNS} if segments else {})}
     for table, schema in tables.items():
-        headers, rows = [], []
-        for r in videos:
-            found = _video_table(out / "files" / r["key"], table)
-            if found is not None:
-                headers += found[0]
-                rows += [{"file": recorded_name(r["path"]), **row} for row in found[1]]
-        # a segments table's codes of the segments (tier, annotation) after its first column, as in each file's
-        codes = [column for column in dict.fromkeys(headers) if column not in schema]
-        _write_csv(out / f"{table}.csv", ["file", schema[0], *codes, *schema[1:]], rows)
+        found = [(recorded_name(r["path"]), path) for r in videos
+                 if (path := _video_table(out / "files" / r["key"], table)) is not None]
+        headers: dict[str, None] = {}
+        for _, path in found:
+            with open(path, newline="", encoding="utf-8") as fh:
+                headers.update(dict.fromkeys(next(csv.reader(fh), [])))
+        # a segments table's codes of its segments (tier, annotation) after its first column, as in each file's
+        columns = ["file", schema[0], *(column for column in headers if column not in schema), *schema[1:]]
+
+        def rows(found=found, columns=columns):
+            for name, path in found:
+                with open(path, newline="", encoding="utf-8") as fh:
+                    for row in csv.DictReader(fh):
+                        yield [name, *(WrittenCell(row.get(column) or "") for column in columns[1:])]
+
+        with replacing(out / f"{table}.csv") as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
+            write_csv(fh, columns, rows())
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -1936,9 +1938,9 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
     }
 
     def copies_text(copies: list[dict]) -> str:
-        named = [f"{c['file']} (of {c['same_as']})" for c in copies[:MOST_COPIES_NAMED]]
-        more = f" and {len(copies) - MOST_COPIES_NAMED} more (files.csv's same_as)" if len(
-            copies) > MOST_COPIES_NAMED else ""
+        named = [f"{c['file']} (of {c['same_as']})" for c in copies[:MOST_NAMED]]
+        more = f" and {len(copies) - MOST_NAMED} more (files.csv's same_as)" if len(
+            copies) > MOST_NAMED else ""
         return (f"{len(copies)} file(s) with the same content as a file before them, counted once, as that one "
                 f"(their rows are in dataset.parquet once, under its name): {', '.join(named)}{more}")
 
