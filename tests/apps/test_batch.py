@@ -34,8 +34,9 @@ def make_corpus(root: Path, astronaut_rgb, video: Path, n_images=8) -> Path:
     and two bad files (broken.jpg, empty.mp4)."""
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n_images):
-        # every image distinct (identical files are analysed once: see the hardening tests)
-        Image.fromarray(astronaut_rgb).rotate(i % 4 + i / 100).resize((320, 320)).save(root / f"img{i:03d}.jpg")
+        # every image distinct (identical files are analysed and counted once: see the hardening tests); turned by
+        # 0.5 degrees at least: by 0.04 and 0.08 (img004, img008) they were img000's bytes
+        Image.fromarray(astronaut_rgb).rotate(i % 4 + 0.5 + i / 100).resize((320, 320)).save(root / f"img{i:03d}.jpg")
     two = Image.new("RGB", (640, 320))
     two.paste(Image.fromarray(astronaut_rgb).resize((320, 320)), (0, 0))
     two.paste(Image.fromarray(astronaut_rgb[:, ::-1]).resize((320, 320)), (320, 0))
@@ -305,10 +306,47 @@ def test_identical_files_are_analysed_once_and_every_path_is_done(tmp_path, astr
     assert summary["done"] == 12 and summary["failed"] == 0
     assert summary["this_run"]["files_analysed"] == 1
     table = pd.read_parquet(out / "dataset.parquet")
-    assert sorted(table["file"]) == sorted(str(p) for p in corpus.iterdir())  # one row (face) per path
+    assert list(table["file"]) == [str(corpus / "a.jpg")]  # one row (face), under the first of its content's names
+    assert len(summary["copies"]) == 11 and "and 6 more (files.csv's same_as)" in (out / "summary.md").read_text(
+        encoding="utf-8")
     shutil.copy(corpus / "a.jpg", corpus / "new_copy.jpg")  # same content under a new name, later
     summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=NO_ANNOTATION), progress=False)
     assert summary["done"] == 13 and summary["this_run"]["files_analysed"] == 0
+
+
+def test_a_copy_of_a_file_is_counted_once_named_in_files_csv_and_its_outputs_are_the_originals(
+        tmp_path, astronaut_rgb, face_clip):
+    """session.mp4 and its byte-identical "session - Kopie.mp4" were one file counted twice: dataset.parquet had
+    the rows under each name, summary.md counted the copy's tracks and rows, and their shared outputs were named
+    after the copy (it sorts first), so session_episodes.csv did not exist."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(face_clip, corpus / "session.mp4")
+    shutil.copy(face_clip, corpus / "session - Kopie.mp4")
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "a.jpg")
+    shutil.copy(corpus / "a.jpg", corpus / "a (1).jpg")
+    out = tmp_path / "out"
+    summary = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN.replace(annotate=False)), progress=False)
+    assert summary["done"] == 4 and summary["this_run"]["files_analysed"] == 2
+    video, image = str(corpus / "session.mp4"), str(corpus / "a.jpg")
+    copies = {str(corpus / "session - Kopie.mp4"): video, str(corpus / "a (1).jpg"): image}
+    assert {c["file"]: c["same_as"] for c in summary["copies"]} == copies
+    table = pd.read_parquet(out / "dataset.parquet")
+    assert table.groupby("file").size().to_dict() == {video: FACE_CLIP_FRAMES, image: 1}  # once, the first's
+    assert (summary["rows"], summary["video_tracks"], summary["image_faces"], summary["faces"]) == (
+        FACE_CLIP_FRAMES + 1, 1, 1, 2)
+    files = pd.read_csv(out / "files.csv", keep_default_na=False).set_index("file")
+    assert files["same_as"].to_dict() == {**copies, video: "", image: ""}
+    assert files.loc[str(corpus / "session - Kopie.mp4"), "rows"] == FACE_CLIP_FRAMES  # the file's own numbers
+    assert list(pd.read_csv(out / "tracks.csv")["file"]) == [video]
+    folder = out / summary["outputs"][video]
+    assert (folder / "session_episodes.csv").is_file() and not list(folder.glob("session - Kopie*"))
+    assert json.loads((folder / "session_tracks.json").read_text(encoding="utf-8"))["file"] == video
+    said = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"- faces: 2 (1 in images, 1 video tracks), table rows: {FACE_CLIP_FRAMES + 1}" in said
+    assert (f"- copies: 2 file(s) with the same content as a file before them, counted once, as that one (their "
+            f"rows are in dataset.parquet once, under its name): {corpus / 'a (1).jpg'} (of {image}), "
+            f"{corpus / 'session - Kopie.mp4'} (of {video})") in said
 
 
 def test_one_run_per_output_folder(tmp_path, astronaut_rgb, face_clip):
@@ -1144,8 +1182,9 @@ def test_a_twin_registered_after_the_other_kind_shares_its_twins_results(tmp_pat
         shutil.copy(corpus / "a.jpg", corpus / twin)
     summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
     assert (summary["done"], summary["failed"], summary["pending"]) == (2, 1, 0)
-    assert set(pd.read_parquet(tmp_path / "out" / "dataset.parquet")["file"]) == {str(corpus / "a.jpg"),
-                                                                                  str(corpus / "b.jpg")}
+    # b.jpg is a copy of a.jpg: its rows are a.jpg's, in the table once
+    assert set(pd.read_parquet(tmp_path / "out" / "dataset.parquet")["file"]) == {str(corpus / "a.jpg")}
+    assert summary["copies"] == [{"file": str(corpus / "b.jpg"), "same_as": str(corpus / "a.jpg")}]
 
 
 def test_a_manifest_row_taken_for_a_header_is_said(tmp_path, face_clip):
@@ -1763,7 +1802,7 @@ def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astrona
     files = pd.read_csv(out / "files.csv").set_index("file")
     assert list(files.columns) == ["kind", "status", "duration", "tracks", "rows", "dominant_emotion", "angry",
                                    "disgust", "fear", "happy", "sad", "surprise", "neutral", "note", "output",
-                                   "uncertain_share"]
+                                   "uncertain_share", "same_as"]
     clip, room, cut = files.loc[str(corpus / "clip.mp4")], files.loc[str(corpus / "empty_room.mp4")], files.loc[str(avi)]
     table = pd.read_parquet(out / "dataset.parquet")
     in_clip = table[table["file"] == str(corpus / "clip.mp4")]
@@ -2436,6 +2475,50 @@ def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refus
         assert (segments.seen_seconds > 0.9).all()
     other = CliRunner().invoke(app, args)
     assert other.exit_code == 2 and "made with segments=[[0.0, 1.0, 'first'], [1.0, 2.0, 'second']]" in other.output
+
+
+def test_a_batch_keeps_each_videos_notices_and_writes_the_corpus_episodes_and_segments(tmp_path, face_clip,
+                                                                                       long_face_clip):
+    """files.csv's note carried a video's window and memory notices only: a segment past its end (or an --end
+    past it) was said by `fervid video` and not by `fervid batch`. And the episodes and segments were in a table
+    per file with no file column: the corpus's episodes.csv and segments.csv are those tables' rows, each after
+    the file it is of. summary.md's settings read "max_faces None, sample_fps None, segments []"."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(face_clip, corpus / "p01.mp4")  # 2 s
+    shutil.copy(long_face_clip, corpus / "p02.mp4")  # 4 s
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("start,end,name\n0,1,first\n0:01,0:02,second\n0:05,0:06,late\n", encoding="utf-8")
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
+                                   "--segments", str(tasks), "--end", "10", "-q"])
+    assert ran.exit_code == 0, ran.output
+    notes = pd.read_csv(out / "files.csv").set_index("file")["note"]
+    for video, length in (("p01.mp4", 2.0), ("p02.mp4", 4.0)):
+        note = notes[str(corpus / video)]
+        assert f"{corpus / video}: 1 segment(s) lie partly or wholly outside the stretch analysed" in note
+        assert "late (5-6 s: 0 s analysed)" in note
+        assert f"{corpus / video} ends at {length:.2f} s, before --end 10 s" in note
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for table in ("episodes", "segments"):
+        combined = pd.read_csv(out / f"{table}.csv", keep_default_na=False, dtype=str)
+        assert list(combined["file"].unique()) == [str(corpus / "p01.mp4"), str(corpus / "p02.mp4")]
+        for video, stem in (("p01.mp4", "p01"), ("p02.mp4", "p02")):
+            own = pd.read_csv(out / summary["outputs"][str(corpus / video)] / f"{stem}_{table}.csv",
+                              keep_default_na=False, dtype=str)
+            rows = combined[combined["file"] == str(corpus / video)].drop(columns="file").reset_index(drop=True)
+            assert len(own) > 0
+            pd.testing.assert_frame_equal(rows, own)
+    said = (out / "summary.md").read_text(encoding="utf-8")
+    settings = said.split("settings: ")[1].splitlines()[0]
+    assert "max faces: all" in settings and "sample rate: every frame" in settings
+    assert "segments: 3 (first, second, late)" in settings and "to 10 s" in settings
+    assert "None" not in settings and "[]" not in settings and "segment every" not in settings
+    assert "per emotion episode: episodes.csv; per segment and track: segments.csv" in said
 
 
 def test_a_batch_summarises_every_videos_windows_as_fervid_video_does(tmp_path, face_clip):

@@ -39,20 +39,22 @@ import numpy as np
 
 from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent
+from fervid.apps.video_notices import video_notices
 from fervid.errors import HeldOpenError
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.ownership import access_denied
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, NAME_MAX, OUTPUT_SUFFIX_BYTES, STEM_DIGEST_CHARS,
-                                     failure_message, fitted_stem, holds_video, more_frames_notice, printable_name,
-                                     recorded_name, unreadable_reason)
+                                     failure_message, fitted_stem, holds_video, more_frames_notice, natural_order,
+                                     printable_name, recorded_name, unreadable_reason)
 from fervid.inference.models import ModelFolderNotUsed, file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
-from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
-                                      track_row, write_csv)
+from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, WrittenCell, csv_text, images_document,
+                                      table_schema, track_row, write_csv)
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
-from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, open_parquet
+from fervid.inference.video import (EPISODE_COLUMNS, SEGMENT_COLUMNS, VIDEO_SUFFIXES, OutputNames, VideoAnalyzer,
+                                    open_parquet)
 from fervid.json_files import write_json
 from fervid.machine import (WINDOWS_MAX_PATH, long_paths_limited, path_too_long, threads_per_worker,
                             windows_path_length)
@@ -83,9 +85,17 @@ STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to s
 WINDOWS_MOST_WORKERS = 61
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora"); files.csv's uncertain_share last
 # (added in 0.3.0: after the columns scripts may read by position, none of which moves)
+# same_as after it (0.3.0 too): the first file, in the batch's order, with this one's content; empty for none
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
-                     "output", "uncertain_share"]
+                     "output", "uncertain_share", "same_as"]
+MOST_NAMED = 5  # copies or segments summary.md names (files.csv's same_as names every copy)
 TRACKS_CSV_COLUMNS = ["file", *TRACK_COLUMNS, "partial"]
+# the notices of a video (fervid.apps.video_notices) its files.csv note carries as `fervid video` words them. Not
+# the window's (said once a run), the memory's (said once a run, and noted from the tracks JSON) nor the replaced
+# outputs' (a file's results folder is its own); those the tracks JSON records (HDR, clock resets, frame sizes,
+# video streams, replaced faces, the frame rate capped) are noted from it, so that a folder analysed before this
+# was kept has them too
+NOTE_NOTICES = ("small_faces", "dark", "scene_cuts", "end_past_video", "segments_outside", "frameless_segments")
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -326,6 +336,29 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
     return files, [(recorded_name(item), why) for item, why in problems + more_problems]
 
 
+def listing_order(path: str) -> tuple:
+    """Sort key of the batch's order among files of one content: by folder, then by name before its extension, in
+    natural order (:func:`fervid.inference.images.natural_order`), so that an original comes before the copies
+    named after it ("session.mp4" before "session - Kopie.mp4", "session (1).mp4", "session copy.mp4"), which a
+    name's order alone puts first (" " and "-" sort before ".")."""
+    as_path = Path(path)
+    return (natural_order(as_path.parent), natural_order(Path(as_path.stem)), natural_order(Path(as_path.suffix)))
+
+
+def same_content(rows: list[dict]) -> dict[str, str]:
+    """Per path of the state's ``rows`` whose content (and kind) a path before it in :func:`listing_order` has too,
+    that first path; done files apart from the others (they share their first's results)."""
+    groups: dict[tuple, list[str]] = {}
+    for r in rows:
+        if r["hash"]:  # (a file that could not be read has none)
+            groups.setdefault((r["hash"], r["kind"], r["status"] == "done"), []).append(r["path"])
+    firsts = {}
+    for paths in groups.values():
+        first = min(paths, key=listing_order)
+        firsts.update({path: first for path in paths if path != first})
+    return firsts
+
+
 class BatchLocked(FolderLocked):
     """Another run holds the output folder."""
 
@@ -551,9 +584,7 @@ class StateStore:
         files analysed again as their results were found damaged (:func:`results_damage`)."""
         from fervid.progress import progress_bar
 
-        todo: list[tuple[str, str, str]] = []
-        paths_of: dict[str, list[str]] = {}
-        first_of: dict[tuple[str, str], str] = {}
+        pending_of: dict[tuple[str, str], list[str]] = {}  # per content and kind to analyse, its paths
         key_of: dict[tuple[str, str], str] = {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in progress_bar(files, show=progress and len(files) > 1, desc="reading files", unit="file",
@@ -600,11 +631,12 @@ class StateStore:
             known[location] = name
             self._forget_renamed(digest, kind, location)
             if not done:
-                if (digest, kind) not in first_of:
-                    first_of[digest, kind] = name
-                    todo.append((name, key, kind))
-                paths_of.setdefault(first_of[digest, kind], []).append(name)
-        return todo, paths_of
+                pending_of.setdefault((digest, kind), []).append(name)
+        # each content analysed under its first name (listing_order): its video's outputs are named after the
+        # original, session.mp4, not after "session - Kopie.mp4" found first
+        firsts = {content: min(names, key=listing_order) for content, names in pending_of.items()}
+        todo = [(first, key_of[content], content[1]) for content, first in firsts.items()]
+        return todo, {firsts[content]: names for content, names in pending_of.items()}
 
     def _forget_renamed(self, digest: str, kind: str, location: str) -> None:
         """Rows of the same content whose file is gone: the file was renamed or moved to ``location``; keeping its
@@ -766,8 +798,9 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
             # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
             note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
-            parts, partial, window_notice, memory_notice = _analyse_video(analyzer, path, tmp, options, progress,
-                                                                          stop, results_stem(path, options.out))
+            parts, partial, window_notice, memory_notice, notes = _analyse_video(
+                analyzer, path, tmp, options, progress, stop, results_stem(path, options.out))
+            note = "; ".join(notes) or None
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         # a files/ that refuses the renames keeps the earlier results whole (removed first, their files went and
@@ -884,9 +917,10 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
     """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
     ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), why they
     stop short where it broke mid-way (None: it did not), what its window leaves the temporal method at the rate
-    analysed, where that is not what the method is for (``VideoResult.window_notice_in``; None otherwise), and that its
+    analysed, where that is not what the method is for (``VideoResult.window_notice_in``; None otherwise), that its
     frames were analysed at fewer a second than asked, as the memory for their windows allows (--frames-memory-mb:
-    ``VideoResult.analysed_fps_cap``; None where they were not)."""
+    ``VideoResult.analysed_fps_cap``; None where they were not), and the notices `fervid video` prints of it that
+    files.csv's ``note`` carries (:data:`NOTE_NOTICES`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -925,7 +959,9 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
                          f"{options.frames_memory_mb:g}): at most {result.analysed_fps_cap:g} frames a second were "
                          "analysed, the others left out (analysed_fps_cap in its tracks JSON; files.csv's note says "
                          "so of each video so analysed); a higher --frames-memory-mb analyses more")
-    return parts(), result.error, result.window_notice_in("flags"), memory_notice
+    notices = video_notices(result, recorded_name(path), out, getattr(analyzer, "detector", None))
+    return parts(), result.error, notices.get("window"), memory_notice, [notices[kind] for kind in NOTE_NOTICES
+                                                                         if kind in notices]
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -1530,9 +1566,11 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
+            # (a copy's note, as its error, names it: the analysis named the first)
+            note = res.get("note") and res["note"].replace(recorded_name(res["path"]), recorded_name(path))
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
-                         res.get("note"))
-            faces += res["faces"]
+                         note)
+        faces += res["faces"]  # (a content's faces once, as the summary counts them)
         # frames analysed at fewer a second than asked, for the memory: once a run (files.csv notes each video)
         if res.get("memory_notice") and not memory_said:
             notices.append(res["memory_notice"])
@@ -1721,6 +1759,89 @@ def _tracks_json(folder: Path) -> dict | None:
         return None
 
 
+def _digest_text(digest: str) -> str:
+    return f"SHA-256 {digest[:16]}... (summary.json has it whole)"
+
+
+def _segments_text(segments: list) -> str:
+    names = [segment[2] if len(segment) > 2 and segment[2] else f"{segment[0]:g}-{segment[1]:g} s"
+             for segment in segments]
+    return f"{len(segments)} ({', '.join(names[:MOST_NAMED])}{' ...' if len(names) > MOST_NAMED else ''})"
+
+
+# summary.md's settings line: each setting summary.json records as its reader understands it, by name; a function of
+# its value, or None to leave it out (nothing asked: no region, no segments, no LSTM). A setting not named here (one a
+# folder recorded before: model_weights_sha256) is said by its name and value
+SETTING_WORDS: dict[str, Any] = {
+    "model": lambda v: f"model: {v}",
+    "weights_file": lambda v: f"weights: {v}",
+    "weights_sha256": _digest_text,
+    "temperature": lambda v: f"temperature: {v:g}",
+    "temporal_model_sha256": lambda v: None if v is None else f"temporal LSTM: {_digest_text(v)}",
+    "method": lambda v: f"method: {v}",
+    "window": lambda v: None if v is None else f"window: {v:g} s",
+    "detector": lambda v: f"detector: {v}",
+    "score_threshold": lambda v: f"score threshold: {setting_text('score_threshold', v)}",
+    "min_face": lambda v: f"smallest face: {v:g} px",
+    "max_faces": lambda v: f"max faces: {'all' if v is None else v}",
+    "precision": lambda v: f"precision: {v}",
+    "detect_every": lambda v: f"faces detected every {v:g} s",
+    "sample_fps": lambda v: f"sample rate: {'every frame' if v is None else f'{v:g} frames a second'}",
+    "region": lambda v: None if v is None else "region: " + ", ".join(f"{x:g}" for x in v),
+    "start": lambda v: f"from {v:g} s" if v else None,
+    "end": lambda v: None if v is None else f"to {v:g} s",
+    "segments": lambda v: f"segments: {_segments_text(v)}" if v else None,
+    "segment_every": lambda v: None if v is None else f"segments of {v:g} s",
+    "frames_memory_mb": lambda v: f"frames memory: {v:g} MB",
+}
+
+
+def settings_text(settings: dict) -> str:
+    """summary.md's settings line (:data:`SETTING_WORDS`): "model: ferplus_vgg, ..., max faces: all, sample rate:
+    every frame, ..." where it said "max_faces None, sample_fps None, segments []"."""
+    said = [SETTING_WORDS[name](value) if name in SETTING_WORDS
+            else f"{name.replace('_', ' ')}: {setting_text(name, value)}" for name, value in settings.items()]
+    return ", ".join(text for text in said if text is not None)
+
+
+def _video_table(folder: Path, table: str) -> Path | None:
+    """A done video's per-file table in its results ``folder``, ``table`` "episodes" or "segments" (its
+    ``<name>_episodes.csv``, ``<name>_segments.csv``, whole or partial); None where it has none (an image, no
+    segments asked)."""
+    found = sorted(folder.glob("*_tracks.json"))
+    if len(found) != 1:
+        return None
+    name = getattr(OutputNames(OutputNames.stem_of(found[0].name) or ""), f"{table}_csv")
+    return next((path for path in (folder / name, folder / OutputNames.partial(name)) if path.is_file()), None)
+
+
+def _write_corpus_tables(out: Path, videos: list[dict], segments: bool) -> None:
+    """``episodes.csv`` (and, where ``segments`` were asked, ``segments.csv``) of the whole corpus: every done
+    video's per-file table (``videos``: their state rows, one per content), its rows as written, after a ``file``
+    column naming it as files.csv does. Streamed a row at a time, as the other tables are."""
+    import csv
+
+    tables = {"episodes": EPISODE_COLUMNS, **({"segments": SEGMENT_COLUMNS} if segments else {})}
+    for table, schema in tables.items():
+        found = [(recorded_name(r["path"]), path) for r in videos
+                 if (path := _video_table(out / "files" / r["key"], table)) is not None]
+        headers: dict[str, None] = {}
+        for _, path in found:
+            with open(path, newline="", encoding="utf-8") as fh:
+                headers.update(dict.fromkeys(next(csv.reader(fh), [])))
+        # a segments table's codes of its segments (tier, annotation) after its first column, as in each file's
+        columns = ["file", schema[0], *(column for column in headers if column not in schema), *schema[1:]]
+
+        def rows(found=found, columns=columns):
+            for name, path in found:
+                with open(path, newline="", encoding="utf-8") as fh:
+                    for row in csv.DictReader(fh):
+                        yield [name, *(WrittenCell(row.get(column) or "") for column in columns[1:])]
+
+        with replacing(out / f"{table}.csv") as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
+            write_csv(fh, columns, rows())
+
+
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     with replacing(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
         write_csv(fh, columns, ([row.get(column) for column in columns] for row in rows))
@@ -1748,11 +1869,15 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
     partial = [r for r in done if r["error"]]
-    counts = {r["path"]: _Counts() for r in done}
+    # a copy of another file (the same bytes under another name): its rows are its first's, in the table once
+    # under the first's name, and counted once
+    copy_of = same_content(rows)
+    originals = [r for r in done if r["path"] not in copy_of]
+    counts = {r["path"]: _Counts() for r in originals}
     settings, made_with = store.settings(), store.made_with()
     # typed with no rows too; what made the rows in the file's metadata, as summary.json has it
     def every_part():
-        for r in done:
+        for r in originals:
             for part in _parts(out / "files" / r["key"] / "rows.parquet", recorded_name(r["path"])):
                 counts[r["path"]].add(part)
                 yield part
@@ -1763,7 +1888,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         for group in _row_groups(every_part(), ROW_GROUP_ROWS):
             writer.write_table(group)
     by_kind = {"image": _Counts(), "video": _Counts()}
-    for r in done:
+    for r in originals:
         by_kind[r["kind"]].merge(counts[r["path"]])
     every = _Counts()
     for kind in by_kind.values():
@@ -1771,7 +1896,8 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
     missing, broke = set(store.missing()), {r["path"] for r in partial}
     files_rows, track_rows = [], []
     for r in rows:
-        c = counts.get(r["path"])
+        first = copy_of.get(r["path"])
+        c = counts.get(first or r["path"])  # (a copy's numbers are its first's)
         doc = _tracks_json(out / "files" / r["key"]) if c is not None and r["kind"] == "video" else None
         status = "partial" if r["path"] in broke else r["status"]
         note = r["error"] or ""
@@ -1779,7 +1905,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
             note = "no faces found"
         elif status == "pending" and not note:
             note = "not analysed yet"
-        if status == "done" and r["note"]:
+        if status in ("done", "partial") and r["note"]:  # (a video that broke mid-way has its notices too)
             note = "; ".join(filter(None, [note, r["note"]]))
         if r["path"] in missing:
             note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))
@@ -1813,17 +1939,20 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
             "dominant_emotion": c.dominant() if c is not None else "",
             **(c.shares() if c is not None and c.rows else dict.fromkeys(EMOTIONS, "")),
             "note": note, "output": f"files/{r['key']}" if c is not None else "",
-            "uncertain_share": c.uncertain_share() if c is not None else None})
-        for track in (doc or {}).get("tracks", []):
+            "uncertain_share": c.uncertain_share() if c is not None else None,
+            "same_as": recorded_name(first) if first else ""})
+        for track in (doc or {}).get("tracks", []) if first is None else []:  # (a copy's are its first's)
             # a video that broke mid-way: its tracks end where it broke
             track_rows.append({**track_row(track, file=recorded_name(r["path"])), "partial": status == "partial"})
     _write_csv(out / "files.csv", FILES_CSV_COLUMNS, files_rows)
     _write_csv(out / "tracks.csv", TRACKS_CSV_COLUMNS, track_rows)
+    _write_corpus_tables(out, [r for r in originals if r["kind"] == "video"],
+                         bool(settings.get("segments") or settings.get("segment_every")))
     summary = {
         "files": len(rows), "done": len(done), "failed": len(failed),
         "pending": len([r for r in rows if r["status"] == "pending"]),
         # a photo's face and a video's track are both "a face", but a researcher counts people and photos apart
-        "faces": int(sum(r["faces"] or 0 for r in done)), "image_faces": by_kind["image"].rows,
+        "faces": int(sum(r["faces"] or 0 for r in originals)), "image_faces": by_kind["image"].rows,
         "video_tracks": by_kind["video"].n_tracks,
         "rows": every.rows,
         # per row: a video frame weighs what a photo's face does; hence also each kind apart
@@ -1837,8 +1966,12 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         "partial": [{"file": recorded_name(r["path"]), "error": r["error"]} for r in partial],
         # a video with no face in it (a camera facing away, too dark, faces too small for --min-face) is done
         # with no row: named, so that no one reads its absence from the table as no one being there
-        "no_faces": [recorded_name(r["path"]) for r in done if r["kind"] == "video" and not counts[r["path"]].rows],
-        "images_without_faces": len([r for r in done if r["kind"] == "image" and not counts[r["path"]].rows]),
+        "no_faces": [recorded_name(r["path"]) for r in originals
+                     if r["kind"] == "video" and not counts[r["path"]].rows],
+        "images_without_faces": len([r for r in originals if r["kind"] == "image" and not counts[r["path"]].rows]),
+        # files whose content an earlier one in the batch's order has (listing_order): counted once, as that one
+        "copies": [{"file": recorded_name(path), "same_as": recorded_name(first)}
+                   for path, first in sorted(copy_of.items(), key=lambda item: listing_order(item[0]))],
         # done files since deleted or moved off a disk no longer mounted: their rows stay (the results are the
         # point of a corpus whose raw videos were archived), named here so no one takes them for present files
         "missing": store.missing(),
@@ -1848,6 +1981,13 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         # upgrade has two; None: files analysed before a folder recorded them)
         "made_with": made_with,
     }
+
+    def copies_text(copies: list[dict]) -> str:
+        named = [f"{c['file']} (of {c['same_as']})" for c in copies[:MOST_NAMED]]
+        more = f" and {len(copies) - MOST_NAMED} more (files.csv's same_as)" if len(
+            copies) > MOST_NAMED else ""
+        return (f"{len(copies)} file(s) with the same content as a file before them, counted once, as that one "
+                f"(their rows are in dataset.parquet once, under its name): {', '.join(named)}{more}")
 
     def share_text(counts: _Counts, emotion: str) -> str:
         # no rows of a kind (a run of videos only has no image faces): no share, rather than 0.0% of every emotion
@@ -1861,15 +2001,18 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
              f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']} "
              f"({summary['image_faces']} in images, {summary['video_tracks']} video tracks), "
              f"table rows: {summary['rows']}",
+             *([f"- copies: {copies_text(summary['copies'])}"] if summary["copies"] else []),
              f"- rows flagged uncertain: {uncertain_text(every)} ({uncertain_text(by_kind['image'])} of image faces, "
              f"{uncertain_text(by_kind['video'])} of video frames)",
-             "- per file: files.csv; per video track: tracks.csv", "",
+             "- per file: files.csv; per video track: tracks.csv; per emotion episode: episodes.csv"
+             + ("; per segment and track: segments.csv" if settings.get("segments") or settings.get("segment_every")
+                else ""), "",
              "| emotion | share of rows | of image faces | of video frames |",
              "|---|---|---|---|",
              *[f"| {e} | {share_text(every, e)} | {share_text(by_kind['image'], e)} | "
                f"{share_text(by_kind['video'], e)} |" for e in EMOTIONS],
              "",
-             "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "",
+             "settings: " + settings_text(summary["settings"]), "",
              "made with: " + ("; ".join(f"fervid {m['fervid'] or '(not recorded)'}, ONNX Runtime "
                                         f"{m['onnxruntime'] or '(not recorded)'}: {m['files']} file(s)"
                                         for m in summary["made_with"]) or "no file done yet"),

@@ -22,6 +22,7 @@ import typer
 from fervid.apps import defaults as app_defaults
 from fervid.apps import standard_streams
 from fervid.apps.standard_streams import echo, send_to_stdout
+from fervid.apps.video_notices import in_a_sentence, video_notices
 from fervid.errors import FervidWarning
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
@@ -419,17 +420,6 @@ def _open_files_limit() -> str:
     return f" (this process may have {soft} open at once, `ulimit -n`: raise the limit and run it again)"
 
 
-def _seconds_list(times: list[float], most: int = 3) -> str:
-    """"4.0 s", "4.0 s and 8.0 s", "4.0 s, 8.0 s, 12.0 s and 2 more": times in a sentence."""
-    return _in_a_sentence([f"{t:.1f} s" for t in times], most)
-
-
-def _in_a_sentence(items: list[str], most: int = 3) -> str:
-    """"a", "a and b", "a, b, c and 2 more"."""
-    words = items[:most] + ([f"{len(items) - most} more"] if len(items) > most else [])
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
 def _dominant_text(track: dict) -> str:
     """A track's most common emotion in words, and how much of it the model was unsure of: "mostly happy (61%),
     uncertain in 4% of frames" where it held most of the time seen, "most often fear (28%), ..." where none did
@@ -459,160 +449,16 @@ def _run_speed(result, key_frames: bool = True) -> str:
             f"{' and key frames' if key_frames else ''}: {elapsed:.1f} s, {real_time:.1f}x real time")
 
 
-def _small_faces_notice(result, detector) -> str | None:
-    """Where a large video's faces are near --min-face: smaller ones were not looked for (its frames are detected on
-    a copy where a --min-face face is the detector's smallest), and a class's back row may be missing unsaid. Where
-    no face was found at all, whether a smaller --min-face finds faces on its frames (a lecture hall of 21-36 px
-    faces in 1280x720 gave no track and no word: the hint was for videos with a few faces found)."""
-    from fervid.inference.detect import detection_scales
-
-    min_face = result.settings.get("min_face")
-    if not (min_face and result.width and hasattr(detector, "max_side") and hasattr(detector, "largest_face")):
-        return None
-    if detection_scales(result.height, result.width, min_face, detector.max_side, detector.largest_face,
-                        getattr(detector, "small_image_side", 0))[0] >= 1.0:
-        return None  # detected at full size: a smaller face is as findable as the detector makes it
-    smaller = max(16, round(min_face / 2))
-    tracks = result.track_summaries()
-    frames = f"in its {result.width}x{result.height} frames faces smaller than {min_face:g} px were not looked for"
-    if not tracks:
-        found = _faces_at_min_face(result, detector, smaller) if smaller < min_face else None
-        if found is None:
-            return None
-        time, heights = found
-        return (f"no face was found at --min-face {min_face:g}: {frames}; on its frame at {time:.1f} s, --min-face "
-                f"{smaller} finds {len(heights)} ({min(heights):.0f}-{max(heights):.0f} px tall): analyse it again "
-                "with that (slower)")
-    small = [t for t in tracks if t.get("mean_box") and t["mean_box"]["height"] < SMALL_FACE_RATIO * min_face]
-    if not small:
-        return None
-    return (f"{len(small)} of its {len(tracks)} track(s) are faces under {SMALL_FACE_RATIO * min_face:.0f} px tall, "
-            f"near --min-face {min_face:g}: {frames}, and may be missing (a back row); --min-face {smaller} looks "
-            "for them too (slower)")
-
-
-def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[float]] | None:
-    """(time, face heights) of the faces ``detector`` finds at ``min_face`` on a frame of the video ``result`` read
-    (its analysed stretch's middle, else a quarter or three quarters in: a class may walk in late); None where it
-    finds none, or the source is not a file to read again (a live stream). The frames are read as the analysis read
-    them (:func:`~fervid.inference.video.open_video`): past a Theora video's repeated frames, which a plain read took
-    for its end (no frame, no word), with non-square pixels shown as they show, an HDR video's tone-mapped."""
-    import copy
-
-    import cv2
-
-    from fervid.inference.video import VideoError, open_video
-
-    def frame_seconds(capture) -> float:  # the last frame grabbed's time, on the file's timeline
-        return capture.get(cv2.CAP_PROP_POS_MSEC) / 1000 + capture.video_start
-
-    source = Path(result.source)
-    if not (result.frames_read and source.is_file()):
-        return None
-    finer = copy.copy(detector)  # the same network, looking for smaller faces
-    finer.min_face = min_face
-    try:  # (its frames' size was checked as the analysis opened it: the limit it ran under is not asked again)
-        capture = open_video(source, max_pixels=sys.maxsize)
-    except VideoError:  # (changed or removed since it was analysed)
-        return None
-    start, half_frame = result.settings.get("start") or 0.0, 0.5 / (result.fps or 30.0)
-    try:
-        for quarter in (2, 1, 3):
-            # (half a frame on: the frame nearest the quarter, not a tie between two that the seek settles either way)
-            seconds = start + result.analysed_seconds * quarter / 4 + half_frame
-            landed = capture.seek(seconds) is not None
-            grabbed = capture.grab()
-            while grabbed and not landed and frame_seconds(capture) < seconds:  # read on from where it is (a pipe,
-                grabbed = capture.grab()                                       # a failed seek: its start) to there
-            ok, frame = capture.retrieve() if grabbed else (False, None)
-            found = finer.detect(frame) if ok and frame is not None else []
-            if found:  # the time of the frame read, on the file's timeline (as its tables say it)
-                return frame_seconds(capture), [d.box[3] for d in found]
-    finally:
-        capture.release()
-    return None
-
-
-# faces under this many times --min-face tall: others nearby may be under it (_small_faces_notice)
-SMALL_FACE_RATIO = 1.5
-
-
 def _video_notices(result, name: str, out: Path, detector=None, said: set[str] | None = None) -> list[str]:
-    """What a video's (or a live session's) results should be read with: a temporal window holding too few analysed
-    frames for its method (once a run: not if in ``said``, which it is added to), a dark picture brightened, an HDR
-    video tone-mapped (or not), a clock that started again, video streams left out, one track across scene cuts
-    (--max-faces 1), outputs that replaced another source's, faces near the smallest looked for (``detector``: the
-    one that ran)."""
-    from fervid.inference.align import DARK_TOP
-    from fervid.inference.track import ESTABLISHED_ROUNDS
-
-    notices = []
-    window = result.window_notice_in("flags")
-    if window and window not in (said if said is not None else set()):
-        notices.append(window)
-        if said is not None:
-            said.add(window)
-    if small := _small_faces_notice(result, detector):
-        notices.append(f"{name}: {small}")
-    if result.frames_brightened:
-        notices.append(f"{name} is dark in {result.frames_brightened} of its {result.frames_analysed} analysed frames "
-                       f"(their brightest pixels under {DARK_TOP} of 255): faces were found and read on its levels "
-                       "stretched; expect fewer faces and less certain labels than in a well-lit video")
-    if result.hdr and result.tone_mapped:
-        notices.append(f"{name} is HDR video ({result.hdr}, as phones record by default): its frames were "
-                       "tone-mapped to SDR (BT.709) by the ffmpeg binary and analysed as an ordinary screen shows "
-                       "them (hdr and tone_mapped in the tracks JSON)")
-    elif result.hdr:
-        notices.append(f"{name} is HDR video ({result.hdr}) and was read without tone-mapping (the ffmpeg binary "
-                       "has no zscale and tonemap filters, or they could not convert it): its highlights and bright "
-                       "skin are clipped to white and its colours shifted, and labels may differ from an SDR copy's; "
-                       "export it as SDR (a phone's or editor's \"most compatible\"/SDR export) for reliable results")
-    if result.clock_resets:
-        notices.append(f"{name}'s own clock starts again at {_seconds_list(result.clock_resets)} (recordings joined "
-                       "end to end?): the times in its tables go on from the frame before each, and may differ from "
-                       "a player's clock after it (clock_resets in the tracks JSON)")
-    if result.frame_size_changes:
-        size = f"{result.width}x{result.height}"
-        changes = _in_a_sentence([f"{c['width']}x{c['height']} from {c['time']:.1f} s"
-                                  for c in result.frame_size_changes])
-        notices.append(f"{name} changes frame size from its first frame's {size} ({changes}; recordings joined end "
-                       f"to end?): the decoder scaled those frames to {size}, so faces in a picture of another shape "
-                       f"were analysed stretched, and boxes there are in {size} pixels (frame_size_changes in the "
-                       "tracks JSON); to read each at its own size, analyse the recordings one by one or convert the "
-                       "file to one size first")
-    if result.video_streams > 1:
-        notices.append(f"{name} holds {result.video_streams} video streams: the first was analysed (video_streams "
-                       "in the tracks JSON); to analyse another, copy it out first (`ffmpeg -i FILE -map 0:v:1 -c "
-                       "copy second.mkv` for the second)")
-    if result.analysed_fps_cap:
-        notices.append(f"{name}'s {result.width}x{result.height} frames come faster than the frames its analysis may "
-                       "hold for their temporal windows allow (--frames-memory-mb): at most "
-                       f"{result.analysed_fps_cap:g} frames a second were analysed, the others left out "
-                       "(analysed_fps_cap in the tracks JSON); --sample-fps analyses fewer")
-    # cuts that kept the face followed (a webcam picture-in-picture over a screen's page change) joined no shots
-    ending = [cut["time"] for cut in result.scene_cut_tracks if cut["ended"]]
-    if result.settings.get("max_faces") == 1 and ending and result.track_ids:
-        notices.append(f"{name} has scene cuts at {_seconds_list(ending)}, and with --max-faces 1 each "
-                       "shot's largest face is track 1: an edited video of several people is one track here "
-                       "(analyse it without --max-faces to number each shot's faces apart)")
-    if result.replaced_faces:
-        changes = _in_a_sentence([f"track {r['track']} to track {r['new_track']} at {r['time']:.1f} s ("
-                                  f"{r['area_ratio']:g} times its area)" for r in result.replaced_faces])
-        notices.append(f"{name}: a face followed gave way to a larger one ({changes}): it was new, found in fewer "
-                       f"than {ESTABLISHED_ROUNDS} detection rounds, and --max-faces {result.settings.get('max_faces')} "
-                       "follows that many faces at most (replaced_faces in the tracks JSON)")
-    end = result.settings.get("end")
-    if end is not None and result.ok and result.fps and result.duration + 1 / result.fps < end:
-        notices.append(f"{name} ends at {result.duration:.2f} s, before --end {end:g} s: it was analysed to its end "
-                       "(end_reached in the tracks JSON; end records what was asked)")
-    if result.segments_notice:
-        notices.append(f"{name}: {result.segments_notice}")
-    if result.frameless_segments_notice:
-        notices.append(f"{name}: {result.frameless_segments_notice}")
-    if result.replaced:
-        notices.append(f"{name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use another "
-                       "--out to keep both)")
-    return notices
+    """:func:`fervid.apps.video_notices.video_notices` as lines to print, the temporal window's once a run: not if
+    in ``said``, which it is added to."""
+    notices = video_notices(result, name, out, detector)
+    window = notices.get("window")
+    if window is not None and said is not None:
+        if window in said:
+            del notices["window"]
+        said.add(window)
+    return list(notices.values())
 
 
 def _images_given_as_videos(images: list[Path]) -> str:
@@ -1209,7 +1055,7 @@ def image(
     if pictures_stopped_at and (left := files[files.index(pictures_stopped_at) + 1:]):
         unwritten.append(f"no {pictures_of_many} written for the {len(left)} image(s) after it, as the folder could "
                          f"not be written either (their faces are in the results): "
-                         f"{_in_a_sentence(list(map(str, left)))}")
+                         f"{in_a_sentence(list(map(str, left)))}")
 
     failed = [r for r in results if not r.ok]
     doc = images_document(results, analyzer.settings, landmarks=options.landmarks)
@@ -1262,7 +1108,7 @@ def image(
     for line in unwritten:
         _say_error(line)
     if unwritten and (files_written := [target for target in results_written if target != "-"]):
-        _say_notices([f"{_in_a_sentence(files_written)} {'was' if len(files_written) == 1 else 'were'} written all "
+        _say_notices([f"{in_a_sentence(files_written)} {'was' if len(files_written) == 1 else 'were'} written all "
                       "the same"])
     if failed or unwritten:
         raise typer.Exit(1)
@@ -1356,7 +1202,7 @@ def _results_to_stdout(targets: dict[str, Optional[str]]) -> bool:
     stream), and Parquet, binary, not to a terminal (exit 2)."""
     to_stdout = [f"{option} -" for option, target in targets.items() if target == "-"]
     if len(to_stdout) > 1:
-        _fail(f"{_in_a_sentence(to_stdout)}: only one of them can go to stdout", EXIT_USAGE)
+        _fail(f"{in_a_sentence(to_stdout)}: only one of them can go to stdout", EXIT_USAGE)
     if to_stdout == ["--parquet -"] and is_terminal(sys.stdout):
         _fail("--parquet -: Parquet is binary, and stdout is a terminal; send it to a file or a pipe", EXIT_USAGE)
     return bool(to_stdout)
@@ -3201,9 +3047,11 @@ def batch(
                                                           "NUL-separated, as `find -print0` writes them)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
-                                       "notes such as 'no faces found', the share of rows flagged uncertain), "
+                                       "notes such as 'no faces found', the share of rows flagged uncertain, the "
+                                       "file a copy has the same content as: counted once, as that one), "
                                        "tracks.csv (per video track: start, end, "
-                                       "seen seconds, dominant emotion, shares), summary.md/json."),
+                                       "seen seconds, dominant emotion, shares), episodes.csv and segments.csv "
+                                       "(every video's, with its file), summary.md/json."),
     workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once; "
                                                                  "on Windows at most 61, said); local engine only "
                                                                  "(Ray runs a task per CPU of its cluster)."),
@@ -3308,7 +3156,9 @@ def batch(
                    f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                    + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
                    + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
-                   f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
+                   f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}"
+                   + (f", {len(summary['copies'])} copies of other files counted once (files.csv's same_as)"
+                      if summary["copies"] else ""))
     _say_notices(summary["this_run"]["notices"])
     if summary["this_run"]["no_faces"]:  # done, but not one row in the table: said, not left to be noticed
         _say_notices([f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "

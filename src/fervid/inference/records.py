@@ -106,7 +106,8 @@ VIDEO_ROW_DESCRIPTIONS = {
 MIXED_ROW_DESCRIPTIONS = {
     "file": "The file the row is from, as the run was given it (files.csv's and tracks.csv's file, where a name "
             "starting with =, +, -, @, a tab or a carriage return has a ' before it: "
-            "fervid.inference.records.csv_text takes it off).",
+            "fervid.inference.records.csv_text takes it off); a copy's rows (the same bytes under another name: "
+            "files.csv's same_as) are here once, under the first's name.",
     "kind": "image: the row is a face of a photo; video: a face in one frame of a video.",
     "track": "A video row: the face's track number, from 1 (one face followed without a break: a face lost and found "
              "again, or after a scene cut, is a new track). An image row: the face's number in the image, from 1 "
@@ -228,6 +229,11 @@ def csv_text(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
+class WrittenCell(str):
+    """A cell read back from a CSV fervid wrote: :func:`write_csv` writes it again as it is (a ``'`` it put before a
+    formula's start is there already, and "-0.5" read back is the number it wrote, not a formula)."""
+
+
 def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     """A table to the open text file ``fh`` as every CSV fervid writes it: ``columns`` (unless ``header`` is false:
     more rows of a table being streamed), then ``rows`` (sequences in their order: a DataFrame's
@@ -248,6 +254,8 @@ def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     def field(value):
         if isinstance(value, (bool, np.bool_)):
             return "TRUE" if value else "FALSE"
+        if isinstance(value, WrittenCell):
+            return str(value)
         if isinstance(value, str):
             return f"'{value}" if value.startswith(FORMULA_STARTS) else value
         return "" if value is None or value is pandas_na or (isinstance(value, float) and np.isnan(value)) else value
