@@ -2273,11 +2273,12 @@ def _black_then(face: Path | None, path: Path, black_seconds: float) -> Path:
     return path
 
 
-def test_estimate_samples_stretches_spread_through_a_video_not_its_first_seconds(tmp_path, long_face_clip):
+def test_estimate_samples_stretches_spread_through_a_video_not_its_first_seconds(tmp_path, capsys, long_face_clip):
     """A session recording opening on an empty chair (90 s of black, then a face) was estimated from its first
     20 s alone: no key frame and 90 kB of outputs, where the run wrote 19 MB and ~110 key frames. A video longer
     than the sample is sampled in stretches spread through it, and one whose sample saw no face is said so."""
     from fervid.apps.batch import estimate_batch
+    from fervid.apps.cli import _say_estimate_text
 
     clip = _black_then(long_face_clip, tmp_path / "session.mp4", 8)  # 8 s of black, then 4 s of a face
     found = estimate_batch([str(clip)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), sample_seconds=6.0)
@@ -2287,6 +2288,11 @@ def test_estimate_samples_stretches_spread_through_a_video_not_its_first_seconds
     assert len(sample["stretches"]) == 3 and sample["stretches"][0][0] > 0, sample  # (each centred in its third)
     assert sample["stretches"][-1][1] <= 12.05 and sample["seconds_analysed"] == pytest.approx(6.0, abs=0.2)
     assert sample["face_tracks"] >= 1 and not found["no_face_in_samples"]
+    _say_estimate_text(found, tmp_path / "out", True, "batch")  # the text says where it sampled
+    said = " ".join(capsys.readouterr().out.split())
+    starts = ", ".join(f"{first:g}" for first, _ in sample["stretches"])
+    assert f"session.mp4 (176x144): 6 s analysed in 3 stretches, from {starts} s at " in said, said
+    assert "no face" not in said
     # the face's 4 s of 12 at the rate its stretch wrote them: a third of the video's length, not none
     assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + 12.0 / sample["real_time"],
                                                        rel=0.05)
