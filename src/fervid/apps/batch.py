@@ -1232,7 +1232,8 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
         seconds = analysed_length(video)
         return {kind: nearest["bytes_per_video"][kind] + nearest["bytes_per_second"][kind] * seconds
-                for kind in DISK_KINDS} | {"key_frames_count": nearest["key_frames_per_second"] * seconds}
+                for kind in DISK_KINDS} | {"key_frames_count": nearest["key_frames_per_video"]
+                                           + nearest["key_frames_per_second"] * seconds}
 
     unknown = [str(v) for v in videos if not facts[v].seconds or not samples]
     video_time = sum(seconds_for(v) for v in known) if samples else 0.0
@@ -1300,6 +1301,7 @@ def _time_stretches(runner: VideoAnalyzer, video: Path, stretches: list[tuple[fl
     warm_up = max(2, round(fps))
     steady_frames, steady_seconds, analysed, walls, folders = 0, 0.0, [], [], []
     face_tracks = 0
+    joined: set[Path] = set()  # key frames of episodes a stretch's start cut into, not begun in it
     for number, (first, last) in enumerate(stretches):
         limit = math.ceil((last - first) * fps)
         steady: dict[str, tuple[int, float]] = {}
@@ -1312,8 +1314,13 @@ def _time_stretches(runner: VideoAnalyzer, video: Path, stretches: list[tuple[fl
         def stop(steady=steady, limit=limit) -> bool:
             return "to" in steady and steady["to"][0] >= limit
 
-        stretch_runner = runner if first == runner.options.start else VideoAnalyzer(
-            runner.analyzer, dataclasses.replace(runner.options, start=first), temporal=runner.temporal)
+        stretch_runner = runner
+        if first != runner.options.start:
+            stretch_runner = VideoAnalyzer(runner.analyzer, dataclasses.replace(runner.options, start=first),
+                                           temporal=runner.temporal)
+            # (a run's annotated MP4 holds its first frame from the recording's start: a stretch's would encode
+            # the minutes before it, not what the run writes)
+            stretch_runner.annotated_lead_in = False
         started = time.perf_counter()
         # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
         # (stop is asked before progress is told of a frame: the stretch is its first `limit` frames; it ends
@@ -1326,6 +1333,13 @@ def _time_stretches(runner: VideoAnalyzer, video: Path, stretches: list[tuple[fl
         analysed.append((first, result.analysed_seconds))
         folders.append(folder / str(number))
         face_tracks += len(result.track_ids)
+        if first != runner.options.start:
+            # a face seen as a stretch starts is a new track, its first episode with a key frame of its own: an
+            # episode the run began before, not one begun in the stretch (of a face seen throughout, each stretch
+            # made one: 3 key frames in 20 s where the whole minute had 1)
+            cut_in = first + runner.options.detect_every + 2.0 / fps
+            joined |= {folder / str(number) / ep.key_frame for ep in result.episodes
+                       if ep.key_frame and ep.start < cut_in}
         if "from" in steady:  # (progress(k) is called as frame k is read: from one to the other, frames analysed)
             steady_frames += steady["to"][0] - steady["from"][0]
             steady_seconds += steady["to"][1] - steady["from"][1]
@@ -1339,7 +1353,7 @@ def _time_stretches(runner: VideoAnalyzer, video: Path, stretches: list[tuple[fl
             "stretches": [[round(first, 2), round(first + length, 2)] for first, length in analysed],
             "face_tracks": face_tracks, "real_time": round(real_time, 2),
             "seconds_per_video": round(max(0.0, walls[0] - analysed[0][1] / real_time), 2),
-            **_sample_disk(folders, seconds)}
+            **_sample_disk(folders, seconds, joined)}
 
 
 def sampling_cpu_seconds() -> float | None:
@@ -1399,14 +1413,17 @@ def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Pat
 DISK_KINDS = ("annotated", "key_frames", "tables", "other")
 
 
-def _sample_disk(folders: list[Path], seconds: float) -> dict[str, Any]:
+def _sample_disk(folders: list[Path], seconds: float, joined: set[Path] | None = None) -> dict[str, Any]:
     """What a video's sample wrote into ``folders`` (one a stretch) for its ``seconds`` analysed, by kind
     (:data:`DISK_KINDS`): ``bytes_per_second`` of video of those that grow with its length (the annotated MP4 at its
-    CRF, the key frames, one per emotion episode, the tables, a row per frame), ``bytes_per_video`` of those
-    written once per track (the tracks JSON, the timelines: a stretch's mean), and ``key_frames_per_second``.
+    CRF, the key frames, one per emotion episode begun in it, the tables, a row per frame), ``bytes_per_video`` of
+    those written once per video (the tracks JSON, the timelines, and the key frames ``joined``: those of the
+    episodes a face seen as a stretch began was in, as a video's tracks begin; a stretch's mean), and
+    ``key_frames_per_second`` and ``key_frames_per_video``.
     Measured, not guessed: a key frame's PNG, the MP4's bitrate and a row's bytes follow the video's frame size,
     faces and content."""
     sizes = dict.fromkeys(DISK_KINDS, 0)
+    once = dict.fromkeys(DISK_KINDS, 0)
     key_frames = 0
     for path in (path for folder in folders if folder.is_dir() for path in folder.iterdir()):
         if not path.is_file() or path.name.startswith("."):  # (the outputs' lock)
@@ -1417,15 +1434,19 @@ def _sample_disk(folders: list[Path], seconds: float) -> dict[str, Any]:
         elif name.endswith((".csv", ".parquet")):
             kind = "tables"
         elif name.endswith(".png") and not name.endswith("_timeline.png"):
+            if joined and path in joined:
+                once["key_frames"] += path.stat().st_size
+                continue
             kind, key_frames = "key_frames", key_frames + 1
         else:
             kind = "other"
         sizes[kind] += path.stat().st_size
     per_second = {kind: (sizes[kind] / seconds if seconds > 0 and kind != "other" else 0.0) for kind in DISK_KINDS}
-    once = sizes["other"] / len(folders) if folders else 0.0
-    return {"bytes_per_second": per_second, "bytes_per_video": {kind: float(once if kind == "other" else 0)
-                                                                  for kind in DISK_KINDS},
-            "key_frames_per_second": key_frames / seconds if seconds > 0 else 0.0}
+    once["other"] = sizes["other"]
+    stretches = max(1, len(folders))
+    return {"bytes_per_second": per_second, "bytes_per_video": {kind: once[kind] / stretches for kind in DISK_KINDS},
+            "key_frames_per_second": key_frames / seconds if seconds > 0 else 0.0,
+            "key_frames_per_video": len(joined or ()) / stretches}
 
 
 def _fresh(folder: Path) -> Path:
