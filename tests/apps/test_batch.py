@@ -2279,11 +2279,16 @@ def test_estimate_samples_stretches_spread_through_a_video_not_its_first_seconds
     than the sample is sampled in stretches spread through it, and one whose sample saw no face is said so."""
     from fervid.apps.batch import estimate_batch
     from fervid.apps.cli import _say_estimate_text
+    from fervid.inference.video import VideoAnalyzer
 
     clip = _black_then(long_face_clip, tmp_path / "session.mp4", 8)  # 8 s of black, then 4 s of a face
-    found = estimate_batch([str(clip)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), sample_seconds=6.0)
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    found = estimate_batch([str(clip)], options, sample_seconds=6.0)
+    VideoAnalyzer(MEAN.analyzer(threads=1), options.video()).run(clip, tmp_path / "run")
+    written = sum(p.stat().st_size for p in (tmp_path / "run").iterdir() if not p.name.startswith("."))
     disk = found["disk_bytes"]
-    assert disk["key_frames_count"] > 0 and disk["key_frames"] > 0, found  # the first 6 s, all black, had none
+    # the first 6 s, all black, had no key frame and a third of the bytes the run wrote
+    assert disk["key_frames"] > 0 and disk["total"] == pytest.approx(written, rel=0.25), (disk, written)
     (sample,) = found["samples"]
     assert len(sample["stretches"]) == 3 and sample["stretches"][0][0] > 0, sample  # (each centred in its third)
     assert sample["stretches"][-1][1] <= 12.05 and sample["seconds_analysed"] == pytest.approx(6.0, abs=0.2)
