@@ -2299,6 +2299,52 @@ def test_estimate_times_the_stretch_from_start_to_end(tmp_path, face_clip):
     assert found["analysed_seconds"] == pytest.approx(1.0, abs=0.05)
 
 
+def _black_then(face: Path | None, path: Path, black_seconds: float) -> Path:
+    """A clip of ``black_seconds`` of black frames (an empty chair before the participant sits down), then
+    ``face``'s frames where given, at their size and rate (176x144, 30 fps)."""
+    import imageio_ffmpeg
+
+    black = ["-f", "lavfi", "-i", f"color=c=black:s=176x144:r=30:d={black_seconds}"]
+    joined = (["-i", str(face), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p"] if face
+              else ["-pix_fmt", "yuv420p"])
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", *black, *joined, "-c:v", "libx264", str(path)],
+                   check=True)
+    return path
+
+
+def test_estimate_samples_stretches_spread_through_a_video_not_its_first_seconds(tmp_path, capsys, long_face_clip):
+    """A session recording opening on an empty chair (90 s of black, then a face) was estimated from its first
+    20 s alone: no key frame and 90 kB of outputs, where the run wrote 19 MB and ~110 key frames. A video longer
+    than the sample is sampled in stretches spread through it, and one whose sample saw no face is said so."""
+    from fervid.apps.batch import estimate_batch
+    from fervid.apps.cli import _say_estimate_text
+    from fervid.inference.video import VideoAnalyzer
+
+    clip = _black_then(long_face_clip, tmp_path / "session.mp4", 8)  # 8 s of black, then 4 s of a face
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    found = estimate_batch([str(clip)], options, sample_seconds=6.0)
+    VideoAnalyzer(MEAN.analyzer(threads=1), options.video()).run(clip, tmp_path / "run")
+    written = sum(p.stat().st_size for p in (tmp_path / "run").iterdir() if not p.name.startswith("."))
+    disk = found["disk_bytes"]
+    # the first 6 s, all black, had no key frame and a third of the bytes the run wrote
+    assert disk["key_frames"] > 0 and disk["total"] == pytest.approx(written, rel=0.25), (disk, written)
+    (sample,) = found["samples"]
+    assert len(sample["stretches"]) == 3 and sample["stretches"][0][0] > 0, sample  # (each centred in its third)
+    assert sample["stretches"][-1][1] <= 12.05 and sample["seconds_analysed"] == pytest.approx(6.0, abs=0.2)
+    assert sample["face_tracks"] >= 1 and not found["no_face_in_samples"]
+    _say_estimate_text(found, tmp_path / "out", True, "batch")  # the text says where it sampled
+    said = " ".join(capsys.readouterr().out.split())
+    starts = ", ".join(f"{first:g}" for first, _ in sample["stretches"])
+    assert f"session.mp4 (176x144): 6 s analysed in 3 stretches, from {starts} s at " in said, said
+    assert "no face" not in said
+    # the face's 4 s of 12 at the rate its stretch wrote them: a third of the video's length, not none
+    assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + 12.0 / sample["real_time"],
+                                                       rel=0.05)
+    empty = estimate_batch([str(_black_then(None, tmp_path / "empty.mp4", 3))],
+                           BatchOptions(out=tmp_path / "out", pipeline=MEAN))
+    assert empty["no_face_in_samples"] and empty["samples"][0]["face_tracks"] == 0, empty
+
+
 def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_images_warm_up(tmp_path, astronaut_rgb,
                                                                                                monkeypatch, face_clip):
     """A 20 s sample's time held the models' first run and the writing at the end (timelines, key frames: 1.3-2 s),

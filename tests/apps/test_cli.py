@@ -2869,7 +2869,9 @@ def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_p
 def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_path, monkeypatch, face_clip):
     """Ctrl-C at 45% left clip_frames.csv, clip_episodes.csv, timelines and key frames under their own names: only
     the tracks JSON and the Parquet metadata said the run had stopped, and a CSV sent on alone read as complete.
-    They are named partial now, the interrupt says which, and an earlier run's whole outputs are kept."""
+    They are named partial now, the interrupt says which, and an earlier run's whole outputs are kept. An hour's
+    session stopped at 40 min was only said to be analysed whole again: the interrupt says how to analyse the rest
+    alone (--start where it stopped, another --out), and that command starts at the first frame not analysed."""
     from fervid.inference.video import VideoAnalyzer
 
     clip = tmp_path / "clip.mp4"
@@ -2906,8 +2908,18 @@ def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_
                     "clip_frames.partial.csv, clip_frames.partial.parquet, clip_tracks.partial.json and "
                     f"{pngs} timeline and key frame PNG(s) (*.partial.png); the complete outputs of an earlier run "
                     "(clip_*, without .partial) are kept as they were; the same command analyses it whole, "
-                    "replacing them"), result.output
+                    f"replacing them; to analyse only the rest instead, run `fervid video {clip} --start 1.7667` with "
+                    f"the same settings and another --out (a run into {out}/ clears these .partial files): a run of "
+                    "its own, not joined to these: a face's track is split at the joint (numbered anew from 1), and "
+                    "labels within half a --window of it differ from a whole run's"), result.output
     monkeypatch.setattr(VideoAnalyzer, "run", real_run)
+    # the rest, as said: from the first frame not analysed (the 54th, at 53/30 s) to the end
+    rest = runner.invoke(app, ["video", str(clip), "--start", "1.7667", "--out", str(tmp_path / "rest"),
+                               "--no-annotate", "--method", "mean", "-q"])
+    assert rest.exit_code == 0, rest.output
+    with open(tmp_path / "rest" / "clip_frames.csv", newline="", encoding="utf-8") as table:
+        frames = [int(row["frame"]) for row in csv.DictReader(table)]
+    assert min(frames) == 53 and max(frames) == FACE_CLIP_FRAMES - 1
     assert runner.invoke(app, command).exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(earlier)
 
@@ -5213,8 +5225,72 @@ def test_an_estimate_prints_json_with_the_numbers_its_text_says(tmp_path, monkey
     said = " ".join(text.stdout.split())
     assert text.exit_code == 1 and "0 h 00 min 02 s of video by their files (0 h 00 min 01 s of it from --start " \
                                    "to --end)" in said, said
-    assert re.search(r"off by a fifth or more: 0 min \d\d s to 0 min \d\d s\); nothing was written to out$", said), said
+    # (a machine busy as the samples ran says so before the last words)
+    assert re.search(r"off by a fifth or more: 0 min \d\d s to 0 min \d\d s\)(; the machine was busy while "
+                     r"sampling: [^;]+; on an idle machine it would take about [^;]+)?; nothing was written to out$",
+                     said), said
     assert "gone.mp4" not in text.stdout and "error: gone.mp4" in text.stderr
+
+
+def test_an_estimate_says_where_the_machine_was_busy_while_sampling(tmp_path, monkeypatch, capsys, face_clip):
+    """Two identical estimates on a busy machine differed 1.9x (the sample got 7.66 s of CPU in 13.42 s), and the
+    run fell outside the first one's range. The estimate measures the CPU time its samples got (fervid's and its
+    ffmpeg children's), and where it was much less than the wall time says so, and what an idle machine would
+    take, in the text and in --json. The measure is injected here: a quarter of a core's time."""
+    import time
+
+    import fervid.apps.batch as batch
+    from fervid.apps.cli import _say_estimate_text
+
+    began: list[float] = []
+
+    def a_quarter_of_a_core() -> float:  # CPU seconds: a quarter of the wall time since the first call
+        now = time.perf_counter()
+        began.append(began[0] if began else now)
+        return 0.25 * (now - began[0])
+
+    monkeypatch.setattr(batch, "sampling_cpu_seconds", a_quarter_of_a_core)
+    ran = runner.invoke(app, ["video", str(face_clip), "--out", str(tmp_path / "out"), "--method", "mean",
+                              "--estimate", "--json"])
+    assert ran.exit_code == 0, ran.output
+    found = json.loads(ran.stdout)
+    sampling = found["sampling"]
+    assert sampling["busy"] and sampling["core_share"] == pytest.approx(0.25, abs=0.01), sampling
+    assert sampling["cpu_seconds"] == pytest.approx(0.25 * sampling["wall_seconds"], abs=0.02), sampling
+    assert sampling["idle_estimated_seconds"] == pytest.approx(found["estimated_seconds"] * 0.25, abs=0.2), found
+    capsys.readouterr()
+
+    def said(sampling: dict) -> str:
+        _say_estimate_text(found | {"estimated_seconds": 3600.0, "estimated_seconds_range": [2880.0, 4320.0],
+                                    "copies": [], "sampling": sampling}, tmp_path / "out", True, "video")
+        return " ".join(capsys.readouterr().out.split())
+
+    # the report's numbers: an hour estimated from a sample that got 57% of a core
+    assert ("off by a fifth or more: 48 min 00 s to 1 h 12 min); the machine was busy while sampling: the sample got "
+            "57% of a core's time; on an idle machine it would take about 34 min 15 s; nothing was written to "
+            f"{tmp_path / 'out'}") in said(batch.sampling_load(7.66, 13.42, 3600.0))
+    for idle in (batch.sampling_load(13.0, 13.42, 3600.0), batch.sampling_load(20.0, 13.42, 3600.0),
+                 batch.sampling_load(None, 13.42, 3600.0)):  # most of a core, two cores, not known (Windows)
+        assert not idle["busy"] and "busy" not in said(idle), idle
+    real = batch.sampling_cpu_seconds()  # this process's and its ended children's: ffmpeg decoded the clip
+    assert real is None if sys.platform == "win32" else real > 0
+
+
+def test_an_estimate_says_where_its_samples_saw_no_face(tmp_path, monkeypatch):
+    """A recording whose sample shows no face (an empty chair) is estimated without the CNN's time and without
+    key frames: the estimate says so in its text and in --json."""
+    import imageio_ffmpeg
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                    "color=c=black:s=176x144:r=30:d=3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "chair.mp4"],
+                   check=True)
+    estimate = ["video", "chair.mp4", "--out", "out", "--method", "mean", "--estimate"]
+    ran = runner.invoke(app, estimate)
+    assert ran.exit_code == 0, ran.output
+    assert "no face in the 3 s sampled: disk and time may be far off" in " ".join(ran.stdout.split()), ran.output
+    found = json.loads(runner.invoke(app, [*estimate, "--json"]).stdout)
+    assert found["no_face_in_samples"] is True and found["samples"][0]["face_tracks"] == 0, found
 
 
 @pytest.mark.parametrize("command", ["video", "batch"])

@@ -726,3 +726,22 @@ def test_a_segment_starting_in_a_dropout_has_the_face_from_its_start_on_every_pa
         back, round(2.0 - back, 4))
     assert segment_summary(FrameIndex.of(table), 1, 0.9, 1.0, 15.0) is None
     assert segment_summary(FrameIndex.of(table), 1, 0.9, 2.0, 15.0)["start"] == back
+
+
+def test_without_its_lead_in_a_stretchs_annotated_mp4_starts_at_its_first_frame(tmp_path, analyzer, long_face_clip):
+    """A run from --start holds the annotated MP4's first frame from the recording's start (a player's time is the
+    tables'). An estimate's sample of a stretch at 50 min so encoded 50 min of one held frame: its runner leaves the
+    lead-in out (``annotated_lead_in``), and the MP4 holds the stretch's frames alone."""
+    def annotated_frames(lead_in: bool) -> int:
+        runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", start=3.0, key_frames=0))
+        runner.annotated_lead_in = lead_in
+        out = tmp_path / str(lead_in)
+        runner.run(long_face_clip, out)
+        capture = cv2.VideoCapture(str(out / "long_face_clip_annotated.mp4"))
+        try:
+            return int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        finally:
+            capture.release()
+
+    assert annotated_frames(True) == 120  # (its first 90 slots hold the frame at 3 s)
+    assert annotated_frames(False) == 30

@@ -1188,9 +1188,9 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
     """How long analysing ``videos`` with ``runner`` (the video pipeline, its analyzer and video options: the
     caller's, its models loaded once) and ``images`` with ``pipeline``'s settings would take on this machine, one at
     a time (`fervid batch` with one worker, `fervid video`), and the disk the videos' outputs would take, found by
-    analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
-    ``sample_videos`` videos spread over their frame sizes (the size sets the cost of decoding, detecting and
-    encoding), and up to ``sample_images`` images. Each video's time is the stretch of it analysed (its length,
+    analysing samples (written to a temporary folder only): ``sample_seconds`` of up to ``sample_videos`` videos
+    spread over their frame sizes (the size sets the cost of decoding, detecting and encoding), in stretches spread
+    through each (:func:`sample_stretches`), and up to ``sample_images`` images. Each video's time is the stretch of it analysed (its length,
     from its container, within ``options``' start and end) at the rate of the sample nearest in size (its frames
     past the first second), plus that sample's cost of starting and finishing a video (``seconds_per_video``: the
     first frames, the outputs written at the end); an image's is the samples' mean, less the first one's warm-up.
@@ -1202,7 +1202,9 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
     ``images``, ``video_seconds`` (the files' lengths), ``analysed_seconds`` (from start to end),
     ``unknown_length``, ``samples``, ``seconds_per_image``, ``estimated_seconds`` and
     ``estimated_seconds_range`` (:data:`ESTIMATE_SPREAD` either way), ``disk_bytes`` (by kind, and ``total``),
-    ``cpu`` (this machine's, which the time is of) and ``problems``."""
+    ``cpu`` (this machine's, which the time is of), ``no_face_in_samples`` (no video's sample showed a face: its
+    disk and time may be far off), ``sampling`` (:func:`sampling_load`: the CPU time the samples got, and whether
+    the machine was busy) and ``problems``."""
     import tempfile
 
     from fervid.inference.video import VideoError, container_facts
@@ -1221,49 +1223,21 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
         known[round(i * (len(known) - 1) / (sample_videos - 1))] for i in range(sample_videos)))
     samples: list[dict[str, Any]] = []
     failed: list[Path] = []  # samples the run would fail
+    cpu_before, wall_before = sampling_cpu_seconds(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         for n, video in enumerate(picks):
-            # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
-            fps = facts[video].fps or 30.0
-            limit = math.ceil(sample_seconds * fps)
-            # frames read, and the clock, at the first frame past the warm-up and at the latest: the first frames
-            # (the models' first runs, the encoder's start) and the writing at the end (timelines, key frames, the
-            # tracks JSON) cost the same once per video whatever its length, and timed with the frames they made a
-            # 20 s sample's rate half what a whole video ran at
-            warm_up = max(2, round(fps))
-            steady: dict[str, tuple[int, float]] = {}
-
-            def progress(done: int, total: int) -> None:
-                if done == warm_up:
-                    steady["from"] = (done, time.perf_counter())
-                steady["to"] = (done, time.perf_counter())
-
-            started = time.perf_counter()
-            # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
-            # (stop is asked before progress is told of a frame: the sample is the first `limit` frames; it ends
-            # there, not cancelled, its outputs under their own names for _sample_disk)
+            length = facts[video].seconds or 0.0
+            stretches = sample_stretches(options.start, length if options.end is None else min(length, options.end),
+                                         sample_seconds)
             try:
-                result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
-                                    stop=lambda: "to" in steady and steady["to"][0] >= limit, stop_is_end=True,
-                                    stem="sample")
+                sample = _time_stretches(runner, video, stretches, facts[video].fps or 30.0, Path(tmp) / f"v{n}")
             except VideoError as exc:  # (a region outside its frames): the run would fail it so; not estimated
                 problems.append({"file": str(video), "error": str(exc)})
                 failed.append(video)
                 continue
-            wall = time.perf_counter() - started
-            if result.analysed_seconds <= 0:
-                continue
-            frames = steady["to"][0] - steady["from"][0] if "from" in steady else 0
-            if frames > 0:  # (progress(k) is called as frame k is read: from one to the other, frames analysed)
-                per_frame = (steady["to"][1] - steady["from"][1]) / frames
-                real_time = 1.0 / (fps * per_frame)
-            else:  # too short to leave its warm-up out: timed whole
-                real_time = result.analysed_seconds / wall
-            samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
-                            "seconds_analysed": round(result.analysed_seconds, 1),
-                            "real_time": round(real_time, 2),
-                            "seconds_per_video": round(max(0.0, wall - result.analysed_seconds / real_time), 2),
-                            **_sample_disk(Path(tmp) / f"v{n}", result.analysed_seconds)})
+            if sample is not None:
+                samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
+                                **sample})
         videos, known = [v for v in videos if v not in failed], [v for v in known if v not in failed]
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
         image_seconds = []
@@ -1294,7 +1268,8 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
         seconds = analysed_length(video)
         return {kind: nearest["bytes_per_video"][kind] + nearest["bytes_per_second"][kind] * seconds
-                for kind in DISK_KINDS} | {"key_frames_count": nearest["key_frames_per_second"] * seconds}
+                for kind in DISK_KINDS} | {"key_frames_count": nearest["key_frames_per_video"]
+                                           + nearest["key_frames_per_second"] * seconds}
 
     unknown = [str(v) for v in videos if not facts[v].seconds or not samples]
     video_time = sum(seconds_for(v) for v in known) if samples else 0.0
@@ -1303,6 +1278,9 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
         for kind, size in disk_for(video).items():
             disk[kind] += size
     estimated = video_time + (per_image or 0.0) * len(images)
+    cpu_after = sampling_cpu_seconds()
+    sampling = sampling_load(cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None,
+                             time.perf_counter() - wall_before, estimated)
     disk_bytes = {kind: round(size) for kind, size in disk.items()}
     disk_bytes["total"] = sum(disk_bytes[kind] for kind in DISK_KINDS)
     return {"files": len(videos) + len(images), "videos": len(videos), "images": len(images),
@@ -1314,7 +1292,132 @@ def estimate_files(videos: list[Path], images: list[Path], runner: VideoAnalyzer
             "estimated_seconds_range": [math.floor(estimated * (1 - ESTIMATE_SPREAD) * 10) / 10,
                                         math.ceil(estimated * (1 + ESTIMATE_SPREAD) * 10) / 10],
             "disk_bytes": disk_bytes, "cpu": cpu_model(),
-            "problems": problems}
+            # every video sampled showed no face: a face's frames cost the CNN and make the key frames
+            "no_face_in_samples": bool(samples) and not any(sample["face_tracks"] for sample in samples),
+            "sampling": sampling, "problems": problems}
+
+
+# A video longer than its sample is sampled in stretches spread through it: a recording that opens on an empty chair
+# (90 s of black, then a face) was sampled in its first 20 s alone, and its key frames and disk estimated at 0.
+# Each stretch is at least MIN_STRETCH_SECONDS long (its first second is its warm-up, left out of the rate).
+SAMPLE_STRETCHES = 3
+MIN_STRETCH_SECONDS = 2.0
+
+
+def sample_stretches(start: float, end: float, sample_seconds: float) -> list[tuple[float, float]]:
+    """The stretches (start, end; seconds of the recording) a video analysed from ``start`` to ``end`` is sampled in
+    for an estimate, ``sample_seconds`` in all: the whole of it where it is no longer; else up to
+    :data:`SAMPLE_STRETCHES` of equal length, each centred in its share of the video (of an hour's recording, at
+    10, 30 and 50 min), sought rather than decoded up to; one from ``start`` where the sample is too short to
+    split."""
+    length = end - start
+    if length <= sample_seconds:
+        return [(start, end)]
+    count = max(1, min(SAMPLE_STRETCHES, int(sample_seconds // MIN_STRETCH_SECONDS)))
+    if count == 1:
+        return [(start, start + sample_seconds)]
+    each = sample_seconds / count
+    starts = [start + (i + 0.5) * length / count - each / 2 for i in range(count)]
+    return [(round(first, 3), round(first + each, 3)) for first in starts]
+
+
+def _time_stretches(runner: VideoAnalyzer, video: Path, stretches: list[tuple[float, float]], fps: float,
+                    folder: Path) -> dict[str, Any] | None:
+    """A video's sample for :func:`estimate_files`: each of ``stretches`` analysed with ``runner``'s settings into
+    its own folder under ``folder`` (outputs thrown away), and what they took together: ``seconds_analysed``,
+    ``stretches`` (the seconds each analysed), ``face_tracks`` (the tracks they found: 0, no face seen),
+    ``real_time`` (the frames past each stretch's warm-up), ``seconds_per_video`` (the first stretch's cost of
+    starting and finishing, as a video's) and the disk (:func:`_sample_disk`). None where no stretch analysed a
+    frame. A :class:`~fervid.inference.video.VideoError` (a region outside its frames) is raised."""
+    # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
+    # frames read, and the clock, at the first frame past the warm-up and at the latest: the first frames (the
+    # models' first runs, the encoder's start, a seek's decoding from the key frame before it) and the writing at the
+    # end (timelines, key frames, the tracks JSON) cost the same once per video whatever its length, and timed with
+    # the frames they made a 20 s sample's rate half what a whole video ran at
+    warm_up = max(2, round(fps))
+    steady_frames, steady_seconds, analysed, walls, folders = 0, 0.0, [], [], []
+    face_tracks = 0
+    joined: set[Path] = set()  # key frames of episodes a stretch's start cut into, not begun in it
+    for number, (first, last) in enumerate(stretches):
+        limit = math.ceil((last - first) * fps)
+        steady: dict[str, tuple[int, float]] = {}
+
+        def progress(done: int, total: int, steady=steady) -> None:
+            if done == warm_up:
+                steady["from"] = (done, time.perf_counter())
+            steady["to"] = (done, time.perf_counter())
+
+        def stop(steady=steady, limit=limit) -> bool:
+            return "to" in steady and steady["to"][0] >= limit
+
+        stretch_runner = runner
+        if first != runner.options.start:
+            stretch_runner = VideoAnalyzer(runner.analyzer, dataclasses.replace(runner.options, start=first),
+                                           temporal=runner.temporal)
+            # (a run's annotated MP4 holds its first frame from the recording's start: a stretch's would encode
+            # the minutes before it, not what the run writes)
+            stretch_runner.annotated_lead_in = False
+        started = time.perf_counter()
+        # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
+        # (stop is asked before progress is told of a frame: the stretch is its first `limit` frames; it ends
+        # there, not cancelled, its outputs under their own names for _sample_disk)
+        result = stretch_runner.run(video, folder / str(number), progress=progress,
+                                    stop=stop, stop_is_end=True, stem="sample")
+        if result.analysed_seconds <= 0:
+            continue
+        walls.append(time.perf_counter() - started)
+        analysed.append((first, result.analysed_seconds))
+        folders.append(folder / str(number))
+        face_tracks += len(result.track_ids)
+        if first != runner.options.start:
+            # a face seen as a stretch starts is a new track, its first episode with a key frame of its own: an
+            # episode the run began before, not one begun in the stretch (of a face seen throughout, each stretch
+            # made one: 3 key frames in 20 s where the whole minute had 1)
+            cut_in = first + runner.options.detect_every + 2.0 / fps
+            joined |= {folder / str(number) / ep.key_frame for ep in result.episodes
+                       if ep.key_frame and ep.start < cut_in}
+        if "from" in steady:  # (progress(k) is called as frame k is read: from one to the other, frames analysed)
+            steady_frames += steady["to"][0] - steady["from"][0]
+            steady_seconds += steady["to"][1] - steady["from"][1]
+    if not analysed:
+        return None
+    seconds = sum(length for _, length in analysed)
+    # too short to leave the warm-up out: timed whole
+    real_time = (steady_frames / fps / steady_seconds if steady_frames > 0 and steady_seconds > 0
+                 else seconds / sum(walls))
+    return {"seconds_analysed": round(seconds, 1),
+            "stretches": [[round(first, 2), round(first + length, 2)] for first, length in analysed],
+            "face_tracks": face_tracks, "real_time": round(real_time, 2),
+            "seconds_per_video": round(max(0.0, walls[0] - analysed[0][1] / real_time), 2),
+            **_sample_disk(folders, seconds, joined)}
+
+
+def sampling_cpu_seconds() -> float | None:
+    """The CPU time this process and its ended child processes (ffmpeg, which decodes the videos and encodes the
+    annotated MP4s) have had, or None where the children's is not known (Windows: ``os.times`` gives 0 for it)."""
+    if sys.platform == "win32":
+        return None
+    times = os.times()
+    return time.process_time() + times.children_user + times.children_system
+
+
+# A sample that got less than this share of one core's time (its CPU time over its wall time) was slowed by other
+# work on the machine: the analysis keeps a core busy (decoding, detecting and classifying one frame after another,
+# ffmpeg beside it), so alone it gets a core or more. Two estimates on a busy machine differed 1.9x (7.66 s of CPU in
+# a 13.42 s sample: 57%).
+BUSY_CORE_SHARE = 0.8
+
+
+def sampling_load(cpu_seconds: float | None, wall_seconds: float, estimated_seconds: float) -> dict[str, Any]:
+    """How much of the machine an estimate's samples got (``cpu_seconds`` of CPU in ``wall_seconds``; None: not
+    known), as the estimate says it: ``cpu_seconds``, ``wall_seconds``, ``core_share`` (the CPU time over the wall
+    time: 1.0 is one core's), ``busy`` (under :data:`BUSY_CORE_SHARE`: other work slowed the sample, and the
+    estimate with it) and, where busy, ``idle_estimated_seconds``: ``estimated_seconds`` at a core's time."""
+    share = cpu_seconds / wall_seconds if cpu_seconds is not None and wall_seconds > 0 else None
+    busy = share is not None and share < BUSY_CORE_SHARE
+    return {"cpu_seconds": None if cpu_seconds is None else round(cpu_seconds, 2),
+            "wall_seconds": round(wall_seconds, 2), "core_share": None if share is None else round(share, 2),
+            "busy": busy, "idle_estimated_seconds": round(estimated_seconds * share, 1) if busy and share else None}
 
 
 def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
@@ -1346,15 +1449,19 @@ def _without_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Pat
 DISK_KINDS = ("annotated", "key_frames", "tables", "other")
 
 
-def _sample_disk(folder: Path, seconds: float) -> dict[str, Any]:
-    """What a video's sample wrote into ``folder`` for its ``seconds`` analysed, by kind (:data:`DISK_KINDS`):
-    ``bytes_per_second`` of video of those that grow with its length (the annotated MP4 at its CRF, the key frames,
-    one per emotion episode, the tables, a row per frame), ``bytes_per_video`` of those written once per track
-    (the tracks JSON, the timelines), and ``key_frames_per_second``. Measured, not guessed: a key frame's PNG, the
-    MP4's bitrate and a row's bytes follow the video's frame size, faces and content."""
+def _sample_disk(folders: list[Path], seconds: float, joined: set[Path] | None = None) -> dict[str, Any]:
+    """What a video's sample wrote into ``folders`` (one a stretch) for its ``seconds`` analysed, by kind
+    (:data:`DISK_KINDS`): ``bytes_per_second`` of video of those that grow with its length (the annotated MP4 at its
+    CRF, the key frames, one per emotion episode begun in it, the tables, a row per frame), ``bytes_per_video`` of
+    those written once per video (the tracks JSON, the timelines, and the key frames ``joined``: those of the
+    episodes a face seen as a stretch began was in, as a video's tracks begin; a stretch's mean), and
+    ``key_frames_per_second`` and ``key_frames_per_video``.
+    Measured, not guessed: a key frame's PNG, the MP4's bitrate and a row's bytes follow the video's frame size,
+    faces and content."""
     sizes = dict.fromkeys(DISK_KINDS, 0)
+    once = dict.fromkeys(DISK_KINDS, 0)
     key_frames = 0
-    for path in folder.iterdir() if folder.is_dir() else []:
+    for path in (path for folder in folders if folder.is_dir() for path in folder.iterdir()):
         if not path.is_file() or path.name.startswith("."):  # (the outputs' lock)
             continue
         name = path.name  # (a sample stopped by its stop callback is whole: its outputs' own names)
@@ -1363,14 +1470,19 @@ def _sample_disk(folder: Path, seconds: float) -> dict[str, Any]:
         elif name.endswith((".csv", ".parquet")):
             kind = "tables"
         elif name.endswith(".png") and not name.endswith("_timeline.png"):
+            if joined and path in joined:
+                once["key_frames"] += path.stat().st_size
+                continue
             kind, key_frames = "key_frames", key_frames + 1
         else:
             kind = "other"
         sizes[kind] += path.stat().st_size
     per_second = {kind: (sizes[kind] / seconds if seconds > 0 and kind != "other" else 0.0) for kind in DISK_KINDS}
-    return {"bytes_per_second": per_second, "bytes_per_video": {kind: float(sizes[kind] if kind == "other" else 0)
-                                                                  for kind in DISK_KINDS},
-            "key_frames_per_second": key_frames / seconds if seconds > 0 else 0.0}
+    once["other"] = sizes["other"]
+    stretches = max(1, len(folders))
+    return {"bytes_per_second": per_second, "bytes_per_video": {kind: once[kind] / stretches for kind in DISK_KINDS},
+            "key_frames_per_second": key_frames / seconds if seconds > 0 else 0.0,
+            "key_frames_per_video": len(joined or ()) / stretches}
 
 
 def _fresh(folder: Path) -> Path:

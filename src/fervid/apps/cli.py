@@ -1278,13 +1278,16 @@ def _less_memory(annotate: bool, frames_memory_mb: float | None = None) -> str:
 
 
 def _partial_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, tuple[int, int, int]],
-                     then: str = "the same command analyses it whole, replacing them", saving: str = "stopped") -> str:
+                     then: str = "the same command analyses it whole, replacing them", saving: str = "stopped",
+                     rest_from: bool = False) -> str:
     """What `fervid video` (or `live`) interrupted, or failed by memory, while analysing ``path`` (``before``: its
     outputs found in ``out`` as it began, :func:`_outputs_in`) left in ``out``: its outputs up to there, named
     partial (VideoResult.outputs_partial), each table and the JSON by name, and ``then`` (what to do); and the same
     video's outputs of an earlier run, kept whole beside them. ``saving``: how the saving that follows ended where
     it wrote no tracks JSON ("stopped", "failed"). The Ctrl-C can also come as the outputs of a finished analysis
-    are saved: those are whole."""
+    are saved: those are whole. ``rest_from`` (`fervid video`'s, whose --start seeks): also how to analyse the rest
+    alone, from where it stopped, a run of its own (an hour's recording stopped at 40 min was only said to be
+    analysed whole again)."""
     from fervid.inference.video import OutputNames, reached_text
 
     names = OutputNames(stem)
@@ -1300,15 +1303,25 @@ def _partial_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, 
     earlier = [p for p in names.written_before(out) if not OutputNames.is_partial(p.name) and p not in written]
     tracks_json = out / names.partial(names.tracks_json)
     try:
-        reached = f" up to {reached_text(json.loads(tracks_json.read_text(encoding='utf-8'))['end_reached'])}"
+        end_reached = float(json.loads(tracks_json.read_text(encoding='utf-8'))['end_reached'])
     except (OSError, ValueError, KeyError, TypeError):  # (the saving was stopped before it: said below)
-        reached = ""
-    return (f"{path} was analysed{reached}, not to its end: its outputs in {out}/ are named .partial, as they do not "
-            f"cover the whole video: {listed}"
+        end_reached = None
+    rest = ""
+    if rest_from and end_reached:
+        # end_reached is the end of the last frame analysed, the next one's start (to the tables' 4 decimals, which
+        # --start reads as that frame's)
+        start = f"{end_reached:.4f}".rstrip("0").rstrip(".")
+        command = shlex.join(["fervid", "video", str(path), "--start", start])
+        rest = (f"; to analyse only the rest instead, run `{command}` with the same "
+                f"settings and another --out (a run into {out}/ clears these .partial files): a run of its own, not "
+                "joined to these: a face's track is split at the joint (numbered anew from 1), and labels within "
+                "half a --window of it differ from a whole run's")
+    return (f"{path} was analysed{'' if end_reached is None else ' up to ' + reached_text(end_reached)}, not to its "
+            f"end: its outputs in {out}/ are named .partial, as they do not cover the whole video: {listed}"
             + ("" if tracks_json.name in partial else f" (the saving {saving} too: no tracks JSON)")
             + (f"; the complete outputs of an earlier run ({stem}_*, without .partial) are kept as they were"
                if earlier else "")
-            + f"; {then}")
+            + f"; {then}{rest}")
 
 
 @app.command()
@@ -1441,7 +1454,7 @@ def video(
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            echo(f"\ninterrupted: {_partial_outputs(path, out, stems[path], found_before)}"
+            echo(f"\ninterrupted: {_partial_outputs(path, out, stems[path], found_before, rest_from=True)}"
                         + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
@@ -1823,8 +1836,11 @@ def _say_estimate_text(found: dict, out: Path, annotate: bool, command: str) -> 
         echo(f"  {len(found['copies'])} copy(ies) of another file's content, analysed once, not counted: "
              + "; ".join(found["copies"][:5]) + (" ..." if len(found["copies"]) > 5 else ""))
     for sample in found["samples"]:
+        stretches = sample["stretches"]
+        spread = (f" in {len(stretches)} stretches, from " + ", ".join(f"{first:g}" for first, _ in stretches)
+                  + " s" if len(stretches) > 1 else "")
         echo(f"  {sample['file']} ({sample['width']}x{sample['height']}): {sample['seconds_analysed']:g} s "
-                   f"analysed at {sample['real_time']:g}x real time")
+                   f"analysed{spread} at {sample['real_time']:g}x real time")
     if found["seconds_per_image"] is not None:
         echo(f"  images: {found['seconds_per_image']:g} s each")
     if found["unknown_length"]:
@@ -1842,11 +1858,18 @@ def _say_estimate_text(found: dict, out: Path, annotate: bool, command: str) -> 
         echo(f"disk: about {_bytes_text(disk['total'])} "
              f"for the videos' outputs: {', '.join(p for p in parts if p)} (the samples' outputs per second of "
              "video, by the sample nearest in frame size, times the length of each video analysed)")
+    if found["no_face_in_samples"]:  # (the frames with a face cost the CNN, and make the key frames)
+        sampled = sum(sample["seconds_analysed"] for sample in found["samples"])
+        echo(f"no face in the {sampled:g} s sampled: disk and time may be far off", fg=typer.colors.YELLOW)
     low, high = found["estimated_seconds_range"]
     how = " with one worker" if command == "batch" else ", one video after another,"
+    sampling = found["sampling"]
+    busy = (f"; the machine was busy while sampling: the sample got {sampling['core_share']:.0%} of a core's time; "
+            f"on an idle machine it would take about {_duration_text(sampling['idle_estimated_seconds'])}"
+            if sampling["busy"] else "")
     echo(f"estimated: about {_duration_text(found['estimated_seconds'])}{how} on this {found['cpu']} (the samples' "
          f"faces and sizes stand for the rest: expect it to be off by a fifth or more: {_duration_text(low)} to "
-         f"{_duration_text(high)}); nothing was written to {out}")
+         f"{_duration_text(high)}){busy}; nothing was written to {out}")
 
 
 def _quiet_opencv() -> None:

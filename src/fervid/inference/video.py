@@ -3500,11 +3500,14 @@ class AnnotatedVideoWriter:
     ``start`` past 0, are held on their first frame until then, so that a time read off the copy's player is the
     time in the tables within half a slot: at ``sample_fps``, the copy's rate, within half a sampling step."""
 
-    def __init__(self, path: Path, fps: float, audio_from: Path | None = None):
-        """``audio_from``: the video file whose sound the MP4 carries too (None: silent)."""
-        self.path, self.fps, self.audio_from = path, fps, audio_from
+    def __init__(self, path: Path, fps: float, audio_from: Path | None = None, lead_in: bool = True):
+        """``audio_from``: the video file whose sound the MP4 carries too (None: silent). ``lead_in`` False: the MP4
+        starts at the first frame, its slots counted from it, not held on it from the recording's start (an
+        estimate's sample of a stretch at 50 min encoded 50 min of one held frame)."""
+        self.path, self.fps, self.audio_from, self.lead_in = path, fps, audio_from, lead_in
         self._writer: H264Writer | None = None
         self._written = 0  # frames in the MP4 so far
+        self._first_slot: int | None = None  # the first frame's slot, where the MP4 starts at it (no lead-in)
         self._last: np.ndarray | None = None
 
     def write(self, frame: AnalysedFrame) -> None:
@@ -3514,6 +3517,9 @@ class AnnotatedVideoWriter:
             h, w = (round(v * zoom) for v in image.shape[:2])
             self._writer = H264Writer(self.path, w, h, self.fps, self.audio_from)
         slot = round(frame.time * self.fps)
+        if not self.lead_in:
+            self._first_slot = slot if self._first_slot is None else self._first_slot
+            slot -= self._first_slot
         if slot < self._written:
             return  # its slot holds an earlier frame already
         faces = [f.as_face() for f in frame.faces]
@@ -3857,8 +3863,9 @@ class ResultWriter:
     nothing saying they were cut short. This stem's outputs of an earlier run are replaced only then."""
 
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0,
-                 audio_from: Path | None = None):
-        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent)."""
+                 audio_from: Path | None = None, annotated_lead_in: bool = True):
+        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent);
+        ``annotated_lead_in``: :class:`AnnotatedVideoWriter`'s ``lead_in``."""
         self.result, self.fps = result, fps
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
@@ -3889,7 +3896,8 @@ class ResultWriter:
             self.key_frame_writer = KeyFrameWriter(self.out_dir, self.stem, result.settings.get("key_frames"),
                                                    partial=True)
             if annotate:
-                self.video = AnnotatedVideoWriter(self.out_dir / names.partial(names.annotated), fps, audio_from)
+                self.video = AnnotatedVideoWriter(self.out_dir / names.partial(names.annotated), fps, audio_from,
+                                                  lead_in=annotated_lead_in)
 
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
@@ -4025,6 +4033,9 @@ class VideoAnalyzer:
         self.analyzer = analyzer
         self.options = options
         self.notice: str | None = None
+        # False: the annotated MP4 starts at the first frame analysed, not held on it from the recording's start
+        # to a start past 0 (an estimate's samples, whose outputs are measured and thrown away)
+        self.annotated_lead_in = True
         cnn = analyzer.cnn.config
         # an ensemble's features are its first member's, whose weights are not the ensemble's file
         own_features = cnn.features_of == cnn.name
@@ -4260,7 +4271,7 @@ class VideoAnalyzer:
             cap.header, "Audio") else None
         copy_rate = cap.motion_rate(result.fps) if cap is not None else result.fps
         writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(copy_rate, opts.sample_fps),
-                              audio_from=audio)
+                              audio_from=audio, annotated_lead_in=self.annotated_lead_in)
         write = writer.write
         # sampled on a grid from the start asked for (start, start + 1/sample_fps, ...): from 0 it took the first
         # frame after the start and the next one too; after a late start or a pause, from that frame (next_due)
