@@ -26,7 +26,7 @@ from fervid.inference.align import preprocess_faces
 from fervid.inference.models import EmotionCNN
 from fervid.machine import cpu_model
 from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
-from report import write_json  # benchmarks/, the script's folder
+from report import shown_path, write_json  # benchmarks/, the script's folder
 
 RUN = ("import sys, numpy as np, onnxruntime as ort\n"
        "o = ort.SessionOptions(); o.intra_op_num_threads = 1\n"
@@ -71,7 +71,7 @@ def main() -> None:
             np.save(faces, batch.astype(np.float32))
             native = logits(int8_file, faces, Path(tmp) / "native.npy", emulate_avx2=False).argmax(1)
             avx2 = logits(int8_file, faces, Path(tmp) / "avx2.npy", emulate_avx2=True).argmax(1)
-        row = {"int8_file": str(int8_file)}
+        row = {"int8_file": shown_path(int8_file)}
         for cpu, pred in (("native", native), ("avx2", avx2)):
             row[cpu] = {"fer2013_accuracy": float((pred == fer.labels[:n]).mean()),
                         "ferplus_accuracy": float((pred[plus_rows[keep]] == plus.labels[keep]).mean())}

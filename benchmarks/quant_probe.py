@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
 from compare_models import predict_input  # noqa: E402
 from data_paths import DATA, data_or_exit  # noqa: E402
-from report import write_json  # noqa: E402
+from report import shown_path, write_json  # noqa: E402
 
 from fervid.evaluation.datasets import load_fer2013, load_ferplus  # noqa: E402
 from fervid.evaluation.evaluate import predict_dataset  # noqa: E402
@@ -114,7 +114,7 @@ def main() -> None:
         speed = f"{r['faces_per_second']:,} ({r['speed_vs_default']:.2f}x)" if "faces_per_second" in r else "-"
         print(f"| {name} | {r['agreement']:.4f} | {r['mean_abs_logit_diff']:.3f} | {r['ferplus_accuracy']:.4f} "
               f"| {speed} |")
-    write_json(args.json, {"cpu": cpu_model(), "model": str(source), "variants": rows})
+    write_json(args.json, {"cpu": cpu_model(), "model": shown_path(source), "variants": rows})
 
 
 if __name__ == "__main__":
