@@ -2832,33 +2832,37 @@ def test_a_rerun_that_writes_no_face_pictures_removes_those_an_earlier_run_wrote
 
 
 @needs_sample_clip  # (its track has several emotion episodes, each with a key frame)
-def test_a_rerun_with_a_lower_key_frames_cap_removes_the_key_frames_beyond_it(tmp_path):
+@pytest.mark.parametrize("stem", ["carphone", "-take"])
+def test_a_rerun_with_a_lower_key_frames_cap_removes_the_key_frames_beyond_it(tmp_path, stem):
     """`fervid batch data/ --out b`, then again with `--key-frames 1`, kept every key frame the first run wrote:
     only `--key-frames 0` removed them. A lower cap now removes each track's key frames beyond it, keeping those
-    `fervid video --key-frames N` keeps (the longest episodes'), and the tracks JSON and episodes CSV say so."""
+    `fervid video --key-frames N` keeps (the longest episodes'), and the tracks JSON and episodes CSV say so. A stem
+    starting as a formula (`-take`): its episodes CSV's key-frame cells have a ' before them (write_csv), and were
+    all blanked, the kept ones too."""
     import csv
 
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
+    from fervid.inference.records import csv_text
     from fervid.samples import carphone
 
     corpus = tmp_path / "data"
     corpus.mkdir()
-    shutil.copyfile(carphone(), corpus / "carphone.mp4")
+    shutil.copyfile(carphone(), corpus / f"{stem}.mp4")
     out = tmp_path / "b"
     first = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", "-q"])
     assert first.exit_code == 0, first.output
-    video = out / json.loads((out / "summary.json").read_text(encoding="utf-8"))["outputs"][str(corpus / "carphone.mp4")]
-    key_frames = lambda: sorted(p.name for p in video.glob("carphone_track*s_*.png"))  # noqa: E731
+    video = out / json.loads((out / "summary.json").read_text(encoding="utf-8"))["outputs"][str(corpus / f"{stem}.mp4")]
+    key_frames = lambda: sorted(p.name for p in video.glob(f"{stem}_track*s_*.png"))  # noqa: E731
     written = key_frames()
     assert len(written) >= 3, written
 
     alone = tmp_path / "alone"  # what `fervid video` keeps under a cap of 2
-    ran = CliRunner().invoke(app, ["video", str(corpus / "carphone.mp4"), "--out", str(alone), "--no-annotate",
+    ran = CliRunner().invoke(app, ["video", str(corpus / f"{stem}.mp4"), "--out", str(alone), "--no-annotate",
                                    "--key-frames", "2", "-q"])
     assert ran.exit_code == 0, ran.output
-    kept_alone = sorted(p.name for p in alone.glob("carphone_track*s_*.png"))
+    kept_alone = sorted(p.name for p in alone.glob(f"{stem}_track*s_*.png"))
     assert len(kept_alone) == 2 and set(kept_alone) < set(written), (kept_alone, written)
 
     again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", "--key-frames", "2",
@@ -2867,11 +2871,11 @@ def test_a_rerun_with_a_lower_key_frames_cap_removes_the_key_frames_beyond_it(tm
     assert (f"removed {len(written) - 2} key frame{'s' * (len(written) > 3)} an earlier run "
             "wrote (this run writes at most 2 key frames a track)") in again.output
     assert key_frames() == kept_alone
-    tracks = json.loads((video / "carphone_tracks.json").read_text(encoding="utf-8"))
+    tracks = json.loads((video / f"{stem}_tracks.json").read_text(encoding="utf-8"))
     named = sorted(ep["key_frame"] for track in tracks["tracks"] for ep in track["episodes"] if ep["key_frame"])
     assert named == kept_alone and tracks["key_frames"] == 2
-    with open(video / "carphone_episodes.csv", newline="", encoding="utf-8") as fh:
-        assert sorted(row["key_frame"] for row in csv.DictReader(fh) if row["key_frame"]) == kept_alone
+    with open(video / f"{stem}_episodes.csv", newline="", encoding="utf-8") as fh:
+        assert sorted(csv_text(row["key_frame"]) for row in csv.DictReader(fh) if row["key_frame"]) == kept_alone
 
     # a cap as high as before, or none, removes nothing more
     for cap in (["--key-frames", "2"], []):

@@ -1568,7 +1568,7 @@ def drop_face_pictures(folder: Path, annotate: bool, key_frames: int | None) -> 
         if "key_frame" in columns:
             at = columns.index("key_frame")
             for row in cells:
-                if row[at] not in kept:
+                if csv_text(row[at]) not in kept:  # (a name starting as a formula has its ' before it: write_csv)
                     row[at] = ""
             with replacing(episodes) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 csv.writer(fh, lineterminator="\n").writerows([columns, *cells])
