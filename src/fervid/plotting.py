@@ -42,11 +42,17 @@ def _default_folders() -> list[Path] | None:
     return None if home is None else [home / ".matplotlib"]
 
 
+def kept_folder_name() -> str:
+    """The name of fervid's matplotlib folder in the temporary folder, kept from run to run (:func:`_private_folder`;
+    ``fervid serve``'s clean-up of its temporary folder leaves it)."""
+    return f"fervid-matplotlib-{os.getuid() if hasattr(os, 'getuid') else os.getpid()}"
+
+
 def _private_folder() -> str:
     """fervid's own folder for matplotlib in the temporary folder: the same one each run (its font cache kept),
     made 0700; one of another user's there, or a link, is not used (a fresh folder is made instead)."""
     uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
-    folder = Path(tempfile.gettempdir()) / f"fervid-matplotlib-{uid}"
+    folder = Path(tempfile.gettempdir()) / kept_folder_name()
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         facts = os.lstat(folder)

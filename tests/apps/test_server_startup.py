@@ -154,25 +154,33 @@ def test_serve_removes_the_temporary_files_earlier_runs_left_in_its_data_folder_
 
     from fervid.apps.server import ServerSettings, create_app
 
+    from fervid.plotting import kept_folder_name
+
     data = tmp_path / "data"
     left = data / "tmp"
-    (left / "fervid-matplotlib-x").mkdir(parents=True)
+    (left / "fervid-matplotlib-x").mkdir(parents=True)  # (a run's own, mkdtemp's: removed as it ended, unless killed)
     (left / "tmpupload1").write_bytes(b"x" * 3000)
     (left / "fervid-matplotlib-x" / "fontlist.json").write_bytes(b"y" * 500)
+    kept = left / kept_folder_name()  # matplotlib's folder, its font cache kept from run to run on purpose
+    kept.mkdir()
+    (kept / "fontlist-v390.json").write_bytes(b"f" * 700)
     long_ago = time.time() - 3600
-    for path in (left / "tmpupload1", left / "fervid-matplotlib-x" / "fontlist.json", left / "fervid-matplotlib-x"):
+    for path in (left / "tmpupload1", left / "fervid-matplotlib-x" / "fontlist.json", left / "fervid-matplotlib-x",
+                 kept / "fontlist-v390.json", kept):
         os.utime(path, (long_ago, long_ago))
     server = create_app(ServerSettings(data_dir=data))
     newer = left / "made-after-the-start"  # (not this server's to remove)
     newer.write_bytes(b"z")
     with caplog.at_level(logging.INFO, logger="fervid.apps.server"), TestClient(server) as client:
         assert client.get("/healthz").status_code == 200
-    assert sorted(p.name for p in left.iterdir()) == ["made-after-the-start"]
+    assert sorted(p.name for p in left.iterdir()) == sorted([kept.name, "made-after-the-start"])
+    assert (kept / "fontlist-v390.json").is_file()
     said = [r.getMessage() for r in caplog.records if "temporary file" in r.getMessage()]
     assert said == [f"removed 2 temporary files (3,500 bytes) that earlier runs left in {left}"]
     # a start with nothing left there says nothing
     caplog.clear()
     newer.unlink()
+    assert sorted(p.name for p in left.iterdir()) == [kept.name]
     with caplog.at_level(logging.INFO, logger="fervid.apps.server"), TestClient(create_app(ServerSettings(data_dir=data))):
         pass
     assert not [r for r in caplog.records if "temporary file" in r.getMessage()]

@@ -206,7 +206,10 @@ def remove_earlier_temporary_files(data_dir: Path, before: float) -> tuple[int, 
     middle of an upload, or a job's analysis killed with it, left its temporary files there, and none was ever
     removed. Only what was last changed before ``before`` (this server's start) goes, and the caller holds the data
     folder's lock (:func:`data_folder_lock`): no other server, and none of this one's uploads, is using them. What
-    cannot be removed (another user's file) is left."""
+    cannot be removed (another user's file) is left, and so is fervid's matplotlib folder, kept on purpose
+    (:func:`fervid.plotting.kept_folder_name`: a restart deleted its font cache, rebuilt by the next job)."""
+    from fervid.plotting import kept_folder_name
+
     folder = Path(data_dir) / TEMPORARY_FOLDER_NAME
     removed_files = removed_bytes = 0
     try:
@@ -214,6 +217,8 @@ def remove_earlier_temporary_files(data_dir: Path, before: float) -> tuple[int, 
     except OSError:  # none (the system's temporary folder has always served), or not a folder
         return 0, 0
     for entry in entries:
+        if entry.name == kept_folder_name():  # matplotlib's, kept from run to run on purpose (its font cache)
+            continue
         try:
             info = entry.stat(follow_symlinks=False)
             if info.st_mtime >= before:
