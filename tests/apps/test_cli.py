@@ -5512,3 +5512,19 @@ def test_evaluate_help_says_the_participant_column_and_how_the_comparison_interv
         in help_words
     assert "a paired interval of the difference over the subjects: a t interval under 30, a bootstrap from 30" \
         in help_words and "paired bootstrap" not in help_words
+
+
+def test_the_command_ctrl_c_suggests_pastes_into_the_users_shell_and_its_path_is_no_option():
+    """After Ctrl-C, `fervid video` says how to analyse the rest: a command quoted by shlex ('C:\\My Videos\\a.mp4'
+    is two words in cmd.exe and PowerShell) and a file named -take.mp4 as it was given (read as an option)."""
+    import shlex
+
+    from fervid.apps.cli import argument_path, pasteable_command
+
+    words = ["fervid", "video", r"C:\My Videos\a.mp4", "--start", "1.5"]
+    assert pasteable_command(words, windows=True) == r'fervid video "C:\My Videos\a.mp4" --start 1.5'
+    posix = ["fervid", "video", "/data/My Videos/it's.mp4", "--start", "1.5"]
+    assert shlex.split(pasteable_command(posix, windows=False)) == posix
+    assert argument_path("-take.mp4") in {"./-take.mp4", r".\-take.mp4"}
+    assert argument_path(Path("clips") / "-take.mp4") == str(Path("clips") / "-take.mp4")
+    assert argument_path("/data/-take.mp4") == "/data/-take.mp4"

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import sqlite3
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -1277,6 +1278,18 @@ def _less_memory(annotate: bool, frames_memory_mb: float | None = None) -> str:
     return "to need less memory, " + ", or ".join(ways)
 
 
+def pasteable_command(words: list[str], windows: bool = os.name == "nt") -> str:
+    """``words`` as a command to paste into the user's shell: quoted for cmd.exe and PowerShell on Windows (which
+    read shlex's '...' as part of the word: 'C:\\My Videos\\a.mp4' is two words there), for a POSIX shell elsewhere."""
+    return subprocess.list2cmdline(words) if windows else shlex.join(words)
+
+
+def argument_path(path: Path | str) -> str:
+    """A path as a command's argument: one starting with "-" (a file named ``-take.mp4``) as ``./-take.mp4``, which
+    no command reads as an option."""
+    return os.path.join(os.curdir, str(path)) if str(path).startswith("-") else str(path)
+
+
 def _partial_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, tuple[int, int, int]],
                      then: str = "the same command analyses it whole, replacing them", saving: str = "stopped",
                      rest_from: bool = False) -> str:
@@ -1311,7 +1324,7 @@ def _partial_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, 
         # end_reached is the end of the last frame analysed, the next one's start (to the tables' 4 decimals, which
         # --start reads as that frame's)
         start = f"{end_reached:.4f}".rstrip("0").rstrip(".")
-        command = shlex.join(["fervid", "video", str(path), "--start", start])
+        command = pasteable_command(["fervid", "video", argument_path(path), "--start", start])
         rest = (f"; to analyse only the rest instead, run `{command}` with the same "
                 f"settings and another --out (a run into {out}/ clears these .partial files): a run of its own, not "
                 "joined to these: a face's track is split at the joint (numbered anew from 1), and labels within "
