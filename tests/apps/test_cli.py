@@ -4461,6 +4461,56 @@ def test_a_theora_video_where_no_face_was_found_is_looked_at_past_its_repeated_f
     assert 0 <= float(notice[1]) <= 2.5 and 20 <= int(notice[2]) <= int(notice[3]) <= 30, result.output
 
 
+def test_start_in_a_theora_video_held_still_first_gives_the_rows_of_its_h264_copy(tmp_path, astronaut_rgb):
+    """OpenCV's seek in a Theora video decodes on from the key frame before the time asked and stops at the first
+    empty packet (Theora's for each frame unchanged from the one before), its reader back at the stream's start:
+    a clip whose first picture is held 2 s, then moves for 1 s, said "no frame in the stretch from 2.4 s" (exit 1)
+    at --start 2.4. From a start in the still stretch and after it, the first row is the one of its H.264 copy
+    (the same pictures at the same times: the repeats are no pictures FFmpeg decodes, so a start in the held
+    stretch gives its first row at the first picture after it, as the copy does): its time, and its picture (the
+    face moves 4 px a frame)."""
+    import cv2
+    import imageio_ffmpeg
+
+    from conftest import clip_writer
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:250, 120:340], cv2.COLOR_RGB2BGR), (80, 80))
+    moving = tmp_path / "moving.mp4"  # 15 frames (15 fps), the face 4 px further right each frame
+    writer = clip_writer(moving, 320, 240, 15.0)
+    for i in range(15):
+        frame = np.full((240, 320, 3), 110, np.uint8)
+        frame[60:140, 40 + 4 * i:120 + 4 * i] = face
+        writer.write(frame)
+    writer.close()
+    theora, h264 = tmp_path / "held.ogv", tmp_path / "held.mkv"  # the first picture held 2 s: 45 frames, 3 s
+    # (a key frame each 64 frames, libtheora's own default and ffmpeg2theora's: ffmpeg's, 12, breaks the repeats up)
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(moving), "-vf", "tpad=start_mode=clone:start_duration=2",
+                    "-c:v", "libtheora", "-q:v", "10", "-g", "64", "-an", str(theora)], check=True)
+    # (in Matroska: an MP4 of variable rate says its average, 4 fps, which fervid takes for a truncated video)
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(theora), "-c:v", "libx264", "-fps_mode", "passthrough", "-an",
+                    str(h264)], check=True)
+    packets = subprocess.run([ffmpeg, "-v", "error", "-i", str(theora), "-c", "copy", "-f", "framecrc", "-"],
+                             capture_output=True, text=True, encoding="utf-8", check=True).stdout
+    sizes = [int(line.split(",")[4]) for line in packets.splitlines() if line.startswith("0,")]
+    assert len(sizes) == 45 and sizes[1:31].count(0) == 30, sizes  # what this is about: the still held as repeats
+
+    def first_row(clip: Path, start: float) -> dict:
+        out = tmp_path / f"{clip.suffix[1:]}-{start}"
+        result = runner.invoke(app, ["video", str(clip), "--start", str(start), "--method", "frame",
+                                     "--no-annotate", "-q", "--out", str(out)])
+        assert result.exit_code == 0, (clip.name, start, result.output)
+        with (out / "held_frames.csv").open(encoding="utf-8", newline="") as table:
+            return next(csv.DictReader(table))
+
+    for start in (1.27, 2.4):
+        theora_row, h264_row = first_row(theora, start), first_row(h264, start)
+        assert abs(float(theora_row["time"]) - float(h264_row["time"])) < 1 / 15, (start, theora_row, h264_row)
+        assert float(theora_row["time"]) >= start - 1e-3
+        assert abs(float(theora_row["x"]) - float(h264_row["x"])) < 2, (start, theora_row, h264_row)  # its picture
+        assert theora_row["frame"] == h264_row["frame"], (start, theora_row, h264_row)
+
+
 @pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
 def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unlooked_for(tmp_path, astronaut_rgb,
                                                                                           size, said):

@@ -2280,10 +2280,11 @@ class _CheckedCapture:
         """Go to the last frame at or before ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe
         before it, then decoding up to it), so that the next read is that frame; its number in the file is returned.
         None where the reader cannot: the next read is the file's first frame, and the frames up to ``seconds`` are
-        read and passed over (the ffmpeg binary's pipe, a container that cannot seek, and a seek that did not land
-        where asked: its first frame is checked, as OpenCV's set() says True regardless. On an MPEG-TS the next read
-        failed, taken for the file's end: nothing was analysed; on a variable-frame-rate video its seek, timed by
-        the average rate, landed seconds past the start and the frames between were silently left out)."""
+        read and passed over (the ffmpeg binary's pipe, a container that cannot seek, a Theora stream whose repeated
+        frames stopped OpenCV's seek, and a seek that did not land where asked: its first frame is checked, as
+        OpenCV's set() says True regardless. On an MPEG-TS the next read failed, taken for the file's end: nothing
+        was analysed; on a variable-frame-rate video its seek, timed by the average rate, landed seconds past the
+        start and the frames between were silently left out)."""
         if isinstance(self._cap, _FFmpegCapture) or self._path is None:
             return None
         fps = self.frame_rate or 30.0
@@ -2292,14 +2293,23 @@ class _CheckedCapture:
             return None
         self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
         index = round(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
-        self._last_seconds = max(0.0, seconds - self.video_start)
-        landed = self._grab_opencv()
-        if landed and self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start <= seconds + SEEK_SLACK_SECONDS:
-            self._sought_grabbed = True
-            return max(0, index)
-        # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown)
+        # A Theora stream whose frames repeat (empty packets) between its key frame and the time asked: OpenCV's
+        # seek decodes on from the key frame, stops at the first empty packet and no longer knows its frame number
+        # (a negative one); the reader is then back at the stream's start, its repeats ahead. Grabbed past them as
+        # if it were at the time asked (too few tries), the seek failed, and the read from the start did too: a
+        # clip whose first picture is held 2 s of its 3 s said "no frame in the stretch from 2.4 s"
+        if not (self._repeat_packets and index < 0):
+            self._last_seconds = max(0.0, seconds - self.video_start)
+            landed = self._grab_opencv()
+            if landed and (self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start
+                           <= seconds + SEEK_SLACK_SECONDS):
+                self._sought_grabbed = True
+                return max(0, index)
+        # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown),
+        # its repeated frames counted from there
         self._cap.release()
         self._cap = video_capture(opencv_name(self._path) or str(self._path))  # (opened by that name before)
+        self._last_seconds = 0.0
         return None
 
     @property
