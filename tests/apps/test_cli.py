@@ -4883,8 +4883,8 @@ def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_p
     for command in ("video", "batch", "serve"):  # the default is VideoOptions', said in --help
         help_text = runner.invoke(app, [command, "--help"]).output
         # (serve's says its environment variable first: FERVID_SERVE_FRAMES_MEMORY_MB)
-        assert re.search(r"--frames-memory-mb MB[^[]*\[(env var:\s+FERVID_SERVE_FRAMES_MEMORY_MB;\s+)?default: "
-                         r"2000\.0\]", help_text), help_text
+        assert re.search(r"--frames-memory-mb MB[^[]*\[(env var:\s+FERVID_SERVE_FRAMES_MEMORY_MB;\s+)?default:"
+                         r"\s+2000\.0\]", help_text), help_text  # (wrapped where the column falls: "[default:\n 2000.0]")
 
 
 def test_crops_of_images_of_one_name_in_different_folders_stay_apart(tmp_path, astronaut_rgb):
