@@ -263,3 +263,19 @@ def test_images_table_given_paths_says_it_takes_image_results():
         with pytest.raises(TypeError, match=r"takes ImageResult objects \(from Analyzer.analyze_image\), not ") as error:
             fervid.images_table(given)
         assert named in str(error.value)
+
+
+def test_the_api_leaves_the_landmarks_out_of_a_results_json_where_asked_as_the_readme_says(astronaut_rgb):
+    """README "Privacy and data protection": `PipelineOptions(landmarks=False)` is what the commands read; a result
+    turned into JSON in the API keeps its landmarks unless asked (`to_dict(landmarks=False)`, `images_document`)."""
+    from fervid.inference.options import PipelineOptions
+    from fervid.inference.records import images_document
+
+    analyzer = PipelineOptions(landmarks=False).analyzer()
+    result = analyzer.analyze_image(astronaut_rgb)
+    assert result.faces and all(len(face["landmarks"]) == 5 for face in result.to_dict()["faces"])
+    assert [face["landmarks"] for face in result.to_dict(landmarks=False)["faces"]] == [None] * len(result.faces)
+    assert result.faces[0].to_dict(landmarks=False)["landmarks"] is None
+    doc = images_document([result], analyzer.settings, landmarks=False)
+    assert doc["landmarks"] is False and doc["files"][0]["faces"][0]["landmarks"] is None
+    assert result.to_dict(landmarks=False)["faces"][0]["box"] == result.to_dict()["faces"][0]["box"]  # same numbers
