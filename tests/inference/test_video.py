@@ -744,6 +744,30 @@ def shot(background_seed, face, x=240, size=(640, 480)):
 
 
 @needs_sample_clip
+def test_flow_that_turns_a_face_at_a_jump_loses_it_and_makes_up_no_box(analyzer, tmp_path):
+    """The carphone sample scaled to 1280x720 and looped: where it jumps back to its start (the same car, the face
+    elsewhere, no cut told) flow turned the face's points 12-25 degrees in one frame, and its box, turned with them,
+    drifted off the face (343x405 to 475x305 and read as sad, in a probe's 40 s loop, while the next round started a
+    second track on the face). Flow that turns a face faster than a head turns has lost it: no row until the next
+    round finds the face, and the face keeps its track."""
+    capture, sample = cv2.VideoCapture(str(carphone())), []
+    while (read := capture.read())[0]:
+        sample.append(cv2.resize(read[1], (1280, 720), interpolation=cv2.INTER_CUBIC))
+    capture.release()
+    frames = sample[90:] + sample[:45]  # the jump on frame 30; detection rounds on frames 27 and 36
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "loop.mp4", frames))
+    rows = result.frame_table()
+    assert result.track_ids == [1] and not rows["frame"].duplicated().any()  # one face, one row a frame at most
+    before = rows[rows["frame"] < 30]
+    last_detected = before[before["detected"]].iloc[-1]
+    shape = last_detected["width"] / last_detected["height"]
+    jump = rows[(rows["frame"] >= 30) & (rows["frame"] < 36)]
+    turned = jump[~np.isclose(jump["width"] / jump["height"], shape, rtol=0.3)]
+    assert turned.empty, turned[["frame", "x", "y", "width", "height"]]  # a box flow turned off the face
+    assert rows[rows["frame"] == 36]["detected"].all() and len(rows[rows["frame"] >= 36]) == len(frames) - 36
+
+
+@needs_sample_clip
 def test_a_scene_cut_ends_every_track(analyzer, astronaut_rgb, tmp_path):
     """An edited interview cut between two people framed at the same spot: the second took the first one's
     track number (one "person" who was two; their emotion shares mixed), and the first came back under it too."""

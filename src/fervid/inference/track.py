@@ -8,7 +8,8 @@ Each track also keeps its face's own motion, measured while it is seen for sure 
 other face close by). Flow on a face that another face passes in front of, or that a round missed, may follow
 whatever covers it, so such a face is expected where its own motion would have taken it as well as where flow
 has it, and it has no rows while the two disagree. Faces matched in the last round choose their detections
-first. When flow loses a face (a scene cut, the face gone, the box squeezed out of the frame), the track is not
+first. When flow loses a face (a scene cut, the face gone, the box squeezed out of the frame, the face turned faster
+than a head turns where the picture jumped: :data:`MAX_TURN_SPEED`), the track is not
 shown again until a detection finds it, where its motion would have taken it or, unless it left the frame or
 another face is there, where it was lost: no row is made up for a face that is not there.
 
@@ -156,6 +157,12 @@ FLOW_MARGIN = 240
 LOST_FLOW_ERROR = 20.0
 # the most a face's size changes between two frames before flow is taken to have slipped off it
 MAX_SCALE_STEP = 1.4
+# the fastest (degrees a second) flow may turn a face in the picture's plane before it is taken to have slipped off
+# it: 10 degrees between frames at 30 fps. The carphone sample's head turned at most 2.1 degrees a frame; where the
+# sample looped back to its start (a hard jump, the same car, the face elsewhere, no cut told) flow turned its
+# points 12-25 degrees in one frame, and its box, turned with them, drifted off the face (343x405 to 475x305 over
+# 0.37 s, read as sad) while the next round's detection started a second track on the face
+MAX_TURN_SPEED = 300.0
 # the least of a flow-carried box that must stay in the frame for a face to be there
 MIN_INSIDE = 0.5
 # how far (in face widths) flow may carry a face from where its own motion would have taken it and still be taken
@@ -649,7 +656,7 @@ class FaceTracker:
         were, a bump ended the tracks of the smaller faces, and a class's students came back under new numbers."""
         live = [t for t in self.tracks if not t.lost]  # a lost face's points stay where it was last seen
         levels = flow_levels(frames)
-        failed = self._follow(live, grey, levels)
+        failed = self._follow(live, grey, levels, frames)
         if not failed:
             return
         shift = camera_shift(self._prev_grey, grey)
@@ -658,7 +665,7 @@ class FaceTracker:
             return
         for track in failed:
             track.lost = track.left_frame = False
-        self._follow(failed, grey, levels, shift)
+        self._follow(failed, grey, levels, frames, shift)
         for track in self.tracks:
             # where its own motion takes it is where the picture took it (a bump is no motion of the face's)
             track.anchor_box = _shifted_box(track.anchor_box, shift) if track.anchor_box else track.anchor_box
@@ -690,13 +697,14 @@ class FaceTracker:
                    and not t.lost):
                 continue  # another face is there
             track.lost = False
-            self._follow([track], grey, FLOW_LEVELS, shift)  # from within a pixel or two: no further reach needed
+            self._follow([track], grey, FLOW_LEVELS, frames, shift)  # from within a pixel or two: no further reach
 
-    def _follow(self, tracks: list[Track], grey: np.ndarray, levels: int,
+    def _follow(self, tracks: list[Track], grey: np.ndarray, levels: int, frames: int,
                 shift: tuple[float, float] | None = None) -> list[Track]:
         """``tracks``' points and boxes moved by Lucas-Kanade flow (with ``levels`` pyramid levels) to ``grey``,
-        starting from where ``shift`` puts them (None: where they were); those it loses are marked lost and
-        returned."""
+        ``frames`` frames after the last, starting from where ``shift`` puts them (None: where they were); those it
+        loses (the points no longer match, or the face would have grown, shrunk or turned faster than a face does:
+        :data:`MAX_SCALE_STEP`, :data:`MAX_TURN_SPEED`) are marked lost and returned."""
         if not tracks:
             return []
         prev_pts = np.concatenate([t.points for t in tracks])
@@ -717,6 +725,7 @@ class FaceTracker:
         next_pts = next_pts + offset
         status, error = status.reshape(-1).astype(bool), error.reshape(-1)
         failed = []
+        max_turn = MAX_TURN_SPEED * max(frames, 1) / self.fps
         for i, track in enumerate(tracks):
             sl = slice(9 * i, 9 * i + 9)
             ok = status[sl]
@@ -732,7 +741,8 @@ class FaceTracker:
                 moved = old + np.median(new[ok] - old[ok], axis=0)
             else:
                 scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-                if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP:
+                turn = abs(float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))))
+                if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP or turn > max_turn:
                     track.lost, track.left_frame = True, _at_edge(track.detection.box, grey.shape)
                     failed.append(track)
                     continue
