@@ -394,6 +394,28 @@ def test_a_copy_a_later_run_finds_takes_its_first_results_whole_and_leaves_it_th
     assert files.loc[str(corpus / "a.jpg"), "rows"] == 1 and files.loc[str(corpus / "a.mp4"), "rows"] == FACE_CLIP_FRAMES
 
 
+def test_a_copy_found_by_a_run_before_copies_were_recorded_is_given_its_firsts_results(tmp_path, astronaut_rgb):
+    """A folder whose later-found copy took only its first's counts (its made_with NULL; no copy_of column): its
+    summary.json went on counting it as made by an unrecorded fervid, and a.jpg went on taking b.jpg's place."""
+    import fervid
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "b.jpg")
+    out, options = tmp_path / "out", BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION)
+    run_batch([str(corpus)], options, progress=False)
+    shutil.copy(corpus / "b.jpg", corpus / "a.jpg")
+    run_batch([str(corpus)], options, progress=False)
+    with sqlite3.connect(out / "state.sqlite") as db:  # as the copy was recorded before
+        db.execute("UPDATE files SET made_with = NULL WHERE path = ?", (str(corpus / "a.jpg"),))
+        db.execute("ALTER TABLE files DROP COLUMN copy_of")
+    db.close()
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["copies"] == [{"file": str(corpus / "a.jpg"), "same_as": str(corpus / "b.jpg")}]
+    assert [m["fervid"] for m in summary["made_with"]] == [fervid.__version__]
+    assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == {str(corpus / "b.jpg")}
+
+
 def test_one_run_per_output_folder(tmp_path, astronaut_rgb, face_clip):
     """5: two runs on one --out interfered (no lock; the second deleted the first's temporary folders)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, face_clip, 1)

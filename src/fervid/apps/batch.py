@@ -548,6 +548,16 @@ class StateStore:
         # one the first); NULL for a file analysed, and for the copies analysed with it. Folders from before have none.
         if "copy_of" not in columns:
             self.db.execute("ALTER TABLE files ADD COLUMN copy_of TEXT")
+            # such a copy took only its first's counts: its made_with is NULL beside its first's (every file analysed
+            # since they were recorded has one), which summary.json counted as an unrecorded fervid's. Given the rest
+            for copy, first, error, note, made_with in self.db.execute(
+                    "SELECT copy.path, first.path, first.error, first.note, first.made_with FROM files copy "
+                    "JOIN files first ON copy.hash = first.hash AND copy.kind = first.kind WHERE copy.status = 'done' "
+                    "AND first.status = 'done' AND copy.made_with IS NULL AND first.made_with IS NOT NULL "
+                    "GROUP BY copy.path").fetchall():
+                self.db.execute("UPDATE files SET copy_of = ?, error = ?, note = ?, made_with = ? WHERE path = ?",
+                                (first, named_for_copy(error, first, copy), named_for_copy(note, first, copy),
+                                 made_with, copy))
         for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
             self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
 
