@@ -349,6 +349,73 @@ def test_a_copy_of_a_file_is_counted_once_named_in_files_csv_and_its_outputs_are
             f"{corpus / 'session - Kopie.mp4'} (of {video})") in said
 
 
+def test_a_copy_a_later_run_finds_takes_its_first_results_whole_and_leaves_it_the_first(
+        tmp_path, astronaut_rgb, face_clip):
+    """b.jpg, b.mp4 and a video that broke mid-way analysed, then a.jpg, a.mp4 and a.avi of the same bytes added: the
+    copies took only faces, rows and seconds (summary.json's made_with counted them as made by an unrecorded fervid,
+    the partial video's copy was done with no note), and a copy sorting first became the first: dataset.parquet's
+    rows moved from b.jpg's name to a.jpg's, never analysed, while b.mp4's outputs and tracks JSON stayed b's."""
+    import fervid
+    import onnxruntime
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "b.jpg")
+    shutil.copy(face_clip, corpus / "b.mp4")
+    cut = _cut_avi(corpus, astronaut_rgb)
+    out, options = tmp_path / "out", BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False))
+    before = run_batch([str(corpus)], options, progress=False)
+    table_before = pd.read_parquet(out / "dataset.parquet")
+    notes_before = pd.read_csv(out / "files.csv", keep_default_na=False).set_index("file")["note"]
+    firsts = {"a.jpg": "b.jpg", "a.mp4": "b.mp4", "a.avi": cut.name}
+    for copy, first in firsts.items():
+        shutil.copy(corpus / first, corpus / copy)
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["this_run"]["files_analysed"] == 0 and summary["done"] == 6
+    copies = {str(corpus / copy): str(corpus / first) for copy, first in firsts.items()}
+    assert {c["file"]: c["same_as"] for c in summary["copies"]} == copies
+    files = pd.read_csv(out / "files.csv", keep_default_na=False).set_index("file")
+    assert {f: s for f, s in files["same_as"].items() if s} == copies
+    # the rows are the analysed files', under their names, as before the copies came
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "dataset.parquet"), table_before)
+    assert set(table_before["file"]) == {str(corpus / "b.jpg"), str(corpus / "b.mp4"), str(cut)}
+    folder = out / summary["outputs"][str(corpus / "b.mp4")]
+    assert json.loads((folder / "b_tracks.json").read_text(encoding="utf-8"))["file"] == str(corpus / "b.mp4")
+    # made by this fervid, the 3 files analysed: no entry of an unrecorded one
+    versions = {"fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
+    assert before["made_with"] == summary["made_with"] == [{**versions, "files": 3}]
+    assert "(not recorded)" not in (out / "summary.md").read_text(encoding="utf-8")
+    # the copy of the partial video is partial, its error and notices naming it
+    copy_of_cut = files.loc[str(corpus / "a.avi")]
+    assert (copy_of_cut["status"], files.loc[str(cut), "status"]) == ("partial", "partial")
+    assert "truncated or corrupt" in copy_of_cut["note"]
+    assert copy_of_cut["note"] == notes_before[str(cut)].replace(str(cut), str(corpus / "a.avi"))
+    assert [p["file"] for p in summary["partial"]] == [str(corpus / "a.avi"), str(cut)]
+    assert files.loc[str(corpus / "a.jpg"), "rows"] == 1 and files.loc[str(corpus / "a.mp4"), "rows"] == FACE_CLIP_FRAMES
+
+
+def test_a_copy_found_by_a_run_before_copies_were_recorded_is_given_its_firsts_results(tmp_path, astronaut_rgb):
+    """A folder whose later-found copy took only its first's counts (its made_with NULL; no copy_of column): its
+    summary.json went on counting it as made by an unrecorded fervid, and a.jpg went on taking b.jpg's place."""
+    import fervid
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "b.jpg")
+    out, options = tmp_path / "out", BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION)
+    run_batch([str(corpus)], options, progress=False)
+    shutil.copy(corpus / "b.jpg", corpus / "a.jpg")
+    run_batch([str(corpus)], options, progress=False)
+    with sqlite3.connect(out / "state.sqlite") as db:  # as the copy was recorded before
+        db.execute("UPDATE files SET made_with = NULL WHERE path = ?", (str(corpus / "a.jpg"),))
+        db.execute("ALTER TABLE files DROP COLUMN copy_of")
+    db.close()
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["copies"] == [{"file": str(corpus / "a.jpg"), "same_as": str(corpus / "b.jpg")}]
+    assert [m["fervid"] for m in summary["made_with"]] == [fervid.__version__]
+    assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == {str(corpus / "b.jpg")}
+
+
 def test_one_run_per_output_folder(tmp_path, astronaut_rgb, face_clip):
     """5: two runs on one --out interfered (no lock; the second deleted the first's temporary folders)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, face_clip, 1)

@@ -85,7 +85,8 @@ STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to s
 WINDOWS_MOST_WORKERS = 61
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora"); files.csv's uncertain_share last
 # (added in 0.3.0: after the columns scripts may read by position, none of which moves)
-# same_as after it (0.3.0 too): the first file, in the batch's order, with this one's content; empty for none
+# same_as after it (0.3.0 too): the first file with this one's content (the one analysed; among files analysed
+# together, the first in the batch's order); empty for none
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
                      "output", "uncertain_share", "same_as"]
 MOST_NAMED = 5  # copies or segments summary.md names (files.csv's same_as names every copy)
@@ -346,17 +347,38 @@ def listing_order(path: str) -> tuple:
 
 
 def same_content(rows: list[dict]) -> dict[str, str]:
-    """Per path of the state's ``rows`` whose content (and kind) a path before it in :func:`listing_order` has too,
-    that first path; done files apart from the others (they share their first's results)."""
-    groups: dict[tuple, list[str]] = {}
+    """Per path of the state's ``rows`` whose content (and kind) a path before it has too, that first path; done
+    files apart from the others (they share their first's results). The first is one analysed, not a copy a later run
+    found of a done file (``copy_of``): :func:`listing_order` orders only files analysed together, so an ``a.jpg``
+    added beside ``b.jpg`` analysed before never takes its place (and name, in ``dataset.parquet``: b's outputs keep
+    b's name). A group of found copies alone (their first forgotten) is ordered by it."""
+    groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["hash"]:  # (a file that could not be read has none)
-            groups.setdefault((r["hash"], r["kind"], r["status"] == "done"), []).append(r["path"])
+            groups.setdefault((r["hash"], r["kind"], r["status"] == "done"), []).append(r)
     firsts = {}
-    for paths in groups.values():
-        first = min(paths, key=listing_order)
-        firsts.update({path: first for path in paths if path != first})
+    for group in groups.values():
+        analysed = [r["path"] for r in group if not r["copy_of"]] or [r["path"] for r in group]
+        first = min(analysed, key=listing_order)
+        firsts.update({r["path"]: first for r in group if r["path"] != first})
     return firsts
+
+
+def named_for_copy(text: str | None, first: str, copy: str) -> str | None:
+    """A first file's error or note (which name it) as its copy's: a copy's note, as its error, names it."""
+    # (the analysis names it as given in an error, by its recorded name in a note: one replacement where they agree)
+    for old, new in {first: copy, recorded_name(first): recorded_name(copy)}.items():
+        text = text and text.replace(old, new)
+    return text
+
+
+def made_with_counts(rows: list[dict]) -> list[dict]:
+    """The versions that made the results of ``rows`` (done files: the originals, as a copy's results are its
+    first's), each with its count of files: ``fervid`` and ``onnxruntime``, None for files analysed before a folder
+    recorded them."""
+    counts = Counter(r["made_with"] for r in rows)
+    return [{**(json.loads(made) if made else {"fervid": None, "onnxruntime": None}), "files": n}
+            for made, n in sorted(counts.items(), key=lambda item: (item[0] is not None, item[0] or ""))]
 
 
 class BatchLocked(FolderLocked):
@@ -522,6 +544,20 @@ class StateStore:
         # video's come from its tracks JSON
         if "note" not in columns:
             self.db.execute("ALTER TABLE files ADD COLUMN note TEXT")
+        # a copy a later run found of a done file: the path whose results it took (:func:`same_content` keeps that
+        # one the first); NULL for a file analysed, and for the copies analysed with it. Folders from before have none.
+        if "copy_of" not in columns:
+            self.db.execute("ALTER TABLE files ADD COLUMN copy_of TEXT")
+            # such a copy took only its first's counts: its made_with is NULL beside its first's (every file analysed
+            # since they were recorded has one), which summary.json counted as an unrecorded fervid's. Given the rest
+            for copy, first, error, note, made_with in self.db.execute(
+                    "SELECT copy.path, first.path, first.error, first.note, first.made_with FROM files copy "
+                    "JOIN files first ON copy.hash = first.hash AND copy.kind = first.kind WHERE copy.status = 'done' "
+                    "AND first.status = 'done' AND copy.made_with IS NULL AND first.made_with IS NOT NULL "
+                    "GROUP BY copy.path").fetchall():
+                self.db.execute("UPDATE files SET copy_of = ?, error = ?, note = ?, made_with = ? WHERE path = ?",
+                                (first, named_for_copy(error, first, copy), named_for_copy(note, first, copy),
+                                 made_with, copy))
         for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
             self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
 
@@ -615,19 +651,32 @@ class StateStore:
                     continue  # done, and its results are still there (a deleted results folder is made again)
                 if damage != "deleted" and notices is not None:
                     notices.append(f"{files_dir / row[2] / 'rows.parquet'}: {damage}: {name} is analysed again")
-            twin = self.db.execute("SELECT faces, rows, seconds, key FROM files WHERE hash = ? AND status = 'done' "
-                                   "AND kind = ?", (digest, kind)).fetchone()
+            # a file of this content analysed, rather than a copy an earlier run found (there is none but where the
+            # analysed one was renamed and its row forgotten)
+            twin = self.db.execute("SELECT faces, rows, seconds, key, path, location, error, note, made_with, copy_of "
+                                   "FROM files WHERE hash = ? AND status = 'done' AND kind = ? "
+                                   "ORDER BY copy_of IS NOT NULL LIMIT 1", (digest, kind)).fetchone()
             done = bool(twin and results_damage(files_dir / twin[3]) is None)
             other_kind = self.db.execute("SELECT 1 FROM files WHERE hash = ? AND kind NOT IN (?, 'unknown')",
                                          (digest, kind)).fetchone()
             # one content of one kind has one key: b.jpg after a.mp4 (other kind) is a.jpg's twin, in a.jpg's folder
             key = twin[3] if done else key_of.setdefault((digest, kind), digest[:KEY_HEX_DIGITS] + (
                 f"-{kind}" if other_kind else ""))
-            self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
-                            "updated, location, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (name, digest, kind, "done" if done else "pending", key,
-                             *(twin[:3] if done else (0, 0, None)), time.time(), location, stat.st_size,
-                             stat.st_mtime_ns))
+            if done:
+                first, first_location = twin[4], twin[5]
+                # a copy takes its first's results whole: a partial video's error and notices (named as the copy, as
+                # within one run) and the versions that made them. The first's file gone, this is it renamed (its
+                # row is forgotten below), a copy as it was or not
+                error, note = (named_for_copy(text, first, name) for text in twin[6:8])
+                copy_of = first if Path(first_location or first).exists() else twin[9]
+                shared = (*twin[:3], error, note, twin[8], copy_of)
+            else:
+                shared = (0, 0, None, None, None, None, None)
+            self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, error, "
+                            "note, made_with, copy_of, updated, location, size, mtime_ns) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (name, digest, kind, "done" if done else "pending", key, *shared, time.time(), location,
+                             stat.st_size, stat.st_mtime_ns))
             known[location] = name
             self._forget_renamed(digest, kind, location)
             if not done:
@@ -657,8 +706,9 @@ class StateStore:
         """A done file whose results are gone from ``files/``: pending again, analysed when next given; forgotten
         if its file is gone too (nothing could ever finish it)."""
         if Path(location or path).exists():
-            self.db.execute("UPDATE files SET status = 'pending', error = ?, updated = ? WHERE path = ?",
-                            (why, time.time(), path))
+            # (no copy of a done file now: analysed again with whatever shares its content)
+            self.db.execute("UPDATE files SET status = 'pending', error = ?, copy_of = NULL, updated = ? "
+                            "WHERE path = ?", (why, time.time(), path))
         else:
             self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
@@ -671,17 +721,9 @@ class StateStore:
                         (status, error, faces, rows, seconds, time.time(),
                          None if made_with is None else json.dumps(made_with), note, path))
 
-    def made_with(self) -> list[dict]:
-        """The versions that made the done files' results, each with its count of files: ``fervid`` and
-        ``onnxruntime``, None for files analysed before a folder recorded them."""
-        counts = self.db.execute("SELECT made_with, COUNT(*) FROM files WHERE status = 'done' GROUP BY made_with "
-                                 "ORDER BY made_with").fetchall()
-        return [{**(json.loads(made) if made else {"fervid": None, "onnxruntime": None}), "files": n}
-                for made, n in counts]
-
     def rows(self) -> list[dict]:
-        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location, note "
-                              "FROM files ORDER BY path")
+        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location, note, "
+                              "made_with, copy_of FROM files ORDER BY path")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -1676,10 +1718,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
                 raise cannot_write
             return
         for path in paths_of[res["path"]]:  # every path with this content shares the result
-            error = res["error"] if path == res["path"] or not res["error"] else \
-                res["error"].replace(res["path"], path)
-            # (a copy's note, as its error, names it: the analysis named the first)
-            note = res.get("note") and res["note"].replace(recorded_name(res["path"]), recorded_name(path))
+            error, note = (named_for_copy(text, res["path"], path) for text in (res["error"], res.get("note")))
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
                          note)
         faces += res["faces"]  # (a content's faces once, as the summary counts them)
@@ -1986,7 +2025,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
     copy_of = same_content(rows)
     originals = [r for r in done if r["path"] not in copy_of]
     counts = {r["path"]: _Counts() for r in originals}
-    settings, made_with = store.settings(), store.made_with()
+    settings, made_with = store.settings(), made_with_counts(originals)
     # typed with no rows too; what made the rows in the file's metadata, as summary.json has it
     def every_part():
         for r in originals:
@@ -2081,7 +2120,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         "no_faces": [recorded_name(r["path"]) for r in originals
                      if r["kind"] == "video" and not counts[r["path"]].rows],
         "images_without_faces": len([r for r in originals if r["kind"] == "image" and not counts[r["path"]].rows]),
-        # files whose content an earlier one in the batch's order has (listing_order): counted once, as that one
+        # files whose content a first one has (same_content: the one analysed): counted once, as that one
         "copies": [{"file": recorded_name(path), "same_as": recorded_name(first)}
                    for path, first in sorted(copy_of.items(), key=lambda item: listing_order(item[0]))],
         # done files since deleted or moved off a disk no longer mounted: their rows stay (the results are the
