@@ -532,15 +532,17 @@ class TrackSummary(TypedDict):
     each emotion's mean probability, its mean box (x, y, width, height), its emotion changes and episodes. The
     dominant emotion, the shares of time and the means are of its ``frames`` rows: None where it has none (a
     segment's part of a track that no analysed frame inside the segment holds, seen for the row in effect only, as
-    a window of the README's per-second recipe with no row has no numbers)."""
+    a window of the README's per-second recipe with no row has no numbers). A whole track always has rows, so its
+    dominant emotion and shares are typed as always there (``summary["emotion_share"]["happy"]`` type-checks, as
+    the README's API example does); only :meth:`VideoResult.segment_summaries`, typed loosely, gives the None."""
 
     track: int
     start: float
     end: float
     frames: int
     seen_seconds: float
-    dominant_emotion: str | None
-    emotion_share: dict[str, float] | None
+    dominant_emotion: str
+    emotion_share: dict[str, float]
     uncertain_share: float | None
     mean_probabilities: dict[str, float] | None
     mean_box: dict[str, float] | None
@@ -827,9 +829,11 @@ class TrackLog:
             "frames": counted,
             "seen_seconds": round(written_seconds(self.start, end) - unseen, TIME_DECIMALS) if self.frames else 0.0,
             # of the unrounded seconds (counts): shares to 4 decimals tie where seconds do not
-            "dominant_emotion": (dominant_emotion(seconds if total else self.counts, self.probability_sum,
+            # (None only for a segment's part of a track without rows, which segment_summaries gives typed loosely:
+            # TrackSummary types a whole track's, which always has rows)
+            "dominant_emotion": (dominant_emotion(seconds if total else self.counts, self.probability_sum,  # type: ignore[typeddict-item]
                                                   within=within) if counted else None),
-            "emotion_share": shares,
+            "emotion_share": shares,  # type: ignore[typeddict-item]
             # the share and means of the rows counted: a segment's part of a track with none inside it (its time the
             # row carried in) has none; 0s read as a face at the corner, no emotion at all, never uncertain
             "uncertain_share": round(self.uncertain_rows / counted, 4) if counted else None,
