@@ -812,7 +812,9 @@ class VideoWorkers:
             return said
         for name in sorted({n for n in (job.get("filename"), job.get("stem"),
                                         Path(job.get("filename") or "").stem) if n}, key=len, reverse=True):
-            said = said.replace(name, "the upload")
+            # as a name, not inside a word: an upload named c.mp4 made "process" "prothe uploadess" (a stem may be
+            # followed by its outputs' "_annotated.mp4")
+            said = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![^\W_])", "the upload", said)
         return said
 
     def _analyse(self, ctx, job_id: str) -> bool:
