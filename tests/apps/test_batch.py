@@ -2405,8 +2405,9 @@ def test_estimate_samples_stretches_spread_through_a_video_not_its_first_seconds
     assert f"session.mp4 (176x144): 6 s analysed in 3 stretches, from {starts} s at " in said, said
     assert "no face" not in said
     # the face's 4 s of 12 at the rate its stretch wrote them: a third of the video's length, not none
+    # (estimated_seconds is rounded to the tenth: 0.8 for 0.844 on a fast machine)
     assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + 12.0 / sample["real_time"],
-                                                       rel=0.05)
+                                                       rel=0.05, abs=0.05)
     empty = estimate_batch([str(_black_then(None, tmp_path / "empty.mp4", 3))],
                            BatchOptions(out=tmp_path / "out", pipeline=MEAN))
     assert empty["no_face_in_samples"] and empty["samples"][0]["face_tracks"] == 0, empty
